@@ -1,0 +1,25 @@
+//! prtracker's domain layer: pull request states, state labels and the rules between them.
+//!
+//! The bottom layer of prtracker, pure logic with no I/O and no async: the layers above
+//! (CRD types, GitHub adapters, sync, runtime) read and write labels through it, so that
+//! the rules of the SPEC ("Domain: PR states and labels") live in one place.
+//!
+//! - [`PrState`]: the seven states, their lifecycle order and label definitions;
+//! - [`PrFacts`]: what GitHub says about a PR, and which states it allows;
+//! - [`LabelPrefix`]: state label names, read case-insensitively like GitHub does;
+//! - [`current_state`]: the state of a PR from its labels and facts (rules 1–5);
+//! - [`label_diff`] / [`apply_diff`]: the label change that puts a PR in a state.
+
+mod diff;
+mod facts;
+mod label;
+mod reading;
+mod state;
+
+pub use diff::{LabelDiff, apply_diff, label_diff};
+pub use facts::PrFacts;
+pub use label::{
+    DEFAULT_PREFIX, InvalidPrefix, LabelPrefix, MAX_LABEL_CHARS, label_key, same_label,
+};
+pub use reading::{StateReading, current_state};
+pub use state::{PrState, UnknownState};
