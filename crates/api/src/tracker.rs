@@ -1,0 +1,135 @@
+//! `PullRequestTracker`: one GitHub pull request, followed through its life.
+
+// Each printcolumn(...) repeats `type_`: that is the derive's syntax, not a mistake.
+#![allow(clippy::duplicated_attributes)]
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use prtracker_domain::PrState;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::repository::Repository;
+
+/// The most clusters one tracker may monitor. Each is a DriftMonitor with its own checks; past this a
+/// single PR is better split, and the apiserver refuses the tracker rather than the operator drowning.
+pub const MAX_CLUSTERS: usize = 32;
+
+/// Which pull request to track, and where its merged change must be live.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "prtracker.io",
+    version = "v1alpha1",
+    kind = "PullRequestTracker",
+    namespaced,
+    shortname = "prt",
+    category = "prtracker",
+    status = "PullRequestTrackerStatus",
+    derive = "PartialEq",
+    doc = "A GitHub pull request whose state label and merged change prtracker keeps in sync.",
+    printcolumn(name = "Repository", type_ = "string", json_path = ".spec.repository"),
+    printcolumn(name = "Number", type_ = "integer", json_path = ".spec.number"),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Title",
+        type_ = "string",
+        json_path = ".status.title",
+        priority = 1
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestTrackerSpec {
+    /// The GitHub repository, owner/name. Immutable: another PR is another tracker.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("repository is immutable"))]
+    pub repository: Repository,
+
+    /// The pull request's number. Immutable.
+    #[schemars(range(min = 1, max = 2_147_483_647))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("number is immutable"))]
+    pub number: u64,
+
+    /// The clusters to monitor once the PR is merged: names of cluster Secrets, or `in-cluster`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        inner(
+            length(min = 1, max = 63),
+            regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        )
+    )]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub clusters: Vec<String>,
+
+    /// Where the PR's Kubernetes manifests live in the repository, relative to its root.
+    #[serde(default = "default_manifests_path")]
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = Rule::new(
+        "!self.startsWith('/') && !self.split('/').exists(s, s == '..')"
+    ).message("manifestsPath must be relative to the repository root, without '..'"))]
+    pub manifests_path: String,
+}
+
+fn default_manifests_path() -> String {
+    ".".to_owned()
+}
+
+/// What the operator last saw of the PR, on GitHub and in the clusters.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestTrackerStatus {
+    /// The PR's state, as its state label on GitHub says (or its facts, where it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<PrState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// The merge commit, once merged: the commit the drift monitors check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The state labels the PR carried at the last sync, as written on GitHub.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_result: Option<SyncResultStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// The names of the tracker's DriftMonitors, one per cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift_monitors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Synced`, `Consistent` and `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::conditions::conditions_schema")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The outcome of one synchronisation, as kept in the tracker's status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResultStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_state: Option<PrState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_state: Option<PrState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_added: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_removed: Vec<String>,
+    /// Errors met during the sync, each a sentence a person can act on; at most ten are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10), inner(length(max = 1024)))]
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_time: Option<Time>,
+}
