@@ -1,0 +1,447 @@
+//! Starting and stopping etcd and the kube-apiservers of one test control plane.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{
+    Api, Client, Config,
+    api::{Patch, PatchParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    runtime::wait::{await_condition, conditions},
+};
+
+use crate::{
+    HarnessError,
+    binaries::Binaries,
+    certs::Pki,
+    process::{ManagedProcess, free_port},
+    supervisor::Supervisor,
+};
+
+/// How long a process may take to become ready. Generous: CI machines are shared and slow.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How many times start-up is tried afresh when a port turned out to be taken.
+const START_ATTEMPTS: usize = 3;
+/// The field manager the harness applies CRDs with.
+const FIELD_MANAGER: &str = "prtracker-testenv";
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct ControlPlaneConfig {
+    /// One kube-apiserver per name; each is a separate cluster (its own etcd prefix).
+    pub clusters: Vec<String>,
+    /// Install prtracker's CRDs in every cluster and wait until they are Established.
+    pub install_crds: bool,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        Self {
+            clusters: vec!["primary".to_owned()],
+            install_crds: true,
+        }
+    }
+}
+
+/// One cluster: a kube-apiserver, and how to reach it.
+pub struct Cluster {
+    name: String,
+    url: String,
+    kubeconfig: PathBuf,
+    config: Config,
+    apiserver: ManagedProcess,
+    kubectl: PathBuf,
+}
+
+impl Cluster {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A kubeconfig file with admin credentials for this cluster.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The client configuration, for callers that want their own `Client` settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A new admin client. Call it inside the tokio runtime that will use it: a client's connections
+    /// belong to the runtime it was made in, and each `#[tokio::test]` has its own.
+    pub fn client(&self) -> Result<Client, HarnessError> {
+        Client::try_from(self.config.clone()).map_err(HarnessError::Client)
+    }
+
+    /// `kubectl`, built with the control plane, pointed at this cluster.
+    pub fn kubectl(&self) -> Command {
+        let mut command = Command::new(&self.kubectl);
+        command.env("KUBECONFIG", &self.kubeconfig);
+        command
+    }
+
+    /// The process id of this cluster's kube-apiserver (to measure it, or to kill it in a test).
+    pub fn apiserver_pid(&self) -> u32 {
+        self.apiserver.pid()
+    }
+}
+
+/// etcd and one or more kube-apiservers on loopback, stopped (and their directory removed) on drop,
+/// or by the supervisor if the process dies first.
+pub struct ControlPlane {
+    root: PathBuf,
+    binaries: Binaries,
+    etcd: ManagedProcess,
+    etcd_url: String,
+    clusters: Vec<Cluster>,
+    supervisor: Supervisor,
+}
+
+impl ControlPlane {
+    /// Starts etcd and the apiservers, waits until each is ready, and installs the CRDs.
+    pub async fn start(config: ControlPlaneConfig) -> Result<Self, HarnessError> {
+        if config.clusters.is_empty() {
+            return Err(HarnessError::Config(
+                "a control plane needs at least one cluster".into(),
+            ));
+        }
+        let binaries = Binaries::locate()?;
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::start_once(&binaries, &config).await {
+                Ok(plane) => return Ok(plane),
+                // A taken port makes a process exit at once; anything else will not get better.
+                Err(error @ HarnessError::Exited { .. }) => last_error = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error
+            .unwrap_or_else(|| HarnessError::Config("no start-up attempt was made".into())))
+    }
+
+    async fn start_once(
+        binaries: &Binaries,
+        config: &ControlPlaneConfig,
+    ) -> Result<Self, HarnessError> {
+        let root = tempfile::Builder::new()
+            .prefix("prtracker-testenv-")
+            .tempdir()
+            .map_err(|source| HarnessError::Io {
+                what: "creating the control plane's directory".into(),
+                source,
+            })?
+            .keep();
+        let mut supervisor = Supervisor::start(&root)?;
+        let pki = Pki::generate()?;
+        let pki_dir = root.join("pki");
+        write_pki(&pki_dir, &pki)?;
+
+        let (etcd, etcd_url) = start_etcd(binaries, &root, &mut supervisor)?;
+        let mut plane = Self {
+            root,
+            binaries: binaries.clone(),
+            etcd,
+            etcd_url,
+            clusters: Vec::new(),
+            supervisor,
+        };
+        wait_for_etcd(&mut plane.etcd, &plane.etcd_url).await?;
+
+        // Start every apiserver before waiting for any: they boot in parallel.
+        for name in &config.clusters {
+            let cluster = plane.start_apiserver(name, &pki, &pki_dir).await?;
+            plane.clusters.push(cluster);
+        }
+        for cluster in &mut plane.clusters {
+            wait_for_apiserver(cluster).await?;
+            if config.install_crds {
+                install_crds(&cluster.client()?, &prtracker_api::crds()).await?;
+            }
+        }
+        Ok(plane)
+    }
+
+    async fn start_apiserver(
+        &mut self,
+        name: &str,
+        pki: &Pki,
+        pki_dir: &Path,
+    ) -> Result<Cluster, HarnessError> {
+        let port = free_port()?;
+        let url = format!("https://127.0.0.1:{port}");
+        let dir = self.root.join("clusters").join(name);
+        fs::create_dir_all(&dir).map_err(|source| HarnessError::Io {
+            what: format!("creating {}", dir.display()),
+            source,
+        })?;
+        let pki_file = |file: &str| pki_dir.join(file).display().to_string();
+        let mut command = Command::new(self.binaries.kube_apiserver());
+        command.args([
+            format!("--etcd-servers={}", self.etcd_url),
+            // Clusters share one etcd, each under a prefix of its own: separate clusters, one etcd's memory.
+            format!("--etcd-prefix=/clusters/{name}"),
+            "--bind-address=127.0.0.1".to_owned(),
+            "--advertise-address=127.0.0.1".to_owned(),
+            format!("--secure-port={port}"),
+            format!("--cert-dir={}", dir.join("certs").display()),
+            format!("--tls-cert-file={}", pki_file("serving.crt")),
+            format!("--tls-private-key-file={}", pki_file("serving.key")),
+            format!("--client-ca-file={}", pki_file("ca.crt")),
+            format!("--service-account-issuer={url}"),
+            format!(
+                "--service-account-key-file={}",
+                pki_file("service-account.pub")
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                pki_file("service-account.key")
+            ),
+            "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+            "--authorization-mode=RBAC".to_owned(),
+            "--allow-privileged=true".to_owned(),
+            // No controller-manager mints service-account tokens here; pods need not wait for one.
+            "--disable-admission-plugins=ServiceAccount".to_owned(),
+            "--profiling=false".to_owned(),
+        ]);
+        let apiserver = ManagedProcess::spawn(
+            &format!("kube-apiserver {name}"),
+            command,
+            dir.join("kube-apiserver.log"),
+            &mut self.supervisor,
+        )?;
+        let kubeconfig = dir.join("kubeconfig");
+        write_kubeconfig(&kubeconfig, name, &url, pki)?;
+        let config = config_from_kubeconfig(&kubeconfig).await?;
+        Ok(Cluster {
+            name: name.to_owned(),
+            url,
+            kubeconfig,
+            config,
+            apiserver,
+            kubectl: self.binaries.kubectl(),
+        })
+    }
+
+    pub fn clusters(&self) -> &[Cluster] {
+        &self.clusters
+    }
+
+    /// The cluster of that name; panics if there is none, as a test that asks for one it did not
+    /// start is wrong.
+    pub fn cluster(&self, name: &str) -> &Cluster {
+        self.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("the control plane has no cluster named {name:?}"))
+    }
+
+    /// The first cluster.
+    pub fn primary(&self) -> &Cluster {
+        &self.clusters[0]
+    }
+
+    /// The directory holding the PKI, logs, kubeconfigs and etcd's data; removed on drop.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn binaries(&self) -> &Binaries {
+        &self.binaries
+    }
+
+    /// The process ids of etcd and every apiserver.
+    pub fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.etcd.pid())
+            .chain(self.clusters.iter().map(Cluster::apiserver_pid))
+            .collect()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        for cluster in &mut self.clusters {
+            cluster.apiserver.stop(&mut self.supervisor);
+        }
+        self.etcd.stop(&mut self.supervisor);
+        self.supervisor.finish();
+        // The supervisor removes the directory; this covers a supervisor that could not run.
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), HarnessError> {
+    fs::write(path, contents).map_err(|source| HarnessError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })
+}
+
+fn write_pki(dir: &Path, pki: &Pki) -> Result<(), HarnessError> {
+    fs::create_dir_all(dir).map_err(|source| HarnessError::Io {
+        what: format!("creating {}", dir.display()),
+        source,
+    })?;
+    write_file(&dir.join("ca.crt"), &pki.ca_cert)?;
+    write_file(&dir.join("serving.crt"), &pki.serving_cert)?;
+    write_file(&dir.join("serving.key"), &pki.serving_key)?;
+    write_file(&dir.join("service-account.key"), &pki.service_account_key)?;
+    write_file(
+        &dir.join("service-account.pub"),
+        &pki.service_account_public_key,
+    )
+}
+
+fn write_kubeconfig(path: &Path, name: &str, url: &str, pki: &Pki) -> Result<(), HarnessError> {
+    let ca = BASE64.encode(&pki.ca_cert);
+    let cert = BASE64.encode(&pki.admin_cert);
+    let key = BASE64.encode(&pki.admin_key);
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: {url}
+    certificate-authority-data: {ca}
+users:
+- name: {name}-admin
+  user:
+    client-certificate-data: {cert}
+    client-key-data: {key}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {name}-admin
+    namespace: default
+current-context: {name}
+"
+    );
+    write_file(path, &text)
+}
+
+async fn config_from_kubeconfig(path: &Path) -> Result<Config, HarnessError> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .map_err(|e| HarnessError::Config(format!("kubeconfig: {e}")))?;
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| HarnessError::Config(format!("kubeconfig: {e}")))
+}
+
+fn start_etcd(
+    binaries: &Binaries,
+    root: &Path,
+    supervisor: &mut Supervisor,
+) -> Result<(ManagedProcess, String), HarnessError> {
+    let client_port = free_port()?;
+    let peer_port = free_port()?;
+    let url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let mut command = Command::new(binaries.etcd());
+    command.args([
+        "--name=testenv".to_owned(),
+        format!("--data-dir={}", root.join("etcd").display()),
+        format!("--listen-client-urls={url}"),
+        format!("--advertise-client-urls={url}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=testenv={peer_url}"),
+        // Test data is thrown away: durability would only cost time on a shared disk.
+        "--unsafe-no-fsync=true".to_owned(),
+        "--log-level=warn".to_owned(),
+    ]);
+    let process = ManagedProcess::spawn("etcd", command, root.join("etcd.log"), supervisor)?;
+    Ok((process, url))
+}
+
+async fn wait_for_etcd(etcd: &mut ManagedProcess, url: &str) -> Result<(), HarnessError> {
+    let address = url.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        etcd.check_alive()?;
+        if tokio::net::TcpStream::connect(&address).await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(HarnessError::NotReady {
+                what: "etcd".into(),
+                waited: READY_TIMEOUT,
+                log_tail: etcd.log_tail(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_apiserver(cluster: &mut Cluster) -> Result<(), HarnessError> {
+    let client = cluster.client()?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        cluster.apiserver.check_alive()?;
+        let request = http::Request::get("/readyz")
+            .body(Vec::new())
+            .map_err(|e| HarnessError::Config(e.to_string()))?;
+        if let Ok(body) = client.request_text(request).await
+            && body.trim() == "ok"
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(HarnessError::NotReady {
+                what: format!("kube-apiserver {}", cluster.name),
+                waited: READY_TIMEOUT,
+                log_tail: cluster.apiserver.log_tail(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Applies the CRDs (server-side, so installing twice is harmless) and waits until the apiserver
+/// serves them.
+pub async fn install_crds(
+    client: &Client,
+    crds: &[CustomResourceDefinition],
+) -> Result<(), HarnessError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(crd),
+        )
+        .await
+        .map_err(|e| HarnessError::Crd {
+            name: name.clone(),
+            source: e,
+        })?;
+    }
+    for crd in crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        tokio::time::timeout(
+            READY_TIMEOUT,
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .map_err(|_| HarnessError::NotReady {
+            what: format!("CRD {name}"),
+            waited: READY_TIMEOUT,
+            log_tail: String::new(),
+        })?
+        .map_err(|e| HarnessError::Config(format!("watching CRD {name}: {e}")))?;
+    }
+    Ok(())
+}
