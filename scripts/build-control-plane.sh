@@ -30,12 +30,37 @@ if have_all; then
   exit 0
 fi
 
+# Go 1.21 and newer fetch the toolchain a module asks for (go.mod says 1.25 here) from the module
+# proxy by themselves. An older Go, or none, gets a current toolchain the same way: as a module.
+GO_BOOTSTRAP_TOOLCHAIN=go1.25.4
+go_bin=go
 if ! command -v go >/dev/null 2>&1; then
-  echo "error: the Go toolchain (1.25 or newer) is needed to build kube-apiserver and etcd." >&2
-  echo "       install it (on Debian: apt-get install golang-go, or the Go release of your choice)" >&2
-  echo "       and run scripts/build-control-plane.sh again." >&2
-  exit 1
+  if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+    echo "Go is missing: installing Debian's golang-go to bootstrap a current toolchain" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+  else
+    echo "error: the Go toolchain is needed to build kube-apiserver and etcd; install Go 1.21 or newer" >&2
+    echo "       (on Debian, as root: apt-get install golang-go) and run scripts/build-control-plane.sh again" >&2
+    exit 1
+  fi
 fi
+go_minor=$(go version | sed -nE 's/.*go1\.([0-9]+).*/\1/p')
+if (( ${go_minor:-0} < 21 )); then
+  case $(uname -m) in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  toolchain=golang.org/toolchain@v0.0.1-$GO_BOOTSTRAP_TOOLCHAIN.linux-$arch
+  echo "Go $(go version) is too old to build Kubernetes; fetching $toolchain" >&2
+  toolchain_dir=$(cd / && GOFLAGS= go mod download -json "$toolchain" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  # Module files are unpacked read-only and without execute bits: copy the toolchain out, as the go
+  # command itself does when it switches toolchains.
+  goroot=$cache_root/$GO_BOOTSTRAP_TOOLCHAIN
+  if [[ ! -x $goroot/bin/go ]]; then
+    rm -rf "$goroot.partial" && cp -r "$toolchain_dir" "$goroot.partial" && chmod -R u+w "$goroot.partial"
+    chmod +x "$goroot.partial"/bin/* "$goroot.partial"/pkg/tool/*/*
+    mv "$goroot.partial" "$goroot"
+  fi
+  go_bin=$goroot/bin/go
+fi
+export GOTOOLCHAIN=auto
 
 started=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/prtracker-control-plane.XXXXXX")
@@ -47,16 +72,16 @@ echo "building ${kubernetes_binaries[*]} $KUBERNETES_VERSION (first run only; se
 mkdir -p "$work/kubernetes"
 (
   cd "$work/kubernetes"
-  go mod init prtracker.test/control-plane >/dev/null 2>&1
+  "$go_bin" mod init prtracker.test/control-plane >/dev/null 2>&1
   # k8s.io/kubernetes replaces its staging modules with ./staging paths, which a dependent module
   # cannot see; pin each to its published version (v0.X.Y for Kubernetes v1.X.Y) instead.
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
+  gomod=$("$go_bin" mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
   staging_version=v0.${KUBERNETES_VERSION#v1.}
   grep -oE '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk '{print $1}' | while read -r module; do
-    go mod edit -replace "$module=$module@$staging_version"
+    "$go_bin" mod edit -replace "$module=$module@$staging_version"
   done
   for b in "${kubernetes_binaries[@]}"; do
-    go get "k8s.io/kubernetes/cmd/$b@$KUBERNETES_VERSION"
+    "$go_bin" get "k8s.io/kubernetes/cmd/$b@$KUBERNETES_VERSION"
   done
   # Stamp the release into the binaries as Kubernetes' own build does, so /version and kubectl tell it.
   minor=${KUBERNETES_VERSION#v1.}
@@ -67,7 +92,7 @@ mkdir -p "$work/kubernetes"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
   for b in "${kubernetes_binaries[@]}"; do
-    go build -trimpath -ldflags="$ldflags" -o "$bin_dir/$b.partial" "k8s.io/kubernetes/cmd/$b"
+    "$go_bin" build -trimpath -ldflags="$ldflags" -o "$bin_dir/$b.partial" "k8s.io/kubernetes/cmd/$b"
   done
 )
 
@@ -75,7 +100,7 @@ echo "building etcd $ETCD_VERSION" >&2
 mkdir -p "$work/etcd"
 (
   cd "$work/etcd"
-  go mod init prtracker.test/etcd >/dev/null 2>&1
+  "$go_bin" mod init prtracker.test/etcd >/dev/null 2>&1
   cat >main.go <<'GO'
 // etcd's own main is these lines around its server package.
 package main
@@ -88,9 +113,9 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-  go mod tidy
-  go build -trimpath -ldflags=-s -o "$bin_dir/etcd.partial" .
+  "$go_bin" get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  "$go_bin" mod tidy
+  "$go_bin" build -trimpath -ldflags=-s -o "$bin_dir/etcd.partial" .
 )
 
 # Rename only once everything built, so an interrupted build never looks complete.

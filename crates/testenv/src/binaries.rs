@@ -27,9 +27,12 @@ impl Binaries {
     /// The binaries in `$PRTRACKER_CONTROL_PLANE_DIR`, or in the cache where the build script puts them;
     /// an error naming the build command if any is missing.
     pub fn locate() -> Result<Self, HarnessError> {
-        let binaries = Self {
-            dir: default_dir()?,
-        };
+        Self::in_dir(default_dir()?)
+    }
+
+    /// The binaries in `dir`; an error naming the build command if any is missing.
+    pub fn in_dir(dir: PathBuf) -> Result<Self, HarnessError> {
+        let binaries = Self { dir };
         for name in ["etcd", "kube-apiserver", "kubectl"] {
             let path = binaries.dir.join(name);
             if !path.is_file() {

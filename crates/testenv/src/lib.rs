@@ -118,3 +118,13 @@ pub async fn test_namespace(client: &Client, prefix: &str) -> Result<String, Har
         .name
         .ok_or_else(|| HarnessError::Config("the apiserver named no namespace".into()))
 }
+
+/// Whether process `pid` is alive: it has a `/proc` entry and is not a zombie (dead, waiting to be
+/// reaped). For tests that check the harness left nothing running.
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state != "Z")
+    })
+}

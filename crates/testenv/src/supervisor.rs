@@ -12,7 +12,8 @@ use std::{
 use crate::HarnessError;
 
 /// `+PID` registers a process, `-PID` forgets one the harness has already reaped (so a recycled pid is
-/// never killed). On end of input: TERM to all, KILL to any still alive after 15 s, then remove the
+/// never killed). On end of input: TERM to all, KILL to any still alive after 3 s (the data is disposable; an
+/// apiserver draining its watches would take a minute), then remove the
 /// directory. Ctrl-C reaches the whole process group; the watchdog ignores it and cleans up after.
 const SCRIPT: &str = r#"
 trap '' INT HUP TERM
@@ -26,7 +27,7 @@ while IFS= read -r line; do
 done
 for p in $pids; do kill -TERM "$p" 2>/dev/null; done
 i=0
-while [ $i -lt 150 ]; do
+while [ $i -lt 30 ]; do
   alive=
   for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && break

@@ -1,0 +1,135 @@
+//! The harness itself: where it finds its binaries, that its clusters are separate, and that it
+//! leaves nothing behind.
+
+use std::{path::Path, process::Command};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{Api, api::PostParams};
+use prtracker_testenv::{
+    Binaries, ControlPlane, ControlPlaneConfig, HarnessError, default_dir, is_running, shared,
+    test_namespace,
+};
+
+fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[test]
+fn the_build_script_and_the_harness_agree_on_where_binaries_live() {
+    let output = Command::new("bash")
+        .arg(workspace_root().join("scripts/build-control-plane.sh"))
+        .arg("--dir")
+        .output()
+        .expect("bash runs the build script");
+    assert!(
+        output.status.success(),
+        "build-control-plane.sh --dir failed: {output:?}"
+    );
+    let script_dir = String::from_utf8(output.stdout).expect("utf-8 path");
+    assert_eq!(
+        Path::new(script_dir.trim()),
+        default_dir().expect("a cache dir")
+    );
+}
+
+#[test]
+fn missing_binaries_fail_with_the_command_that_builds_them() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let error =
+        Binaries::in_dir(empty.path().to_owned()).expect_err("an empty dir has no binaries");
+    assert!(
+        matches!(error, HarnessError::MissingBinary { name: "etcd", .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("scripts/build-control-plane.sh"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&empty.path().display().to_string()),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn each_cluster_is_a_separate_apiserver() {
+    let plane = shared();
+    let primary = plane.cluster("primary").client().expect("client");
+    let secondary = plane.cluster("secondary").client().expect("client");
+    assert_ne!(
+        plane.cluster("primary").url(),
+        plane.cluster("secondary").url()
+    );
+
+    let name = test_namespace(&primary, "only-in-primary")
+        .await
+        .expect("namespace");
+    let in_secondary: Api<Namespace> = Api::all(secondary.clone());
+    assert!(
+        in_secondary.get_opt(&name).await.expect("get").is_none(),
+        "namespace {name} made in primary is visible in secondary"
+    );
+    // The same name can be made in the other cluster: nothing is shared.
+    let mut same = Namespace::default();
+    same.metadata.name = Some(name.clone());
+    in_secondary
+        .create(&PostParams::default(), &same)
+        .await
+        .expect("same name in secondary");
+}
+
+#[tokio::test]
+async fn kubectl_reaches_the_cluster_through_its_kubeconfig() {
+    let cluster = shared().primary();
+    let output = cluster
+        .kubectl()
+        .args(["get", "--raw", "/readyz"])
+        .output()
+        .expect("kubectl runs");
+    assert!(output.status.success(), "kubectl failed: {output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "ok");
+    let version = cluster
+        .kubectl()
+        .args(["version", "-o", "json"])
+        .output()
+        .expect("kubectl runs");
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout).expect("json");
+    assert_eq!(
+        version["serverVersion"]["gitVersion"],
+        prtracker_testenv::KUBERNETES_VERSION
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_control_plane_stops_every_process_and_removes_its_directory() {
+    let plane = ControlPlane::start(ControlPlaneConfig {
+        clusters: vec!["short-lived".into()],
+        install_crds: false,
+    })
+    .await
+    .expect("control plane starts");
+    let pids = plane.pids();
+    let root = plane.root().to_owned();
+    assert_eq!(pids.len(), 2, "etcd and one apiserver");
+    assert!(pids.iter().all(|pid| is_running(*pid)));
+    assert!(root.is_dir());
+
+    drop(plane);
+
+    for pid in pids {
+        assert!(!is_running(pid), "process {pid} outlived the control plane");
+    }
+    // The supervisor removes the directory as its last act; Drop waits for it.
+    assert!(!root.exists(), "{} was left behind", root.display());
+}
+
+#[tokio::test]
+async fn a_control_plane_needs_a_cluster() {
+    let result = ControlPlane::start(ControlPlaneConfig {
+        clusters: vec![],
+        install_crds: false,
+    })
+    .await;
+    assert!(matches!(result, Err(HarnessError::Config(_))));
+}

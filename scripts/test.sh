@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of prtracker, on a fresh machine too: builds the test control plane if it is not
+# cached, checks formatting and lints, then runs the whole workspace's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is missing; install Rust with rustup (https://rustup.rs) and run scripts/test.sh again" >&2
+  exit 1
+fi
+
+started=$(date +%s)
+PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh)
+export PRTRACKER_CONTROL_PLANE_DIR
+echo "control plane: $PRTRACKER_CONTROL_PLANE_DIR (ready after $(( $(date +%s) - started ))s)"
+
+# Real GitHub responses, third-party data kept beside the repository, never copied into it.
+fixtures=$(cd .. && pwd)/shared/github-fixtures
+if [[ -d $fixtures ]]; then
+  export PRTRACKER_GITHUB_FIXTURES=$fixtures
+else
+  echo "NOTE: $fixtures is absent: the GitHub fixture conformance tests did not run."
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole workspace: cargo prints one per test binary, the last often a doc-test
+# run with nothing in it.
+echo "scripts/test.sh finished in $(( $(date +%s) - started ))s"
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
