@@ -33,7 +33,12 @@ impl Binaries {
     /// The binaries in `dir`; an error naming the build command if any is missing.
     pub fn in_dir(dir: PathBuf) -> Result<Self, HarnessError> {
         let binaries = Self { dir };
-        for name in ["etcd", "kube-apiserver", "kubectl"] {
+        for name in [
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kubectl",
+        ] {
             let path = binaries.dir.join(name);
             if !path.is_file() {
                 return Err(HarnessError::MissingBinary {
@@ -55,6 +60,10 @@ impl Binaries {
 
     pub fn kube_apiserver(&self) -> PathBuf {
         self.dir.join("kube-apiserver")
+    }
+
+    pub fn kube_controller_manager(&self) -> PathBuf {
+        self.dir.join("kube-controller-manager")
     }
 
     pub fn kubectl(&self) -> PathBuf {

@@ -38,6 +38,10 @@ pub struct ControlPlaneConfig {
     pub clusters: Vec<String>,
     /// Install prtracker's CRDs in every cluster and wait until they are Established.
     pub install_crds: bool,
+    /// Run a kube-controller-manager per cluster with only the garbage collector and the namespace
+    /// controller: owned objects go with their owner, and namespaces can be deleted. An apiserver
+    /// alone does neither.
+    pub garbage_collection: bool,
 }
 
 impl Default for ControlPlaneConfig {
@@ -45,6 +49,7 @@ impl Default for ControlPlaneConfig {
         Self {
             clusters: vec!["primary".to_owned()],
             install_crds: true,
+            garbage_collection: true,
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct Cluster {
     kubeconfig: PathBuf,
     config: Config,
     apiserver: ManagedProcess,
+    controller_manager: Option<ManagedProcess>,
     kubectl: PathBuf,
 }
 
@@ -170,6 +176,11 @@ impl ControlPlane {
                 install_crds(&cluster.client()?, &prtracker_api::crds()).await?;
             }
         }
+        if config.garbage_collection {
+            for index in 0..plane.clusters.len() {
+                plane.start_controller_manager(index)?;
+            }
+        }
         Ok(plane)
     }
 
@@ -230,8 +241,32 @@ impl ControlPlane {
             kubeconfig,
             config,
             apiserver,
+            controller_manager: None,
             kubectl: self.binaries.kubectl(),
         })
+    }
+
+    fn start_controller_manager(&mut self, index: usize) -> Result<(), HarnessError> {
+        let cluster = &self.clusters[index];
+        let mut command = Command::new(self.binaries.kube_controller_manager());
+        command.args([
+            format!("--kubeconfig={}", cluster.kubeconfig.display()),
+            "--controllers=garbagecollector,namespace".to_owned(),
+            "--leader-elect=false".to_owned(),
+            // Nothing scrapes it: no port to find, no serving certificate to make.
+            "--secure-port=0".to_owned(),
+            "--use-service-account-credentials=false".to_owned(),
+        ]);
+        let log = self
+            .root
+            .join("clusters")
+            .join(&cluster.name)
+            .join("kube-controller-manager.log");
+        let name = format!("kube-controller-manager {}", cluster.name);
+        let mut process = ManagedProcess::spawn(&name, command, log, &mut self.supervisor)?;
+        process.check_alive()?;
+        self.clusters[index].controller_manager = Some(process);
+        Ok(())
     }
 
     pub fn clusters(&self) -> &[Cluster] {
@@ -261,10 +296,15 @@ impl ControlPlane {
         &self.binaries
     }
 
-    /// The process ids of etcd and every apiserver.
+    /// The process ids of etcd, every apiserver and every controller-manager.
     pub fn pids(&self) -> Vec<u32> {
         std::iter::once(self.etcd.pid())
             .chain(self.clusters.iter().map(Cluster::apiserver_pid))
+            .chain(
+                self.clusters
+                    .iter()
+                    .filter_map(|c| c.controller_manager.as_ref().map(ManagedProcess::pid)),
+            )
             .collect()
     }
 }
@@ -272,6 +312,9 @@ impl ControlPlane {
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         for cluster in &mut self.clusters {
+            if let Some(controller_manager) = cluster.controller_manager.as_mut() {
+                controller_manager.stop(&mut self.supervisor);
+            }
             cluster.apiserver.stop(&mut self.supervisor);
         }
         self.etcd.stop(&mut self.supervisor);

@@ -32,7 +32,7 @@ pub const SHARED_CLUSTERS: [&str; 2] = ["primary", "secondary"];
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(
-        "{name} is not in {dir}: build the test control plane with `{BUILD_COMMAND}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver and kubectl"
+        "{name} is not in {dir}: build the test control plane with `{BUILD_COMMAND}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver, kube-controller-manager and kubectl"
     )]
     MissingBinary { name: &'static str, dir: PathBuf },
     #[error(
@@ -90,6 +90,7 @@ pub fn shared() -> &'static ControlPlane {
                 .block_on(ControlPlane::start(ControlPlaneConfig {
                     clusters: SHARED_CLUSTERS.iter().map(|c| (*c).to_owned()).collect(),
                     install_crds: true,
+                    garbage_collection: true,
                 }))
                 .map_err(|e| e.to_string())
         })
@@ -103,8 +104,7 @@ pub fn shared() -> &'static ControlPlane {
 }
 
 /// Creates a namespace of its own for one test (`PREFIX-xxxxx`, named by the apiserver) and returns its
-/// name. Namespaces are not deleted afterwards: no namespace controller runs here, and the control
-/// plane is thrown away with the test binary.
+/// name. Tests need not delete it: the control plane is thrown away with the test binary.
 pub async fn test_namespace(client: &Client, prefix: &str) -> Result<String, HarnessError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let mut namespace = Namespace::default();

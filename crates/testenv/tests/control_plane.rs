@@ -106,12 +106,13 @@ async fn dropping_the_control_plane_stops_every_process_and_removes_its_director
     let plane = ControlPlane::start(ControlPlaneConfig {
         clusters: vec!["short-lived".into()],
         install_crds: false,
+        garbage_collection: true,
     })
     .await
     .expect("control plane starts");
     let pids = plane.pids();
     let root = plane.root().to_owned();
-    assert_eq!(pids.len(), 2, "etcd and one apiserver");
+    assert_eq!(pids.len(), 3, "etcd, one apiserver, one controller-manager");
     assert!(pids.iter().all(|pid| is_running(*pid)));
     assert!(root.is_dir());
 
@@ -129,7 +130,57 @@ async fn a_control_plane_needs_a_cluster() {
     let result = ControlPlane::start(ControlPlaneConfig {
         clusters: vec![],
         install_crds: false,
+        garbage_collection: false,
     })
     .await;
     assert!(matches!(result, Err(HarnessError::Config(_))));
+}
+
+#[tokio::test]
+async fn owned_objects_are_garbage_collected_with_their_owner() {
+    use k8s_openapi::{
+        api::core::v1::ConfigMap, apimachinery::pkg::apis::meta::v1::OwnerReference,
+    };
+    use kube::{Resource, api::DeleteParams};
+
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "gc").await.expect("namespace");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let mut owner = ConfigMap::default();
+    owner.metadata.name = Some("owner".into());
+    let owner = config_maps
+        .create(&PostParams::default(), &owner)
+        .await
+        .expect("owner");
+    let mut dependent = ConfigMap::default();
+    dependent.metadata.name = Some("dependent".into());
+    dependent.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "owner".into(),
+        uid: owner.meta().uid.clone().expect("a uid"),
+        ..Default::default()
+    }]);
+    config_maps
+        .create(&PostParams::default(), &dependent)
+        .await
+        .expect("dependent");
+
+    config_maps
+        .delete("owner", &DeleteParams::default())
+        .await
+        .expect("delete owner");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while config_maps
+        .get_opt("dependent")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dependent outlived its owner by a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -16,6 +16,7 @@ pub fn control_plane(clusters: Vec<String>, install_crds: bool) -> anyhow::Resul
         let plane = ControlPlane::start(ControlPlaneConfig {
             clusters,
             install_crds,
+            garbage_collection: true,
         })
         .await
         .context("starting the control plane")?;
