@@ -1,0 +1,58 @@
+//! The traits the sync layer and the runtime program against; [`crate::OctocrabGitHub`] is the
+//! production implementation, and tests may provide their own.
+
+use async_trait::async_trait;
+use prtracker_api::Repository;
+
+use crate::{
+    error::GitHubError,
+    models::{Label, NewLabel, PullRequest, RepoFile},
+};
+
+/// The seed's `GitHubClient`: read a PR, add or remove one label.
+#[async_trait]
+pub trait GitHubClient: Send + Sync {
+    /// The pull request, labels included.
+    async fn get_pr(&self, repo: &Repository, number: u64) -> Result<PullRequest, GitHubError>;
+
+    /// Adds `label` to the PR (GitHub creates a missing label definition with a grey colour, so
+    /// callers create definitions first). Returns the labels now on the PR, as GitHub returns them.
+    async fn add_label(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+    ) -> Result<Vec<Label>, GitHubError>;
+
+    /// Removes `label` from the PR and returns the labels that remain. A label that is not on
+    /// the PR fails with [`GitHubError::LabelNotOnIssue`], which callers may take as done.
+    async fn remove_label(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+    ) -> Result<Vec<Label>, GitHubError>;
+}
+
+/// What the operator needs beyond the seed's three calls.
+#[async_trait]
+pub trait GitHubApi: GitHubClient {
+    /// Every label defined in the repository (all pages).
+    async fn list_repo_labels(&self, repo: &Repository) -> Result<Vec<Label>, GitHubError>;
+
+    /// Defines a label in the repository; [`GitHubError::LabelAlreadyExists`] if it is there.
+    async fn create_label(&self, repo: &Repository, label: &NewLabel)
+    -> Result<Label, GitHubError>;
+
+    /// Every open pull request of the repository (all pages).
+    async fn list_open_prs(&self, repo: &Repository) -> Result<Vec<PullRequest>, GitHubError>;
+
+    /// Every file under `path` at `commit` (a commit SHA, or any git ref), recursively, sorted
+    /// by path; `path` may also name a single file. Bounded by the configured contents limits.
+    async fn read_files(
+        &self,
+        repo: &Repository,
+        path: &str,
+        commit: &str,
+    ) -> Result<Vec<RepoFile>, GitHubError>;
+}

@@ -1,0 +1,218 @@
+//! The endpoints the client calls: their templates (metric labels with bounded cardinality) and
+//! their paths, with every variable part percent-encoded.
+
+use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use prtracker_api::Repository;
+
+/// Everything but RFC 3986's unreserved characters is encoded in a path segment: label names
+/// hold spaces, `/` (`state/open`), `#`, `&`, `?` …
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One endpoint of GitHub's REST API that the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    GetPull,
+    ListPulls,
+    AddIssueLabels,
+    RemoveIssueLabel,
+    ListRepoLabels,
+    CreateRepoLabel,
+    GetContents,
+    GetRepoInstallation,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 8] = [
+        Endpoint::GetPull,
+        Endpoint::ListPulls,
+        Endpoint::AddIssueLabels,
+        Endpoint::RemoveIssueLabel,
+        Endpoint::ListRepoLabels,
+        Endpoint::CreateRepoLabel,
+        Endpoint::GetContents,
+        Endpoint::GetRepoInstallation,
+    ];
+
+    /// Method and path template, as GitHub's docs write them: the label of the request metrics.
+    pub const fn template(self) -> &'static str {
+        match self {
+            Endpoint::GetPull => "GET /repos/{owner}/{repo}/pulls/{number}",
+            Endpoint::ListPulls => "GET /repos/{owner}/{repo}/pulls",
+            Endpoint::AddIssueLabels => "POST /repos/{owner}/{repo}/issues/{number}/labels",
+            Endpoint::RemoveIssueLabel => {
+                "DELETE /repos/{owner}/{repo}/issues/{number}/labels/{name}"
+            }
+            Endpoint::ListRepoLabels => "GET /repos/{owner}/{repo}/labels",
+            Endpoint::CreateRepoLabel => "POST /repos/{owner}/{repo}/labels",
+            Endpoint::GetContents => "GET /repos/{owner}/{repo}/contents/{path}",
+            Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
+        }
+    }
+
+    pub fn method(self) -> Method {
+        match self {
+            Endpoint::AddIssueLabels | Endpoint::CreateRepoLabel => Method::POST,
+            Endpoint::RemoveIssueLabel => Method::DELETE,
+            _ => Method::GET,
+        }
+    }
+
+    /// Writes are spaced apart, as GitHub asks of integrations.
+    pub fn is_write(self) -> bool {
+        self.method() != Method::GET
+    }
+}
+
+/// Encodes one path segment (a label name, a file name).
+pub fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// Encodes a repository path segment by segment, keeping its `/`; `""`, `.` and `./x` are
+/// relative to the root.
+pub fn encode_repo_path(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn repo_base(repo: &Repository) -> String {
+    format!(
+        "/repos/{}/{}",
+        encode_segment(repo.owner()),
+        encode_segment(repo.name())
+    )
+}
+
+pub fn pull_path(repo: &Repository, number: u64) -> String {
+    format!("{}/pulls/{number}", repo_base(repo))
+}
+
+/// The first page of open PRs, the largest page GitHub serves.
+pub fn open_pulls_path(repo: &Repository, per_page: u8) -> String {
+    format!("{}/pulls?state=open&per_page={per_page}", repo_base(repo))
+}
+
+pub fn issue_labels_path(repo: &Repository, number: u64) -> String {
+    format!("{}/issues/{number}/labels", repo_base(repo))
+}
+
+pub fn issue_label_path(repo: &Repository, number: u64, label: &str) -> String {
+    format!(
+        "{}/issues/{number}/labels/{}",
+        repo_base(repo),
+        encode_segment(label)
+    )
+}
+
+pub fn repo_labels_path(repo: &Repository, per_page: u8) -> String {
+    format!("{}/labels?per_page={per_page}", repo_base(repo))
+}
+
+pub fn create_label_path(repo: &Repository) -> String {
+    format!("{}/labels", repo_base(repo))
+}
+
+/// The contents of `path` at `git_ref` (a commit SHA, branch or tag).
+pub fn contents_path(repo: &Repository, path: &str, git_ref: &str) -> String {
+    let path = encode_repo_path(path);
+    let sep = if path.is_empty() { "" } else { "/" };
+    format!(
+        "{}/contents{sep}{path}?ref={}",
+        repo_base(repo),
+        encode_segment(git_ref)
+    )
+}
+
+pub fn installation_path(repo: &Repository) -> String {
+    format!("{}/installation", repo_base(repo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repository {
+        "octo-org/hello.world".parse().unwrap()
+    }
+
+    #[test]
+    fn label_names_are_one_encoded_segment() {
+        // The recorded DELETE of PyGithub's Issue50 encoded the name exactly so.
+        assert_eq!(
+            issue_label_path(
+                &"jacquev6/PyGithub".parse().unwrap(),
+                50,
+                "Label with spaces and strange characters (&*#$)"
+            ),
+            "/repos/jacquev6/PyGithub/issues/50/labels/Label%20with%20spaces%20and%20strange%20characters%20%28%26%2A%23%24%29"
+        );
+        assert_eq!(
+            issue_label_path(&repo(), 3, "state/merged"),
+            "/repos/octo-org/hello.world/issues/3/labels/state%2Fmerged"
+        );
+    }
+
+    #[test]
+    fn contents_paths_keep_slashes_and_encode_the_rest() {
+        let sha = "72f8876112ba029111c739871e3e4d7bce66b95d";
+        assert_eq!(
+            contents_path(&repo(), "deploy/my app/", sha),
+            format!("/repos/octo-org/hello.world/contents/deploy/my%20app?ref={sha}")
+        );
+        assert_eq!(
+            contents_path(&repo(), ".", "main"),
+            "/repos/octo-org/hello.world/contents?ref=main"
+        );
+        assert_eq!(
+            contents_path(&repo(), "./deploy//x", "feature/a"),
+            "/repos/octo-org/hello.world/contents/deploy/x?ref=feature%2Fa"
+        );
+    }
+
+    #[test]
+    fn templates_name_method_and_path() {
+        for endpoint in Endpoint::ALL {
+            let template = endpoint.template();
+            assert!(
+                template.starts_with(endpoint.method().as_str()),
+                "{template}"
+            );
+            assert!(template.contains(" /repos/{owner}/{repo}"), "{template}");
+        }
+        assert!(Endpoint::RemoveIssueLabel.is_write());
+        assert!(!Endpoint::GetPull.is_write());
+    }
+
+    #[test]
+    fn other_paths() {
+        assert_eq!(pull_path(&repo(), 9), "/repos/octo-org/hello.world/pulls/9");
+        assert_eq!(
+            open_pulls_path(&repo(), 100),
+            "/repos/octo-org/hello.world/pulls?state=open&per_page=100"
+        );
+        assert_eq!(
+            repo_labels_path(&repo(), 100),
+            "/repos/octo-org/hello.world/labels?per_page=100"
+        );
+        assert_eq!(
+            issue_labels_path(&repo(), 2),
+            "/repos/octo-org/hello.world/issues/2/labels"
+        );
+        assert_eq!(
+            create_label_path(&repo()),
+            "/repos/octo-org/hello.world/labels"
+        );
+        assert_eq!(
+            installation_path(&repo()),
+            "/repos/octo-org/hello.world/installation"
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! prtracker's GitHub client: pull requests, labels and files of a repository.
+//!
+//! An adapter layer: it knows the domain ([`prtracker_domain::PrFacts`]) and the API's
+//! [`prtracker_api::Repository`], and nothing above them.
+//!
+//! - [`GitHubClient`]: the seed's three operations (get a PR, add or remove a label);
+//! - [`GitHubApi`]: what the operator needs on top (repository labels, open PRs, files at a commit);
+//! - [`OctocrabGitHub`]: the production implementation over octocrab, with conditional requests
+//!   (a bounded cache of parsed models), rate-limit waits, retries with jittered backoff, write
+//!   spacing, and [`GitHubMetrics`];
+//! - lean, tolerant [`models`] that parse every GitHub response shape seen since 2012.
+
+pub mod backoff;
+pub mod cache;
+mod client;
+pub mod config;
+mod contents;
+pub mod endpoint;
+pub mod error;
+pub mod link;
+pub mod metrics;
+pub mod models;
+mod octo;
+pub mod ratelimit;
+mod transport;
+
+pub use client::{GitHubApi, GitHubClient};
+pub use config::{
+    AppInstallation, ContentsLimits, GitHubAuth, GitHubConfig, RateLimitPolicy, RetryPolicy,
+};
+pub use error::{ErrorBody, ErrorDetail, GitHubError};
+pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};
+pub use models::{AddLabels, ContentEntry, Contents, Label, NewLabel, PullRequest, RepoFile};
+pub use octo::OctocrabGitHub;

@@ -1,0 +1,172 @@
+//! The operations of [`GitHubClient`] and [`GitHubApi`] on the production client: paths,
+//! bodies, and the answers GitHub gives that mean something particular to callers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::StatusCode;
+use prtracker_api::Repository;
+use tracing::instrument;
+
+use super::{OctocrabGitHub, decode_json};
+use crate::{
+    client::{GitHubApi, GitHubClient},
+    endpoint::{self, Endpoint},
+    error::{ErrorBody, GitHubError},
+    models::{AddLabels, Label, NewLabel, PullRequest, RepoFile},
+    transport::{Call, JSON, status_error},
+};
+
+#[async_trait]
+impl GitHubClient for OctocrabGitHub {
+    #[instrument(skip(self), fields(%repo))]
+    async fn get_pr(&self, repo: &Repository, number: u64) -> Result<PullRequest, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let endpoint = Endpoint::GetPull;
+        let pr: Arc<PullRequest> = self
+            .get_cached(
+                &octo,
+                endpoint,
+                endpoint::pull_path(repo, number),
+                &format!("pull request {repo}#{number}"),
+                |_, body| decode_json(endpoint, body),
+            )
+            .await?;
+        Ok(PullRequest::clone(&pr))
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn add_label(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+    ) -> Result<Vec<Label>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let call = Call {
+            endpoint: Endpoint::AddIssueLabels,
+            path: endpoint::issue_labels_path(repo, number),
+            body: Some(
+                serde_json::to_value(AddLabels {
+                    labels: vec![label],
+                })
+                .map_err(|e| GitHubError::Config(e.to_string()))?,
+            ),
+            accept: JSON,
+        };
+        let endpoint = call.endpoint;
+        self.write(&octo, call)
+            .await?
+            .map_err(|reply| status_error(endpoint, &reply, &format!("issue {repo}#{number}")))
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn remove_label(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+    ) -> Result<Vec<Label>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let call = Call {
+            endpoint: Endpoint::RemoveIssueLabel,
+            path: endpoint::issue_label_path(repo, number, label),
+            body: None,
+            accept: JSON,
+        };
+        let endpoint = call.endpoint;
+        self.write(&octo, call).await?.map_err(|reply| {
+            if is_label_not_on_issue(reply.status, &reply.body) {
+                GitHubError::LabelNotOnIssue {
+                    repo: repo.to_string(),
+                    number,
+                    label: label.to_owned(),
+                }
+            } else {
+                status_error(endpoint, &reply, &format!("issue {repo}#{number}"))
+            }
+        })
+    }
+}
+
+/// GitHub answers 404 "Label does not exist" both for a label not on the issue and for one not
+/// defined in the repository; either way, the label is not on the issue.
+pub(crate) fn is_label_not_on_issue(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::NOT_FOUND
+        && ErrorBody::parse(body)
+            .message
+            .to_ascii_lowercase()
+            .contains("label does not exist")
+}
+
+/// 422 with `errors[].code == "already_exists"`.
+pub(crate) fn is_already_exists(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::UNPROCESSABLE_ENTITY && ErrorBody::parse(body).has_code("already_exists")
+}
+
+#[async_trait]
+impl GitHubApi for OctocrabGitHub {
+    #[instrument(skip(self), fields(%repo))]
+    async fn list_repo_labels(&self, repo: &Repository) -> Result<Vec<Label>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let first = endpoint::repo_labels_path(repo, self.transport.config.per_page);
+        self.get_all_pages(
+            &octo,
+            Endpoint::ListRepoLabels,
+            first,
+            &format!("repository {repo}"),
+        )
+        .await
+    }
+
+    #[instrument(skip(self), fields(%repo, label = %label.name))]
+    async fn create_label(
+        &self,
+        repo: &Repository,
+        label: &NewLabel,
+    ) -> Result<Label, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let body = serde_json::to_value(label).map_err(|e| GitHubError::Config(e.to_string()))?;
+        let call = Call {
+            endpoint: Endpoint::CreateRepoLabel,
+            path: endpoint::create_label_path(repo),
+            body: Some(body),
+            accept: JSON,
+        };
+        let endpoint = call.endpoint;
+        self.write(&octo, call).await?.map_err(|reply| {
+            if is_already_exists(reply.status, &reply.body) {
+                GitHubError::LabelAlreadyExists {
+                    repo: repo.to_string(),
+                    name: label.name.clone(),
+                }
+            } else {
+                status_error(endpoint, &reply, &format!("repository {repo}"))
+            }
+        })
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn list_open_prs(&self, repo: &Repository) -> Result<Vec<PullRequest>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let first = endpoint::open_pulls_path(repo, self.transport.config.per_page);
+        self.get_all_pages(
+            &octo,
+            Endpoint::ListPulls,
+            first,
+            &format!("repository {repo}"),
+        )
+        .await
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn read_files(
+        &self,
+        repo: &Repository,
+        path: &str,
+        commit: &str,
+    ) -> Result<Vec<RepoFile>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        crate::contents::read_tree(self, &octo, repo, path, commit).await
+    }
+}

@@ -1,0 +1,399 @@
+//! One HTTP exchange with GitHub through octocrab, made polite and robust: rate-limit gates and
+//! waits, write spacing, timeouts, retries with jittered backoff, conditional GETs against the
+//! ETag cache, and counters for every attempt.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use octocrab::Octocrab;
+use tracing::{debug, warn};
+
+use crate::{
+    cache::EtagCache,
+    config::GitHubConfig,
+    endpoint::Endpoint,
+    error::{ErrorBody, GitHubError},
+    metrics::GitHubMetrics,
+    ratelimit::{self, RateLimitInfo, RateLimitTracker, WaitDecision},
+};
+
+/// GitHub's JSON media type, pinned to the REST API v3 format.
+pub(crate) const JSON: &str = "application/vnd.github+json";
+/// A file's bytes instead of its JSON description (used for files over 1 MB).
+pub(crate) const RAW: &str = "application/vnd.github.v3.raw";
+
+/// One request to make.
+pub(crate) struct Call {
+    pub endpoint: Endpoint,
+    /// Path and query, relative to the base URL (octocrab joins them).
+    pub path: String,
+    pub body: Option<serde_json::Value>,
+    pub accept: &'static str,
+}
+
+/// GitHub's answer, body read.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why one attempt got no usable answer.
+enum Failure {
+    /// Worth another attempt: 5xx, timeout, connection error.
+    Retryable { status: Option<u16>, reason: String },
+    /// Not worth one.
+    Fatal(GitHubError),
+}
+
+/// The shared machinery of one client.
+pub(crate) struct Transport {
+    pub config: GitHubConfig,
+    pub cache: EtagCache,
+    pub rate: RateLimitTracker,
+    pub metrics: Arc<GitHubMetrics>,
+    next_write: Mutex<Option<tokio::time::Instant>>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl Transport {
+    pub fn new(config: GitHubConfig, metrics: Arc<GitHubMetrics>) -> Self {
+        Self {
+            cache: EtagCache::new(config.cache_entries, config.cache_bytes),
+            config,
+            rate: RateLimitTracker::default(),
+            metrics,
+            next_write: Mutex::new(None),
+            rng: Mutex::new(fastrand::Rng::new()),
+        }
+    }
+
+    /// Sends `call`, waiting out rate limits and retrying failures, and returns the first
+    /// answer that is final: any 2xx/3xx, or a 4xx that is not a rate limit.
+    pub async fn send(
+        &self,
+        octo: &Octocrab,
+        call: &Call,
+        if_none_match: Option<&str>,
+    ) -> Result<Reply, GitHubError> {
+        let policy = self.config.rate_limit;
+        let mut attempt = 0u32;
+        let mut limit_hits = 0u32;
+        loop {
+            self.wait_for_rate_limit().await?;
+            if call.endpoint.is_write() {
+                self.space_write().await;
+            }
+            let outcome = self.attempt(octo, call, if_none_match).await;
+            let failure = match outcome {
+                Ok(reply) => {
+                    self.metrics
+                        .request(call.endpoint, Some(reply.status.as_u16()));
+                    let info = RateLimitInfo::from_headers(&reply.headers);
+                    self.rate.observe(&info);
+                    let seen = self.rate.snapshot();
+                    self.metrics
+                        .rate_limit(seen.remaining, seen.limit, seen.reset);
+                    if reply.status.is_server_error() {
+                        Failure::Retryable {
+                            status: Some(reply.status.as_u16()),
+                            reason: ErrorBody::parse(&reply.body).message,
+                        }
+                    } else if reply.status.is_client_error() {
+                        let message = ErrorBody::parse(&reply.body).message;
+                        let now = SystemTime::now();
+                        match ratelimit::classify(
+                            reply.status,
+                            &info,
+                            &message,
+                            now,
+                            limit_hits,
+                            &policy,
+                        ) {
+                            Some(hit) => {
+                                limit_hits += 1;
+                                warn!(endpoint = call.endpoint.template(), kind = hit.kind.as_str(),
+                                      until = ?hit.until, %message, "GitHub rate limit");
+                                self.rate.block_until(hit.until);
+                                if limit_hits >= policy.max_limited_attempts {
+                                    self.metrics.rate_limited_error();
+                                    return Err(GitHubError::RateLimited {
+                                        until: hit.until,
+                                        kind: hit.kind.as_str(),
+                                    });
+                                }
+                                // The wait itself happens in the gate at the top of the loop.
+                                continue;
+                            }
+                            None => return Ok(reply),
+                        }
+                    } else {
+                        return Ok(reply);
+                    }
+                }
+                Err(failure) => {
+                    if let Failure::Retryable { .. } = failure {
+                        self.metrics.request(call.endpoint, None);
+                    }
+                    failure
+                }
+            };
+            match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::Retryable { status, reason } => {
+                    attempt += 1;
+                    if attempt >= self.config.retry.max_attempts {
+                        return Err(GitHubError::Unavailable {
+                            endpoint: call.endpoint.template().to_owned(),
+                            attempts: attempt,
+                            status,
+                            last: reason,
+                        });
+                    }
+                    let delay = {
+                        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+                        self.config.retry.backoff.delay(attempt - 1, &mut rng)
+                    };
+                    debug!(endpoint = call.endpoint.template(), attempt, ?status, %reason, ?delay,
+                           "retrying GitHub request");
+                    self.metrics.retry();
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Waits while the quota is spent or a limit answer asked us to stay away; fails instead of
+    /// waiting longer than the policy allows.
+    async fn wait_for_rate_limit(&self) -> Result<(), GitHubError> {
+        let policy = self.config.rate_limit;
+        loop {
+            let now = SystemTime::now();
+            let Some(until) = self.rate.wait_until(now, policy.reset_margin) else {
+                return Ok(());
+            };
+            match ratelimit::decide_wait(until, now, policy.max_wait) {
+                WaitDecision::Go => return Ok(()),
+                WaitDecision::GiveUp => {
+                    self.metrics.rate_limited_error();
+                    return Err(GitHubError::RateLimited {
+                        until,
+                        kind: "quota spent",
+                    });
+                }
+                WaitDecision::Wait(wait) => {
+                    debug!(?wait, "waiting for the GitHub rate limit");
+                    self.metrics.rate_limit_wait(wait);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Spaces writes at least `write_interval` apart: each takes the next free slot.
+    pub(crate) async fn space_write(&self) {
+        let interval = self.config.rate_limit.write_interval;
+        if interval.is_zero() {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let slot = {
+            let mut next = self.next_write.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + interval);
+            slot
+        };
+        if slot > now {
+            self.metrics.write_delay(slot - now);
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+
+    /// One attempt, bounded by the request timeout.
+    async fn attempt(
+        &self,
+        octo: &Octocrab,
+        call: &Call,
+        if_none_match: Option<&str>,
+    ) -> Result<Reply, Failure> {
+        let mut builder = http::Request::builder()
+            .method(call.endpoint.method())
+            .uri(call.path.as_str())
+            .header(header::ACCEPT, call.accept)
+            .header(header::USER_AGENT, self.config.user_agent.as_str());
+        if let Some(etag) = if_none_match.and_then(|e| HeaderValue::from_str(e).ok()) {
+            builder = builder.header(header::IF_NONE_MATCH, etag);
+        }
+        let request = octo
+            .build_request(builder, call.body.as_ref())
+            .map_err(|e| Failure::Fatal(GitHubError::Config(format!("building a request: {e}"))))?;
+        let max_body = self.config.max_response_bytes;
+        let exchange = async {
+            let response = octo.execute(request).await.map_err(octocrab_failure)?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, max_body)
+                .collect()
+                .await
+                .map_err(|e| Failure::Retryable {
+                    status: Some(parts.status.as_u16()),
+                    reason: format!("reading the body: {e}"),
+                })?
+                .to_bytes();
+            Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.config.request_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Retryable {
+                status: None,
+                reason: format!("no answer within {:?}", self.config.request_timeout),
+            }),
+        }
+    }
+}
+
+/// octocrab fails before any answer for transport errors, and for App token exchanges that
+/// GitHub refused (those carry GitHub's status).
+fn octocrab_failure(error: octocrab::Error) -> Failure {
+    match error {
+        octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => Failure::Retryable {
+            status: None,
+            reason: transport_reason(&error),
+        },
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code;
+            if status.is_server_error() {
+                Failure::Retryable {
+                    status: Some(status.as_u16()),
+                    reason: source.message,
+                }
+            } else if status == StatusCode::UNAUTHORIZED {
+                Failure::Fatal(GitHubError::BadCredentials {
+                    message: source.message,
+                })
+            } else {
+                Failure::Fatal(GitHubError::Auth(format!(
+                    "installation token request answered {status}: {}",
+                    source.message
+                )))
+            }
+        }
+        octocrab::Error::JWT { source, .. } => {
+            Failure::Fatal(GitHubError::Auth(format!("signing the App JWT: {source}")))
+        }
+        other => Failure::Fatal(GitHubError::Auth(other.to_string())),
+    }
+}
+
+/// The innermost cause, which says what happened (connection refused, timed out, DNS).
+fn transport_reason(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut reason = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        reason = format!("{reason}: {cause}");
+        source = cause.source();
+    }
+    reason
+}
+
+/// The error for a final 4xx answer. `what` names the object of a 404.
+pub(crate) fn status_error(endpoint: Endpoint, reply: &Reply, what: &str) -> GitHubError {
+    let body = ErrorBody::parse(&reply.body);
+    let endpoint = endpoint.template().to_owned();
+    match reply.status {
+        StatusCode::UNAUTHORIZED => GitHubError::BadCredentials {
+            message: body.message,
+        },
+        StatusCode::FORBIDDEN => GitHubError::Forbidden {
+            endpoint,
+            message: body.message,
+        },
+        StatusCode::NOT_FOUND => GitHubError::NotFound {
+            what: what.to_owned(),
+            message: body.message,
+        },
+        StatusCode::UNPROCESSABLE_ENTITY => GitHubError::Validation {
+            endpoint,
+            message: body.message,
+            errors: body.errors,
+        },
+        status => GitHubError::Api {
+            status: status.as_u16(),
+            endpoint,
+            message: body.message,
+            documentation_url: body.documentation_url,
+        },
+    }
+}
+
+/// The ETag of an answer, if it has one.
+pub(crate) fn etag_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn final_client_errors_carry_githubs_message() {
+        let e = status_error(
+            Endpoint::GetPull,
+            &reply(401, r#"{"message":"Bad credentials"}"#),
+            "x",
+        );
+        assert!(
+            matches!(e, GitHubError::BadCredentials { ref message } if message == "Bad credentials")
+        );
+        let e = status_error(
+            Endpoint::GetPull,
+            &reply(404, r#"{"message":"Not Found","status":"404"}"#),
+            "pull request o/r#1",
+        );
+        assert_eq!(
+            e.to_string(),
+            "pull request o/r#1 not found on GitHub (404): Not Found"
+        );
+        let e = status_error(Endpoint::GetPull, &reply(410, "gone"), "x");
+        assert_eq!(e.status(), Some(410));
+        assert!(!e.is_transient());
+        let e = status_error(
+            Endpoint::CreateRepoLabel,
+            &reply(
+                422,
+                r#"{"message":"Validation Failed","errors":[{"code":"invalid","field":"color"}]}"#,
+            ),
+            "x",
+        );
+        assert!(
+            matches!(e, GitHubError::Validation { ref errors, .. } if errors[0].field.as_deref() == Some("color"))
+        );
+    }
+
+    #[test]
+    fn etags_are_kept_verbatim() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, HeaderValue::from_static("W/\"abc\""));
+        assert_eq!(etag_of(&headers).as_deref(), Some("W/\"abc\""));
+    }
+}
