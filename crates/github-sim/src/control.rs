@@ -1,0 +1,306 @@
+//! The control surface, as a typed Rust API (`Control`, reached through `SimulatorHandle`).
+//! The `/_sim` HTTP endpoints (`http/control.rs`) call the same methods.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{ApiError, DOCS};
+use crate::limits::{Budget, Faults};
+use crate::model::{RepoOptions, World};
+use crate::pulls::{NewPull, PullEdit};
+use crate::render::{self, PullShape};
+use crate::shared::{RequestRecord, Shared, TokenInfo};
+use crate::webhook::{Delivery, WebhookConfig};
+
+/// Login used for control actions when no actor is given.
+pub const DEFAULT_ACTOR: &str = "octocat";
+
+fn split(full: &str) -> Result<(&str, &str), ApiError> {
+    full.split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| ApiError::not_found(DOCS))
+}
+
+/// Typed control of a running simulator. Repositories are named `owner/name`.
+#[derive(Debug, Clone)]
+pub struct Control {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Control {
+    pub fn create_repo(&self, full: &str) -> Result<(), ApiError> {
+        self.create_repo_with(full, RepoOptions::default())
+    }
+
+    pub fn create_repo_with(&self, full: &str, opts: RepoOptions) -> Result<(), ApiError> {
+        let (o, n) = split(full)?;
+        self.shared.with_world(|w| {
+            w.create_repo(o, n, &opts);
+        });
+        Ok(())
+    }
+
+    /// Opens a pull request (an `opened` webhook, then `labeled` for each initial label).
+    pub fn create_pull(&self, repo: &str, new: NewPull) -> Result<u64, ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared.with_world(|w| w.create_pull(o, n, new))
+    }
+
+    pub fn edit_pull(
+        &self,
+        repo: &str,
+        number: u64,
+        edit: PullEdit,
+        actor: &str,
+    ) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.edit_pull(o, n, number, edit, actor))
+    }
+
+    /// Adds a label as a person would; returns the PR's label names.
+    pub fn add_label(
+        &self,
+        repo: &str,
+        number: u64,
+        label: &str,
+        actor: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let (o, n) = split(repo)?;
+        let v = self
+            .shared
+            .with_world(|w| w.add_issue_labels(o, n, number, &[label.to_string()], actor))?;
+        Ok(names(&v))
+    }
+
+    /// Removes a label as a person would; returns the PR's label names.
+    pub fn remove_label(
+        &self,
+        repo: &str,
+        number: u64,
+        label: &str,
+        actor: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let (o, n) = split(repo)?;
+        let v = self
+            .shared
+            .with_world(|w| w.remove_issue_label(o, n, number, label, actor))?;
+        Ok(names(&v))
+    }
+
+    /// Merges; returns the merge commit sha (which carries the head commit's files).
+    pub fn merge_pull(&self, repo: &str, number: u64, actor: &str) -> Result<String, ApiError> {
+        self.merge_pull_as(repo, number, actor, None)
+    }
+
+    pub fn merge_pull_as(
+        &self,
+        repo: &str,
+        number: u64,
+        actor: &str,
+        sha: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.merge_pull(o, n, number, actor, sha.map(str::to_string)))
+    }
+
+    pub fn close_pull(&self, repo: &str, number: u64, actor: &str) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.close_pull(o, n, number, actor))
+    }
+
+    pub fn reopen_pull(&self, repo: &str, number: u64, actor: &str) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.reopen_pull(o, n, number, actor))
+    }
+
+    /// Pushes to the head branch (`synchronize`); returns the new head sha.
+    pub fn push_pull(
+        &self,
+        repo: &str,
+        number: u64,
+        actor: &str,
+        sha: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.push_pull(o, n, number, actor, sha.map(str::to_string)))
+    }
+
+    /// Sets the files of commit `sha` (replacing any there).
+    pub fn set_files<P, B>(
+        &self,
+        repo: &str,
+        sha: &str,
+        files: impl IntoIterator<Item = (P, B)>,
+    ) -> Result<(), ApiError>
+    where
+        P: Into<String>,
+        B: Into<Vec<u8>>,
+    {
+        let (o, n) = split(repo)?;
+        let files: BTreeMap<String, Vec<u8>> = files
+            .into_iter()
+            .map(|(p, b)| (p.into(), b.into()))
+            .collect();
+        self.shared.with_world(|w| w.set_files(o, n, sha, files))
+    }
+
+    /// The PR as `GET /repos/{o}/{r}/pulls/{n}` would return it (without touching any budget).
+    pub fn pull(&self, repo: &str, number: u64) -> Option<Value> {
+        let (o, n) = split(repo).ok()?;
+        let g = self.shared.lock();
+        let r = g.world.repo(o, n)?;
+        let pr = r.pulls.get(&number)?;
+        Some(render::pull_request(&g.world, r, pr, PullShape::Full))
+    }
+
+    pub fn pull_labels(&self, repo: &str, number: u64) -> Result<Vec<String>, ApiError> {
+        let (o, n) = split(repo)?;
+        let v = self.shared.lock().world.list_issue_labels(o, n, number)?;
+        Ok(names(&v))
+    }
+
+    pub fn repo_labels(&self, repo: &str) -> Result<Vec<String>, ApiError> {
+        let (o, n) = split(repo)?;
+        let items = self
+            .shared
+            .lock()
+            .world
+            .repo_labels(o, n)
+            .ok_or_else(|| ApiError::not_found(DOCS))?;
+        Ok(names(&Value::Array(items)))
+    }
+
+    /// Accepts `token` from now on, acting as `login`.
+    pub fn add_token(&self, token: &str, login: &str) {
+        let mut g = self.shared.lock();
+        g.world.account(login);
+        g.tokens.insert(
+            token.to_string(),
+            TokenInfo {
+                login: login.to_string(),
+                expires_at: None,
+            },
+        );
+    }
+
+    /// Configures the webhook (sends a `ping`, as GitHub does on creation).
+    pub fn set_webhook(&self, url: &str, secret: Option<&str>) {
+        self.shared.set_webhook(Some(WebhookConfig {
+            url: url.to_string(),
+            secret: secret.map(str::to_string),
+        }));
+    }
+
+    pub fn clear_webhook(&self) {
+        self.shared.set_webhook(None);
+    }
+
+    /// Replaces the fault settings (and restarts their counters and PRNG).
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().limits.set_faults(faults);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.lock().limits.faults.clone()
+    }
+
+    /// Uses up `token`'s budget; it comes back `reset_in_secs` from now.
+    pub fn exhaust_budget(&self, token: &str, reset_in_secs: i64) {
+        let mut g = self.shared.lock();
+        let now = g.world.now();
+        g.limits.exhaust(token, now, reset_in_secs);
+    }
+
+    pub fn set_rate_limit(&self, token: &str, limit: u64) {
+        let mut g = self.shared.lock();
+        let now = g.world.now();
+        g.limits.set_limit(token, now, limit);
+    }
+
+    /// Moves the simulator's clock forward (timestamps, budget resets, token expiry).
+    pub fn advance_time(&self, secs: i64) {
+        self.shared.lock().world.clock_offset += secs;
+    }
+
+    /// The simulator's current time, in epoch seconds.
+    pub fn now(&self) -> i64 {
+        self.shared.lock().world.now()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().log.clone()
+    }
+
+    pub fn budget(&self, token: &str) -> Budget {
+        let mut g = self.shared.lock();
+        let now = g.world.now();
+        g.limits.budget(token, now)
+    }
+
+    pub fn budgets(&self) -> BTreeMap<String, Budget> {
+        let g = self.shared.lock();
+        g.limits
+            .budgets
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.deliveries()
+    }
+
+    /// Waits until at least `n` deliveries are finished (answered, failed or dropped).
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let all = self.deliveries();
+            let done = all
+                .iter()
+                .filter(|d| d.dropped || d.status.is_some() || d.error.is_some())
+                .count();
+            if done >= n || tokio::time::Instant::now() >= deadline {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Clears the request log, budgets, deliveries log and fault counters (not the world).
+    pub fn reset_counters(&self) {
+        let mut g = self.shared.lock();
+        g.log.clear();
+        g.limits.reset_counters();
+        let faults = g.limits.faults.clone();
+        g.limits.set_faults(faults);
+        drop(g);
+        match self.shared.deliveries.lock() {
+            Ok(mut d) => d.clear(),
+            Err(p) => p.into_inner().clear(),
+        }
+    }
+
+    /// Direct access to the world, for tests that need a state the control API does not offer.
+    pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        self.shared.with_world(f)
+    }
+}
+
+fn names(labels: &Value) -> Vec<String> {
+    labels
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

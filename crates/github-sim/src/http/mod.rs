@@ -1,0 +1,62 @@
+//! The HTTP surface: GitHub's REST paths behind GitHub's request handling, plus `/_sim` control.
+
+pub mod app;
+pub mod control;
+pub mod middleware;
+pub mod paginate;
+pub mod rest;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
+
+use crate::shared::Shared;
+
+pub const JSON_CT: &str = "application/json; charset=utf-8";
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/repos/{owner}/{repo}", get(rest::get_repo))
+        .route("/repos/{owner}/{repo}/pulls", get(rest::list_pulls))
+        .route("/repos/{owner}/{repo}/pulls/{number}", get(rest::get_pull))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels",
+            get(rest::list_issue_labels)
+                .post(rest::add_issue_labels)
+                .put(rest::set_issue_labels),
+        )
+        // Catch-all so a name containing `/` matches whether or not the client encoded it.
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels/{*name}",
+            delete(rest::remove_issue_label),
+        )
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(rest::list_labels).post(rest::create_label),
+        )
+        .route(
+            "/repos/{owner}/{repo}/contents",
+            get(rest::get_contents_root),
+        )
+        .route(
+            "/repos/{owner}/{repo}/contents/",
+            get(rest::get_contents_root),
+        )
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(rest::get_contents),
+        )
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(app::repo_installation),
+        )
+        .route(
+            "/app/installations/{id}/access_tokens",
+            post(app::access_token),
+        )
+        .fallback(rest::not_found)
+        .layer(from_fn_with_state(shared.clone(), middleware::api));
+    api.merge(control::router()).with_state(shared)
+}

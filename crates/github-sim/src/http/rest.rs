@@ -1,0 +1,275 @@
+//! The GitHub REST endpoints the project uses: pulls, issue labels, repository labels,
+//! contents, and the repository itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use crate::contents::Contents;
+use crate::error::{ApiError, DOCS};
+use crate::http::middleware::Identity;
+use crate::http::paginate;
+use crate::model::PrState;
+use crate::render::{self, PullShape};
+use crate::shared::Shared;
+
+type Repo2 = Path<(String, String)>;
+type Issue = Path<(String, String, u64)>;
+type Q = Query<HashMap<String, String>>;
+
+const DOC_PULL: &str = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request";
+const DOC_PULLS: &str = "https://docs.github.com/rest/pulls/pulls#list-pull-requests";
+const DOC_LABELS: &str = "https://docs.github.com/rest/issues/labels#list-labels-for-a-repository";
+const DOC_CREATE: &str = "https://docs.github.com/rest/issues/labels#create-a-label";
+const DOC_REPO: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
+
+pub async fn get_repo(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Repo2,
+) -> Result<Response, ApiError> {
+    let g = s.lock();
+    let repo = g
+        .world
+        .repo(&o, &r)
+        .ok_or_else(|| ApiError::not_found(DOC_REPO))?;
+    Ok(Json(render::repository(&g.world, repo)).into_response())
+}
+
+pub async fn get_pull(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, n)): Issue,
+) -> Result<Response, ApiError> {
+    let g = s.lock();
+    let repo = g
+        .world
+        .repo(&o, &r)
+        .ok_or_else(|| ApiError::not_found(DOC_PULL))?;
+    let pr = repo
+        .pulls
+        .get(&n)
+        .ok_or_else(|| ApiError::not_found(DOC_PULL))?;
+    Ok(Json(render::pull_request(&g.world, repo, pr, PullShape::Full)).into_response())
+}
+
+pub async fn list_pulls(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Repo2,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let g = s.lock();
+    let repo = g
+        .world
+        .repo(&o, &r)
+        .ok_or_else(|| ApiError::not_found(DOC_PULLS))?;
+    let state = q.get("state").map(String::as_str).unwrap_or("open");
+    let want = |st: PrState| match state {
+        "all" => true,
+        "closed" => st == PrState::Closed,
+        _ => st == PrState::Open,
+    };
+    // GitHub's default order: newest first (sort=created, direction=desc).
+    let ascending = q.get("direction").is_some_and(|d| d == "asc");
+    let mut pulls: Vec<_> = repo.pulls.values().filter(|p| want(p.state)).collect();
+    pulls.sort_by_key(|p| (p.created_at, p.number));
+    if !ascending {
+        pulls.reverse();
+    }
+    let items = pulls
+        .into_iter()
+        .map(|p| render::pull_request(&g.world, repo, p, PullShape::Simple))
+        .collect();
+    let url = format!("{}/repos/{}/pulls", g.world.base, repo.full_name());
+    Ok(paginate::respond(items, &q, &url))
+}
+
+pub async fn list_issue_labels(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, n)): Issue,
+) -> Result<Response, ApiError> {
+    let g = s.lock();
+    Ok(Json(g.world.list_issue_labels(&o, &r, n)?).into_response())
+}
+
+/// `{"labels": [...]}` or a bare array; items are names or `{"name": ...}` objects.
+fn label_names(body: &Bytes, doc: &str) -> Result<Vec<String>, ApiError> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| ApiError::bad_json(doc))?;
+    let arr = match &v {
+        Value::Array(a) => a,
+        Value::Object(m) => match m.get("labels") {
+            Some(Value::Array(a)) => a,
+            _ => {
+                return Err(ApiError::validation(
+                    "Label",
+                    "missing_field",
+                    "labels",
+                    doc,
+                ));
+            }
+        },
+        _ => return Err(ApiError::bad_json(doc)),
+    };
+    arr.iter()
+        .map(|item| match item {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(m) => m
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::validation("Label", "invalid", "name", doc)),
+            _ => Err(ApiError::validation("Label", "invalid", "labels", doc)),
+        })
+        .collect()
+}
+
+pub async fn add_issue_labels(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<Identity>,
+    Path((o, r, n)): Issue,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let names = label_names(
+        &body,
+        "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue",
+    )?;
+    let out = s.with_world(|w| w.add_issue_labels(&o, &r, n, &names, &id.login))?;
+    Ok(Json(out).into_response())
+}
+
+pub async fn set_issue_labels(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<Identity>,
+    Path((o, r, n)): Issue,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let names = label_names(
+        &body,
+        "https://docs.github.com/rest/issues/labels#set-labels-for-an-issue",
+    )?;
+    let out = s.with_world(|w| w.set_issue_labels(&o, &r, n, &names, &id.login))?;
+    Ok(Json(out).into_response())
+}
+
+pub async fn remove_issue_label(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<Identity>,
+    Path((o, r, n, name)): Path<(String, String, u64, String)>,
+) -> Result<Response, ApiError> {
+    let out = s.with_world(|w| w.remove_issue_label(&o, &r, n, &name, &id.login))?;
+    Ok(Json(out).into_response())
+}
+
+pub async fn list_labels(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Repo2,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let g = s.lock();
+    let items = g
+        .world
+        .repo_labels(&o, &r)
+        .ok_or_else(|| ApiError::not_found(DOC_LABELS))?;
+    let url = format!("{}/repos/{o}/{r}/labels", g.world.base);
+    Ok(paginate::respond(items, &q, &url))
+}
+
+pub async fn create_label(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Repo2,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_json(DOC_CREATE))?;
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let color = v.get("color").and_then(Value::as_str).map(str::to_string);
+    let desc = v
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let label =
+        s.with_world(|w| w.create_label(&o, &r, &name, color.as_deref(), desc.as_deref()))?;
+    let mut resp = (StatusCode::CREATED, Json(label.clone())).into_response();
+    if let Some(url) = label.get("url").and_then(Value::as_str)
+        && let Ok(v) = HeaderValue::from_str(url)
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// `Accept: application/vnd.github.raw` (or `.v3.raw`) asks for the bytes themselves.
+fn raw_media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.split(';').next().unwrap_or("").trim())
+        .find(|a| *a == "application/vnd.github.raw" || *a == "application/vnd.github.v3.raw")
+        .map(str::to_string)
+}
+
+pub async fn get_contents_root(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Repo2,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    contents(&s, &o, &r, "", &q, &headers)
+}
+
+pub async fn get_contents(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, p)): Path<(String, String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    contents(&s, &o, &r, &p, &q, &headers)
+}
+
+fn contents(
+    s: &Shared,
+    o: &str,
+    r: &str,
+    p: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let found = s
+        .lock()
+        .world
+        .contents(o, r, p, q.get("ref").map(String::as_str))?;
+    match found {
+        Contents::File { body, bytes } => match raw_media_type(headers) {
+            Some(mt) => {
+                let ct = format!("{mt}; charset=utf-8");
+                let mut resp = bytes.into_response();
+                if let Ok(v) = HeaderValue::from_str(&ct) {
+                    resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                }
+                resp.headers_mut()
+                    .insert("x-sim-strong-etag", HeaderValue::from_static("1"));
+                resp.headers_mut().insert(
+                    "x-github-media-type",
+                    HeaderValue::from_static("github.v3; param=raw"),
+                );
+                Ok(resp)
+            }
+            None => Ok(Json(body).into_response()),
+        },
+        Contents::Dir(list) => Ok(Json(list).into_response()),
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found(DOCS)
+}

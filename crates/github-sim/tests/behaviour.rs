@@ -1,0 +1,464 @@
+//! GitHub semantics the project relies on, checked without fixtures.
+
+// Test helpers outside #[test] fns unwrap too; clippy.toml only covers the test fns.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use prtracker_github_sim::{Faults, NewPull, SimulatorHandle};
+use reqwest::Method;
+use serde_json::Value;
+
+async fn setup() -> (SimulatorHandle, Client, u64) {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    let n = sim
+        .create_pull(
+            "acme/app",
+            NewPull {
+                title: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let c = Client::new(&sim);
+    (sim, c, n)
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn labels_add_is_case_insensitive_and_keeps_first_case() {
+    let (sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/issues/{n}/labels");
+    let r = c
+        .send_json(Method::POST, &path, r#"{"labels":["State/Merged"]}"#)
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    // A bare array works too; a differently-cased name is the same label.
+    let r = c
+        .send_json(Method::POST, &path, r#"["state/merged","keep"]"#)
+        .await;
+    assert_eq!(names(&r.json().await.unwrap()), ["State/Merged", "keep"]);
+    let repo_labels = sim.repo_labels("acme/app").unwrap();
+    assert_eq!(
+        repo_labels
+            .iter()
+            .filter(|l| l.eq_ignore_ascii_case("state/merged"))
+            .count(),
+        1
+    );
+    assert!(repo_labels.contains(&"State/Merged".to_string()));
+}
+
+#[tokio::test]
+async fn labels_put_replaces_and_delete_is_case_insensitive() {
+    let (_sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/issues/{n}/labels");
+    c.send_json(Method::POST, &path, r#"{"labels":["a","b","state/open"]}"#)
+        .await;
+    let r = c
+        .send_json(Method::PUT, &path, r#"{"labels":["b","state/merged"]}"#)
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(names(&r.json().await.unwrap()), ["b", "state/merged"]);
+    let r = c
+        .req(Method::DELETE, &format!("{path}/STATE%2FMERGED"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(names(&r.json().await.unwrap()), ["b"]);
+    let r = c
+        .req(Method::DELETE, &format!("{path}/state%2Fmerged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "Label does not exist");
+    assert_eq!(body["status"], "404");
+    assert!(
+        body["documentation_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://docs.github.com/")
+    );
+}
+
+#[tokio::test]
+async fn unknown_repo_and_pr_are_404_and_bad_tokens_401() {
+    let (sim, c, _) = setup().await;
+    for path in [
+        "/repos/acme/nope/pulls/1",
+        "/repos/acme/app/pulls/77",
+        "/repos/acme/app/issues/77/labels",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(
+            (b["message"].as_str(), b["status"].as_str()),
+            (Some("Not Found"), Some("404"))
+        );
+    }
+    let anon = Client {
+        token: None,
+        ..Client::new(&sim)
+    };
+    assert_eq!(
+        anon.get("/repos/acme/app/pulls/1").await.status().as_u16(),
+        401
+    );
+    let bad = Client {
+        token: Some("wrong".into()),
+        ..Client::new(&sim)
+    };
+    let r = bad.get("/repos/acme/app/pulls/1").await;
+    assert_eq!(r.status().as_u16(), 401);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(
+        (b["message"].as_str(), b["status"].as_str()),
+        (Some("Bad credentials"), Some("401"))
+    );
+    let bearer = c
+        .http
+        .get(format!("{}/repos/acme/app/pulls/1", sim.api_url()))
+        .header("authorization", format!("Bearer {}", sim.token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status().as_u16(), 200);
+}
+
+fn link_rels(r: &reqwest::Response) -> Vec<(String, String)> {
+    hdr(r, "link")
+        .unwrap_or_default()
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|part| {
+            let (url, rel) = part.split_once("; rel=").unwrap();
+            let page = url
+                .rsplit("page=")
+                .next()
+                .unwrap()
+                .trim_end_matches('>')
+                .to_string();
+            (rel.trim_matches('"').to_string(), page)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pulls_pagination_with_link_and_state_filter() {
+    let (sim, c, _) = setup().await;
+    for i in 0..34 {
+        let n = sim
+            .create_pull(
+                "acme/app",
+                NewPull {
+                    title: format!("p{i}"),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        if i % 2 == 0 {
+            sim.close_pull("acme/app", n, "octocat").unwrap();
+        }
+    }
+    // 35 PRs: 18 open (incl. the first), 17 closed.
+    let r = c.get("/repos/acme/app/pulls?state=all&per_page=10").await;
+    assert_eq!(
+        link_rels(&r),
+        [("next".into(), "2".into()), ("last".into(), "4".into())]
+    );
+    assert_eq!(
+        r.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        10
+    );
+    let r = c
+        .get("/repos/acme/app/pulls?state=all&per_page=10&page=2")
+        .await;
+    let rels: Vec<String> = link_rels(&r).into_iter().map(|(rel, _)| rel).collect();
+    assert_eq!(rels, ["prev", "next", "last", "first"]);
+    let r = c
+        .get("/repos/acme/app/pulls?state=all&per_page=10&page=4")
+        .await;
+    assert!(link_rels(&r).iter().all(|(rel, _)| rel != "next"));
+    assert_eq!(
+        r.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        5
+    );
+    let open: Value = c
+        .get("/repos/acme/app/pulls?per_page=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 18);
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "open")
+    );
+    let closed: Value = c
+        .get("/repos/acme/app/pulls?state=closed&per_page=500")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed.as_array().unwrap().len(), 17);
+    // Default page size 30, newest first.
+    let all: Value = c
+        .get("/repos/acme/app/pulls?state=all")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 30);
+    assert_eq!(all[0]["number"], 35);
+    // List items are GitHub's "simple" shape: no `merged`.
+    assert!(all[0].get("merged").is_none());
+}
+
+#[tokio::test]
+async fn etag_304_is_not_counted() {
+    let (sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/pulls/{n}");
+    let r = c.get(&path).await;
+    let tag = hdr(&r, "etag").unwrap();
+    let used = sim.budget(sim.token()).used;
+    for _ in 0..3 {
+        let r = c
+            .req(Method::GET, &path)
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 304);
+    }
+    assert_eq!(sim.budget(sim.token()).used, used);
+    // A change gives a new tag and a full answer, which counts.
+    sim.add_label("acme/app", n, "bug", "octocat").unwrap();
+    let r = c
+        .req(Method::GET, &path)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_ne!(hdr(&r, "etag").unwrap(), tag);
+    assert_eq!(sim.budget(sim.token()).used, used + 1);
+    assert_eq!(sim.requests().iter().filter(|r| !r.counted).count(), 3);
+}
+
+#[tokio::test]
+async fn budget_runs_out_and_resets() {
+    let (sim, c, n) = setup().await;
+    sim.set_rate_limit(sim.token(), 3);
+    let path = format!("/repos/acme/app/pulls/{n}");
+    for _ in 0..3 {
+        assert_eq!(c.get(&path).await.status().as_u16(), 200);
+    }
+    let r = c.get(&path).await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(hdr(&r, "x-ratelimit-remaining").as_deref(), Some("0"));
+    let reset: i64 = hdr(&r, "x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!(reset > sim.now());
+    sim.advance_time(reset - sim.now());
+    let r = c.get(&path).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(hdr(&r, "x-ratelimit-remaining").as_deref(), Some("2"));
+
+    // Exhausting with a chosen reset; 429 when so configured.
+    sim.exhaust_budget(sim.token(), 30);
+    sim.set_faults(Faults {
+        primary_status: Some(429),
+        ..Faults::default()
+    });
+    let r = c.get(&path).await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(
+        hdr(&r, "x-ratelimit-reset")
+            .unwrap()
+            .parse::<i64>()
+            .unwrap(),
+        sim.now() + 30
+    );
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("API rate limit exceeded for user ID")
+    );
+}
+
+#[tokio::test]
+async fn secondary_limit_for_next_n_requests() {
+    let (sim, c, n) = setup().await;
+    sim.set_faults(Faults {
+        secondary_next: 2,
+        secondary_status: Some(429),
+        secondary_retry_after: Some(7),
+        ..Faults::default()
+    });
+    let path = format!("/repos/acme/app/pulls/{n}");
+    for _ in 0..2 {
+        let r = c.get(&path).await;
+        assert_eq!(r.status().as_u16(), 429);
+        assert_eq!(hdr(&r, "retry-after").as_deref(), Some("7"));
+    }
+    assert_eq!(c.get(&path).await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn server_errors_every_nth_and_seeded_probability() {
+    let (sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/pulls/{n}");
+    sim.set_faults(Faults {
+        fail_every_nth: Some(2),
+        fail_status: Some(503),
+        ..Faults::default()
+    });
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(c.get(&path).await.status().as_u16());
+    }
+    assert_eq!(got, [200, 503, 200, 503]);
+
+    let run = |seed| {
+        let sim = &sim;
+        let c = &c;
+        let path = &path;
+        async move {
+            sim.set_faults(Faults {
+                fail_probability: Some(0.5),
+                seed: Some(seed),
+                ..Faults::default()
+            });
+            let mut v = Vec::new();
+            for _ in 0..20 {
+                v.push(c.get(path).await.status().as_u16());
+            }
+            v
+        }
+    };
+    let a = run(9).await;
+    let b = run(9).await;
+    assert_eq!(a, b, "same seed, same faults");
+    assert!(a.contains(&502) && a.contains(&200), "{a:?}");
+}
+
+#[tokio::test]
+async fn webhooks_signed_async_and_sender_is_token_user() {
+    let (sim, c, n) = setup().await;
+    let (url, rx) = receiver(202).await;
+    sim.set_webhook(&url, Some("s3cret"));
+    let r = c
+        .send_json(
+            Method::POST,
+            &format!("/repos/acme/app/issues/{n}/labels"),
+            r#"["state/open"]"#,
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let got = rx.wait_for(2).await;
+    let (h, body) = &got[1];
+    assert_eq!(h["x-github-event"], "pull_request");
+    let expected = prtracker_github_sim::signature_256(b"s3cret", body);
+    assert_eq!(h["x-hub-signature-256"].to_str().unwrap(), expected);
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["action"], "labeled");
+    assert_eq!(payload["label"]["name"], "state/open");
+    assert_eq!(
+        payload["sender"]["login"],
+        prtracker_github_sim::DEFAULT_LOGIN
+    );
+    let log = sim.wait_for_deliveries(2, Duration::from_secs(5)).await;
+    assert_eq!(
+        log.iter().map(|d| d.status).collect::<Vec<_>>(),
+        [Some(202), Some(202)]
+    );
+    assert_eq!(log[0].event, "ping");
+}
+
+#[tokio::test]
+async fn dropped_webhooks_are_logged_not_sent() {
+    let (sim, _c, n) = setup().await;
+    let (url, rx) = receiver(200).await;
+    sim.set_webhook(&url, None);
+    sim.set_faults(Faults {
+        drop_webhooks: 1,
+        ..Faults::default()
+    });
+    sim.add_label("acme/app", n, "bug", "octocat").unwrap();
+    sim.add_label("acme/app", n, "question", "octocat").unwrap();
+    let log = sim.wait_for_deliveries(3, Duration::from_secs(5)).await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(got.len(), 2, "ping and the second label only");
+    assert!(
+        got.iter()
+            .all(|(h, _)| !h.contains_key("x-hub-signature-256")),
+        "no secret, no signature"
+    );
+    assert!(log[1].dropped && log[1].status.is_none());
+    assert_eq!(log[1].payload()["label"]["name"], "bug");
+    assert_eq!(log[2].payload()["label"]["name"], "question");
+}
+
+#[tokio::test]
+async fn merge_carries_head_files_and_unknown_contents_404() {
+    let (sim, c, n) = setup().await;
+    let head = sim.pull("acme/app", n).unwrap()["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.set_files(
+        "acme/app",
+        &head,
+        [("deploy/app.yaml", "kind: ConfigMap\n")],
+    )
+    .unwrap();
+    let merge = sim.merge_pull("acme/app", n, "octocat").unwrap();
+    let r = c
+        .get(&format!(
+            "/repos/acme/app/contents/deploy/app.yaml?ref={merge}"
+        ))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let r = c
+        .get(&format!("/repos/acme/app/contents/deploy?ref={merge}"))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()[0]["name"], "app.yaml");
+    assert_eq!(
+        c.get(&format!("/repos/acme/app/contents/nope.yaml?ref={merge}"))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        c.get("/repos/acme/app/contents/deploy/app.yaml?ref=deadbeef")
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let pr = sim.pull("acme/app", n).unwrap();
+    assert_eq!(
+        (pr["state"].as_str(), pr["merged"].as_bool()),
+        (Some("closed"), Some(true))
+    );
+    assert_eq!(pr["merge_commit_sha"], merge.as_str());
+}

@@ -1,0 +1,359 @@
+//! Fidelity: the simulator's REST answers against real GitHub responses in github-fixtures.
+//! Every test here reads the fixtures folder, hence the `fixture_` prefix.
+
+// Test helpers outside #[test] fns unwrap too; clippy.toml only covers the test fns.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use prtracker_github_sim::{NewPull, RepoOptions};
+use reqwest::Method;
+use serde_json::Value;
+
+/// Headers that matter, compared with a recorded response's headers.
+fn assert_headers(name: &str, resp: &reqwest::Response) {
+    let fx = fixture_headers(name);
+    assert_eq!(
+        resp.status().as_u16(),
+        fixture_status(name),
+        "{name}: status"
+    );
+    if let Some(ct) = header(&fx, "content-type") {
+        assert_eq!(
+            hdr(resp, "content-type").as_deref(),
+            Some(ct),
+            "{name}: content-type"
+        );
+    }
+    for h in ["limit", "remaining", "reset", "used", "resource"] {
+        let h = format!("x-ratelimit-{h}");
+        assert!(hdr(resp, &h).is_some(), "{name}: {h} missing");
+    }
+    assert!(
+        hdr(resp, "x-github-request-id").is_some(),
+        "{name}: x-github-request-id missing"
+    );
+    if header(&fx, "location").is_some() {
+        assert!(hdr(resp, "location").is_some(), "{name}: Location missing");
+    }
+    if let Some(tag) = header(&fx, "etag") {
+        let ours = hdr(resp, "etag").unwrap_or_else(|| panic!("{name}: ETag missing"));
+        // GitHub weakens the tag of compressed bodies; raw bodies keep a strong one. Compare
+        // weakness where the recording shows which case applied.
+        let gz = header(&fx, "content-encoding") == Some("gzip");
+        let raw = header(&fx, "content-type").is_some_and(|c| c.contains(".raw"));
+        if gz || raw {
+            assert_eq!(
+                ours.starts_with("W/"),
+                tag.starts_with("W/"),
+                "{name}: ETag weakness ({ours} vs {tag})"
+            );
+        }
+    }
+}
+
+async fn repo_with_pr(sim: &prtracker_github_sim::SimulatorHandle, labels: &[&str]) -> u64 {
+    sim.create_repo_with(
+        "acme/app",
+        RepoOptions {
+            description: Some("An app".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sim.create_pull(
+        "acme/app",
+        NewPull {
+            title: "Add a thing".into(),
+            body: Some("Body".into()),
+            user: Some("alice".into()),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Repository fields the simulator does not model (no homepage or primary language).
+const REPO_LENIENT: [&str; 6] = [
+    ".head.repo.topics",
+    ".base.repo.topics",
+    ".head.repo.homepage",
+    ".base.repo.homepage",
+    ".head.repo.language",
+    ".base.repo.language",
+];
+
+#[tokio::test]
+async fn fixture_pull_request_open() {
+    let sim = sim().await;
+    let n = repo_with_pr(&sim, &[]).await;
+    let resp = Client::new(&sim)
+        .get(&format!("/repos/acme/app/pulls/{n}"))
+        .await;
+    assert_headers("pull-request-open.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    assert_shape(
+        "pull-request-open.json",
+        &fixture_json("pull-request-open.json"),
+        &body,
+        &REPO_LENIENT,
+    );
+    assert_eq!(body["state"], "open");
+    assert_eq!(body["merged"], false);
+}
+
+#[tokio::test]
+async fn fixture_pull_request_merged() {
+    let sim = sim().await;
+    let n = repo_with_pr(&sim, &[]).await;
+    for name in ["dependencies", "github-actions"] {
+        sim.with_world(|w| {
+            w.create_label(
+                "acme",
+                "app",
+                name,
+                Some("0366d6"),
+                Some("Pull requests that update a dependency"),
+            )
+        })
+        .unwrap();
+        sim.add_label("acme/app", n, name, "dependabot[bot]")
+            .unwrap();
+    }
+    sim.merge_pull("acme/app", n, "bob").unwrap();
+    let resp = Client::new(&sim)
+        .get(&format!("/repos/acme/app/pulls/{n}"))
+        .await;
+    assert_headers("pull-request-merged.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    assert_shape(
+        "pull-request-merged.json",
+        &fixture_json("pull-request-merged.json"),
+        &body,
+        &REPO_LENIENT,
+    );
+    assert_eq!(body["state"], "closed");
+    assert_eq!(body["merged"], true);
+    assert_eq!(body["merged_by"]["login"], "bob");
+    assert!(
+        body["merge_commit_sha"]
+            .as_str()
+            .is_some_and(|s| s.len() == 40)
+    );
+}
+
+#[tokio::test]
+async fn fixture_issue_labels_add_creates_missing_labels() {
+    let sim = sim().await;
+    let n = repo_with_pr(&sim, &[]).await;
+    let req = fixture_text("issue-labels-add.request.json");
+    let resp = Client::new(&sim)
+        .send_json(
+            Method::POST,
+            &format!("/repos/acme/app/issues/{n}/labels"),
+            req.trim(),
+        )
+        .await;
+    assert_headers("issue-labels-add.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("issue-labels-add.json");
+    assert_shape("issue-labels-add.json", &fx, &body, &[]);
+    // Same names (case kept), colour and null description as GitHub created them.
+    let pick = |v: &Value| -> Vec<(Value, Value, Value, Value)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].clone(),
+                    l["color"].clone(),
+                    l["description"].clone(),
+                    l["default"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(pick(&body), pick(&fx));
+}
+
+#[tokio::test]
+async fn fixture_repo_labels_list_defaults() {
+    let sim = sim().await;
+    sim.create_repo("acme/fresh").unwrap();
+    let resp = Client::new(&sim).get("/repos/acme/fresh/labels").await;
+    assert_headers("repo-labels-list.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("repo-labels-list.json");
+    assert_shape("repo-labels-list.json", &fx, &body, &[]);
+    let pick = |v: &Value| -> Vec<(Value, Value, Value, Value)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].clone(),
+                    l["color"].clone(),
+                    l["description"].clone(),
+                    l["default"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(pick(&body), pick(&fx), "GitHub's nine default labels");
+}
+
+#[tokio::test]
+async fn fixture_label_create_201() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    let req = fixture_text("label-create.request.json");
+    let resp = Client::new(&sim)
+        .send_json(Method::POST, "/repos/acme/app/labels", req.trim())
+        .await;
+    assert_headers("label-create.headers.txt", &resp);
+    let location = hdr(&resp, "location").unwrap();
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("label-create.json");
+    assert_shape("label-create.json", &fx, &body, &[]);
+    assert_eq!(body["url"], location.as_str());
+    assert_eq!(body["name"], fx["name"]);
+    assert_eq!(body["color"], fx["color"]);
+    assert_eq!(body["description"], Value::Null);
+}
+
+fn error_parts(v: &Value) -> (Value, Value) {
+    (v["message"].clone(), v["errors"].clone())
+}
+
+#[tokio::test]
+async fn fixture_label_create_422_invalid_color() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    let req = fixture_text("label-create-422-invalid.request.json");
+    let resp = Client::new(&sim)
+        .send_json(Method::POST, "/repos/acme/app/labels", req.trim())
+        .await;
+    assert_headers("label-create-422-invalid.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("label-create-422-invalid.json");
+    assert_shape("label-create-422-invalid.json", &fx, &body, &[]);
+    assert_eq!(error_parts(&body), error_parts(&fx));
+    assert_eq!(body["status"], "422");
+}
+
+#[tokio::test]
+async fn fixture_label_create_422_already_exists() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    let c = Client::new(&sim);
+    // "BUG" collides with the default "bug": names are unique case-insensitively.
+    let resp = c
+        .send_json(
+            Method::POST,
+            "/repos/acme/app/labels",
+            r#"{"name":"BUG","color":"ff0000"}"#,
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("label-create-422-already-exists.json");
+    assert_shape("label-create-422-already-exists.json", &fx, &body, &[]);
+    assert_eq!(error_parts(&body), error_parts(&fx));
+    assert_eq!(body["status"], "422");
+
+    // The recorded already_exists body (a ReleaseAsset, from uploads.github.com) has the same
+    // errors[] member shape; its extra `request_id` is specific to the uploads host.
+    let mut asset = fixture_json("release-asset-422-already-exists.json");
+    asset.as_object_mut().unwrap().remove("request_id");
+    assert_shape("release-asset-422-already-exists.json", &asset, &body, &[]);
+    assert_eq!(asset["errors"][0]["code"], body["errors"][0]["code"]);
+    assert_eq!(asset["errors"][0]["field"], body["errors"][0]["field"]);
+}
+
+const STRANGE: &str = "Label with spaces and strange characters (&*#$)";
+
+#[tokio::test]
+async fn fixture_issue_labels_list_and_remove_strange_name() {
+    let sim = sim().await;
+    let n = repo_with_pr(&sim, &["Bug", STRANGE, "RequestedByUser"]).await;
+    let c = Client::new(&sim);
+    let resp = c.get(&format!("/repos/acme/app/issues/{n}/labels")).await;
+    assert_headers("issue-labels-list.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    assert_shape(
+        "issue-labels-list.json",
+        &fixture_json("issue-labels-list.json"),
+        &body,
+        &[],
+    );
+
+    // The recorded DELETE path, percent-encoded exactly as PyGithub sent it.
+    let encoded = "Label%20with%20spaces%20and%20strange%20characters%20%28%26%2A%23%24%29";
+    let resp = c
+        .req(
+            Method::DELETE,
+            &format!("/repos/acme/app/issues/{n}/labels/{encoded}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_headers("issue-label-remove.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("issue-label-remove.json");
+    assert_shape("issue-label-remove.json", &fx, &body, &[]);
+    // Compared case-insensitively: "Bug" matched the repository's default "bug", whose case wins.
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_lowercase())
+            .collect()
+    };
+    assert_eq!(names(&body), names(&fx));
+}
+
+#[tokio::test]
+async fn fixture_issue_label_remove_last_is_empty_array() {
+    let sim = sim().await;
+    let n = repo_with_pr(&sim, &["bug"]).await;
+    let resp = Client::new(&sim)
+        .req(
+            Method::DELETE,
+            &format!("/repos/acme/app/issues/{n}/labels/bug"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.text().await.unwrap();
+    assert_eq!(body, fixture_text("issue-label-remove-last.json").trim());
+}
+
+#[tokio::test]
+async fn fixture_error_404_with_status() {
+    let sim = sim().await;
+    repo_with_pr(&sim, &[]).await;
+    let resp = Client::new(&sim).get("/repos/acme/app/pulls/999").await;
+    assert_eq!(
+        resp.status().as_u16(),
+        fixture_status("error-404-with-status.headers.txt")
+    );
+    assert_eq!(
+        hdr(&resp, "content-type").as_deref(),
+        header(
+            &fixture_headers("error-404-with-status.headers.txt"),
+            "content-type"
+        )
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_shape(
+        "error-404-with-status.json",
+        &fixture_json("error-404-with-status.json"),
+        &body,
+        &[],
+    );
+    assert_eq!(body["message"], "Not Found");
+    assert_eq!(body["status"], "404");
+}

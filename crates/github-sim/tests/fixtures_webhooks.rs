@@ -1,0 +1,247 @@
+//! Fidelity: webhook deliveries against GitHub's payloads and documented delivery headers.
+
+// Test helpers outside #[test] fns unwrap too; clippy.toml only covers the test fns.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use prtracker_github_sim::{
+    AppConfig, NewPull, SimConfig, Simulator, SimulatorHandle, signature_256,
+};
+use serde_json::Value;
+
+const SECRET: &str = "hook-secret";
+
+async fn sim_with_hook() -> (SimulatorHandle, Received) {
+    let sim = Simulator::start_with(SimConfig {
+        app: Some(AppConfig {
+            app_id: 42,
+            slug: "prtracker".into(),
+            installation_id: 27_216_354,
+            public_key_pem: None,
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (url, rx) = receiver(200).await;
+    sim.create_repo("acme/app").unwrap();
+    sim.set_webhook(&url, Some(SECRET));
+    (sim, rx)
+}
+
+/// Fields the simulator does not model (assignees, reviewers, milestones, topics, language,
+/// homepage).
+const LENIENT: [&str; 13] = [
+    ".pull_request.head.repo.language",
+    ".pull_request.base.repo.language",
+    ".repository.language",
+    ".pull_request.head.repo.homepage",
+    ".pull_request.base.repo.homepage",
+    ".repository.homepage",
+    ".pull_request.assignee",
+    ".pull_request.assignees",
+    ".pull_request.requested_reviewers",
+    ".pull_request.milestone",
+    ".pull_request.head.repo.topics",
+    ".pull_request.base.repo.topics",
+    ".repository.topics",
+];
+
+fn event(events: &[Value], action: &str) -> Value {
+    events
+        .iter()
+        .find(|e| e["action"] == action)
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "no {action} delivery among {:?}",
+                events.iter().map(|e| &e["action"]).collect::<Vec<_>>()
+            )
+        })
+}
+
+#[tokio::test]
+async fn fixture_webhook_pull_request_payloads() {
+    let (sim, rx) = sim_with_hook().await;
+    let n = sim
+        .create_pull(
+            "acme/app",
+            NewPull {
+                title: "Feature".into(),
+                body: Some("b".into()),
+                user: Some("alice".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sim.add_label("acme/app", n, "bug", "alice").unwrap();
+    sim.add_label("acme/app", n, "enhancement", "alice")
+        .unwrap();
+    sim.remove_label("acme/app", n, "enhancement", "alice")
+        .unwrap();
+    sim.merge_pull("acme/app", n, "bob").unwrap();
+    let m = sim
+        .create_pull(
+            "acme/app",
+            NewPull {
+                title: "Other".into(),
+                body: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sim.add_label("acme/app", m, "bug", "alice").unwrap();
+    sim.close_pull("acme/app", m, "bob").unwrap();
+    // ping + opened + 2 labeled + unlabeled + closed + opened + labeled + closed
+    let got = rx.wait_for(9).await;
+    assert_eq!(got.len(), 9, "deliveries received");
+    let events = rx.pull_request_events();
+
+    let opened = event(&events, "opened");
+    assert_shape(
+        "webhook-pull_request-opened.json",
+        &fixture_json("webhook-pull_request-opened.json"),
+        &opened,
+        &LENIENT,
+    );
+    assert_eq!(opened["installation"]["id"], 27_216_354);
+
+    let labeled = event(&events, "labeled");
+    assert_shape(
+        "webhook-pull_request-labeled.json",
+        &fixture_json("webhook-pull_request-labeled.json"),
+        &labeled,
+        &LENIENT,
+    );
+    assert_eq!(labeled["label"]["name"], "bug");
+
+    let unlabeled = event(&events, "unlabeled");
+    assert_shape(
+        "webhook-pull_request-unlabeled.json",
+        &fixture_json("webhook-pull_request-unlabeled.json"),
+        &unlabeled,
+        &LENIENT,
+    );
+    // As in the recording: the removed label is top-level, and no longer in pull_request.labels.
+    assert_eq!(unlabeled["label"]["name"], "enhancement");
+    let left: Vec<&Value> = unlabeled["pull_request"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["name"])
+        .collect();
+    assert_eq!(left, [&Value::from("bug")]);
+
+    let closed: Vec<&Value> = events.iter().filter(|e| e["action"] == "closed").collect();
+    let merged = closed
+        .iter()
+        .find(|e| e["pull_request"]["merged"] == true)
+        .unwrap();
+    assert_shape(
+        "webhook-pull_request-closed-merged.json",
+        &fixture_json("webhook-pull_request-closed-merged.json"),
+        merged,
+        &LENIENT,
+    );
+    assert_eq!(merged["pull_request"]["merged_by"]["login"], "bob");
+    let unmerged = closed
+        .iter()
+        .find(|e| e["pull_request"]["merged"] == false)
+        .unwrap();
+    assert_shape(
+        "webhook-pull_request-closed-unmerged.json",
+        &fixture_json("webhook-pull_request-closed-unmerged.json"),
+        unmerged,
+        &LENIENT,
+    );
+    assert_eq!(unmerged["pull_request"]["merged_at"], Value::Null);
+}
+
+/// Pulls a backquoted or double-quoted value following `key` out of the docs text.
+fn docs_value(text: &str, key: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("{key} not in docs"));
+    let rest = &line[line.find(key).unwrap() + key.len()..];
+    rest.trim_start_matches(['`', ':', ' '])
+        .trim_matches(|c| c == '"' || c == '`' || c == ' ')
+        .to_string()
+}
+
+#[tokio::test]
+async fn fixture_webhook_signature_test_vector() {
+    let text = fixture_text("webhook-delivery-headers.txt");
+    let secret = docs_value(&text, "`secret`");
+    let payload = docs_value(&text, "`payload`");
+    let expected = docs_value(&text, "* X-Hub-Signature-256:");
+    assert_eq!(secret, "It's a Secret to Everybody");
+    assert_eq!(
+        signature_256(secret.as_bytes(), payload.as_bytes()),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn fixture_webhook_delivery_headers() {
+    let text = fixture_text("webhook-delivery-headers.txt");
+    let documented: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("> "))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim().to_lowercase()))
+        .filter(|k| {
+            k.starts_with("x-github-") && !k.contains("enterprise")
+                || k == "x-hub-signature-256"
+                || k == "user-agent"
+                || k == "content-type"
+        })
+        .collect();
+    assert!(
+        documented.len() >= 5,
+        "parsed documented headers: {documented:?}"
+    );
+    let (sim, rx) = sim_with_hook().await;
+    sim.create_pull(
+        "acme/app",
+        NewPull {
+            title: "t".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let got = rx.wait_for(2).await;
+    let (headers, body) = got
+        .iter()
+        .find(|(h, _)| h["x-github-event"] == "pull_request")
+        .unwrap();
+    for name in &documented {
+        assert!(
+            headers.contains_key(name.as_str()),
+            "delivery lacks documented header {name}"
+        );
+    }
+    assert!(
+        headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("GitHub-Hookshot/")
+    );
+    assert_eq!(headers["content-type"], "application/json");
+    let id = headers["x-github-delivery"].to_str().unwrap();
+    assert_eq!(
+        id.split('-').map(str::len).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12]
+    );
+    assert_eq!(
+        headers["x-hub-signature-256"].to_str().unwrap(),
+        signature_256(SECRET.as_bytes(), body)
+    );
+    // The real ping capture shows these too.
+    assert!(headers.contains_key("x-github-hook-id"));
+    assert_eq!(
+        headers["x-github-hook-installation-target-type"],
+        "repository"
+    );
+}
