@@ -1,0 +1,16 @@
+//! prtracker's sync layer, the seed's `sync` package in Rust: the [`LabelManager`] that reads and
+//! writes a PR's state labels, and the [`Coordinator`] that keeps PullRequestTrackers and GitHub in
+//! agreement (GitHub → CRD first; GitHub wins; recovery of missing labels; the operator's own
+//! verdicts CRD → GitHub). Logging is through `tracing` spans and events.
+
+pub mod conditions;
+mod coordinator;
+mod error;
+mod labels;
+mod result;
+pub mod status;
+
+pub use coordinator::{Coordinator, FIELD_MANAGER, monitor_name};
+pub use error::SyncError;
+pub use labels::{GitHubLabelManager, LabelManager};
+pub use result::SyncResult;

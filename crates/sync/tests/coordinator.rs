@@ -1,0 +1,758 @@
+//! The coordinator against the real apiserver and the GitHub simulator: each sync rule of SPEC.md,
+//! and what happens when GitHub fails.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+};
+use prtracker_api::{DriftMonitor, PullRequestTracker, PullRequestTrackerSpec};
+use prtracker_domain::{LabelPrefix, PrState};
+use prtracker_github::{GitHubApi, GitHubAuth, GitHubConfig, OctocrabGitHub};
+use prtracker_github_sim::{Faults, NewPull, Simulator, SimulatorHandle};
+use prtracker_sync::{Coordinator, GitHubLabelManager, SyncError};
+use prtracker_testenv::{shared, test_namespace};
+use serde_json::json;
+
+const REPO: &str = "octo-org/app";
+const PERSON: &str = "octocat";
+
+/// Counts the requests other than GET that a client sends: the Kubernetes writes the coordinator
+/// makes, including those the apiserver would find unchanged.
+#[derive(Clone)]
+struct CountWrites<S> {
+    inner: S,
+    writes: Arc<AtomicUsize>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for CountWrites<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.method() != http::Method::GET {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.call(request)
+    }
+}
+
+struct Env {
+    sim: SimulatorHandle,
+    github: Arc<OctocrabGitHub>,
+    kube_writes: Arc<AtomicUsize>,
+    coordinator: Coordinator,
+    trackers: Api<PullRequestTracker>,
+    monitors: Api<DriftMonitor>,
+}
+
+async fn env(prefix: &str) -> Env {
+    env_with(prefix, |_| {}).await
+}
+
+async fn env_with(prefix: &str, tune: impl FnOnce(&mut GitHubConfig)) -> Env {
+    let sim = Simulator::start().await.expect("simulator starts");
+    sim.create_repo(REPO).expect("repository");
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    tune(&mut config);
+    let github = Arc::new(OctocrabGitHub::new(config).expect("client"));
+    let labels = Arc::new(GitHubLabelManager::new(
+        github.clone(),
+        LabelPrefix::default(),
+    ));
+    let client = shared().primary().client().expect("kube client");
+    let namespace = test_namespace(&client, prefix).await.expect("namespace");
+    let kube_writes = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let writes = kube_writes.clone();
+        kube::client::ClientBuilder::try_from(shared().primary().config().clone())
+            .expect("client builder")
+            .with_layer(&tower::layer::layer_fn(move |inner| CountWrites {
+                inner,
+                writes: writes.clone(),
+            }))
+            .build()
+    };
+    Env {
+        sim,
+        coordinator: Coordinator::new(counted, github.clone(), labels),
+        github,
+        kube_writes,
+        trackers: Api::namespaced(client.clone(), &namespace),
+        monitors: Api::namespaced(client, &namespace),
+    }
+}
+
+impl Env {
+    fn open_pr(&self, labels: &[&str]) -> u64 {
+        self.sim
+            .create_pull(
+                REPO,
+                NewPull {
+                    title: "Add the thing".into(),
+                    labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+                    ..Default::default()
+                },
+            )
+            .expect("PR")
+    }
+
+    fn labels(&self, number: u64) -> Vec<String> {
+        let mut labels = self.sim.pull_labels(REPO, number).expect("labels");
+        labels.sort();
+        labels
+    }
+
+    /// Label writes the operator sent to GitHub (the simulator's REST API, not its control API).
+    fn label_writes(&self) -> Vec<String> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && r.path.contains("/labels"))
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect()
+    }
+
+    async fn tracker(&self, number: u64, state: Option<PrState>) -> PullRequestTracker {
+        let name = format!("pr-{number}");
+        let tracker = PullRequestTracker::new(
+            &name,
+            PullRequestTrackerSpec {
+                repository: REPO.parse().expect("repository"),
+                number,
+                clusters: vec!["in-cluster".into()],
+                manifests_path: "deploy".into(),
+            },
+        );
+        self.trackers
+            .create(&PostParams::default(), &tracker)
+            .await
+            .expect("tracker created");
+        if let Some(state) = state {
+            self.trackers
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({ "status": { "state": state } })),
+                )
+                .await
+                .expect("status");
+        }
+        self.fresh(&name).await
+    }
+
+    async fn fresh(&self, name: &str) -> PullRequestTracker {
+        self.trackers.get(name).await.expect("tracker")
+    }
+
+    fn condition(tracker: &PullRequestTracker, type_: &str) -> (String, String) {
+        tracker
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+            .unwrap_or_default()
+    }
+}
+
+fn state(tracker: &PullRequestTracker) -> Option<PrState> {
+    tracker.status.as_ref().and_then(|s| s.state)
+}
+
+#[tokio::test]
+async fn github_to_crd_a_label_a_person_changes_appears_in_the_status() {
+    let env = env("github-to-crd").await;
+    let number = env.open_pr(&["state/open", "bug"]);
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .sync_github_to_prt(&tracker)
+        .await
+        .expect("sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(state(&tracker), Some(PrState::Open));
+
+    env.sim
+        .add_label(REPO, number, "state/approved", PERSON)
+        .expect("label");
+    env.sim
+        .remove_label(REPO, number, "state/open", PERSON)
+        .expect("unlabel");
+    let result = env
+        .coordinator
+        .sync_github_to_prt(&tracker)
+        .await
+        .expect("sync");
+    assert_eq!(
+        (result.initial_state, result.final_state),
+        (PrState::Open, PrState::Approved)
+    );
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let status = tracker.status.as_ref().expect("status");
+    assert_eq!(status.state, Some(PrState::Approved));
+    assert_eq!(status.state_labels, ["state/approved"]);
+    assert_eq!(status.title.as_deref(), Some("Add the thing"));
+    assert_eq!(
+        Env::condition(&tracker, "Synced"),
+        ("True".into(), "Synced".into())
+    );
+    assert_eq!(
+        Env::condition(&tracker, "Consistent"),
+        ("True".into(), "OneStateLabel".into())
+    );
+    assert!(
+        env.label_writes().is_empty(),
+        "GitHub → CRD wrote to GitHub: {:?}",
+        env.label_writes()
+    );
+}
+
+#[tokio::test]
+async fn github_wins_a_merged_pr_makes_an_approved_tracker_merged_without_writing_to_github() {
+    let env = env("github-wins").await;
+    let number = env.open_pr(&["state/approved"]);
+    let merge_sha = env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    env.sim
+        .remove_label(REPO, number, "state/approved", PERSON)
+        .expect("unlabel");
+    env.sim
+        .add_label(REPO, number, "state/merged", PERSON)
+        .expect("label");
+    let tracker = env.tracker(number, Some(PrState::Approved)).await;
+
+    let consistent = env
+        .coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    assert!(
+        !consistent,
+        "the tracker was corrected, so it was not consistent"
+    );
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(state(&tracker), Some(PrState::Merged));
+    assert_eq!(
+        tracker
+            .status
+            .as_ref()
+            .and_then(|s| s.merge_commit_sha.as_deref()),
+        Some(merge_sha.as_str())
+    );
+    assert_eq!(env.labels(number), ["state/merged"]);
+    assert!(
+        env.label_writes().is_empty(),
+        "GitHub won, yet the operator wrote: {:?}",
+        env.label_writes()
+    );
+    assert!(
+        env.coordinator
+            .ensure_consistency(&tracker)
+            .await
+            .expect("sync"),
+        "now consistent"
+    );
+
+    // GitHub wins even where the tracker's state would also fit the facts.
+    let open = env.open_pr(&["state/open"]);
+    let tracker = env.tracker(open, Some(PrState::Approved)).await;
+    assert!(
+        !env.coordinator
+            .ensure_consistency(&tracker)
+            .await
+            .expect("sync")
+    );
+    assert_eq!(
+        state(&env.fresh(&tracker.name_any()).await),
+        Some(PrState::Open)
+    );
+    assert_eq!(env.labels(open), ["state/open"]);
+    assert!(
+        env.label_writes().is_empty(),
+        "GitHub won, yet the operator wrote: {:?}",
+        env.label_writes()
+    );
+}
+
+#[tokio::test]
+async fn recovery_puts_the_trackers_state_back_and_creates_missing_label_definitions() {
+    let env = env("recovery").await;
+    let number = env.open_pr(&["bug"]);
+    let definitions = env.sim.repo_labels(REPO).expect("labels");
+    assert!(
+        !definitions.iter().any(|l| l.starts_with("state/")),
+        "a fresh repository has no state labels"
+    );
+    let tracker = env.tracker(number, Some(PrState::Approved)).await;
+
+    let consistent = env
+        .coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    assert!(!consistent);
+    assert_eq!(env.labels(number), ["bug", "state/approved"]);
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(state(&tracker), Some(PrState::Approved));
+    let result = tracker
+        .status
+        .as_ref()
+        .and_then(|s| s.last_sync_result.clone())
+        .expect("result");
+    assert_eq!(result.labels_added, ["state/approved"]);
+
+    // Every state label is now defined, with the project's colour and description, not GitHub's grey.
+    let defined = env
+        .github
+        .list_repo_labels(&REPO.parse().expect("repository"))
+        .await
+        .expect("labels");
+    for state in PrState::ALL {
+        let name = format!("state/{}", state.name());
+        let label = defined
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap_or_else(|| panic!("{name} was not created"));
+        assert_eq!(label.color, state.color(), "{name}");
+        assert_eq!(
+            label.description.as_deref(),
+            Some(state.description()),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn conflict_the_most_advanced_state_label_stays_and_the_other_is_removed() {
+    let env = env("conflict").await;
+    let number = env.open_pr(&[]);
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    env.sim
+        .add_label(REPO, number, "state/merged", PERSON)
+        .expect("label");
+    env.sim
+        .add_label(REPO, number, "state/deployed", PERSON)
+        .expect("label");
+    let tracker = env.tracker(number, Some(PrState::Merged)).await;
+
+    env.coordinator
+        .sync_github_to_prt(&tracker)
+        .await
+        .expect("sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(state(&tracker), Some(PrState::Deployed));
+    assert_eq!(
+        Env::condition(&tracker, "Consistent"),
+        ("False".into(), "ConflictingStateLabels".into())
+    );
+
+    assert!(
+        !env.coordinator
+            .ensure_consistency(&tracker)
+            .await
+            .expect("sync")
+    );
+    assert_eq!(env.labels(number), ["state/deployed"]);
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let result = tracker
+        .status
+        .as_ref()
+        .and_then(|s| s.last_sync_result.clone())
+        .expect("result");
+    assert_eq!(result.final_state, Some(PrState::Deployed));
+    assert_eq!(result.labels_removed, ["state/merged"]);
+    assert!(result.labels_added.is_empty());
+    assert_eq!(
+        Env::condition(&tracker, "Consistent"),
+        ("True".into(), "OneStateLabel".into())
+    );
+}
+
+#[tokio::test]
+async fn facts_moved_a_merged_pr_still_labelled_approved_becomes_merged() {
+    let env = env("facts-moved").await;
+    let number = env.open_pr(&["state/approved", "needs-docs"]);
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert!(
+        !env.coordinator
+            .ensure_consistency(&tracker)
+            .await
+            .expect("sync")
+    );
+    assert_eq!(env.labels(number), ["needs-docs", "state/merged"]);
+    assert_eq!(
+        state(&env.fresh(&tracker.name_any()).await),
+        Some(PrState::Merged)
+    );
+}
+
+#[tokio::test]
+async fn operator_verdicts_change_exactly_the_state_labels() {
+    let env = env("operator").await;
+    let number = env.open_pr(&["state/approved", "bug", "area/api"]);
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    assert_eq!(env.labels(number), ["area/api", "bug", "state/merged"]);
+
+    for (verdict, expected) in [
+        (PrState::Deployed, ["area/api", "bug", "state/deployed"]),
+        (PrState::Drifted, ["area/api", "bug", "state/drifted"]),
+        (PrState::Deployed, ["area/api", "bug", "state/deployed"]),
+    ] {
+        env.trackers
+            .patch_status(
+                &tracker.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": { "state": verdict } })),
+            )
+            .await
+            .expect("verdict");
+        let tracker = env.fresh(&tracker.name_any()).await;
+        let result = env
+            .coordinator
+            .sync_prt_to_github(&tracker)
+            .await
+            .expect("sync");
+        assert_eq!(result.final_state, verdict);
+        assert_eq!(result.labels_added, [format!("state/{}", verdict.name())]);
+        assert_eq!(result.labels_removed.len(), 1);
+        assert_eq!(env.labels(number), expected);
+    }
+
+    // A verdict the facts contradict is refused, and nothing is written.
+    env.trackers
+        .patch_status(
+            &tracker.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "state": "Open" } })),
+        )
+        .await
+        .expect("status");
+    let writes = env.label_writes().len();
+    let refused = env
+        .coordinator
+        .sync_prt_to_github(&env.fresh(&tracker.name_any()).await)
+        .await;
+    assert!(
+        matches!(refused, Err(SyncError::StateNotApplicable { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(env.label_writes().len(), writes);
+}
+
+#[tokio::test]
+async fn drift_monitors_are_created_once_per_cluster_and_deleted_with_their_tracker() {
+    let env = env("monitors").await;
+    let number = env.open_pr(&[]);
+    let merge_sha = env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let clusters = vec!["staging".to_owned(), "production".to_owned()];
+
+    let first = env
+        .coordinator
+        .create_drift_monitors_for_prt(&tracker, &clusters)
+        .await
+        .expect("monitors");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let second = env
+        .coordinator
+        .create_drift_monitors_for_prt(&tracker, &clusters)
+        .await
+        .expect("monitors again");
+    assert_eq!(first.len(), 2);
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(
+            a.uid(),
+            b.uid(),
+            "the second call made a new {}",
+            a.name_any()
+        );
+        assert_eq!(
+            a.resource_version(),
+            b.resource_version(),
+            "the second call changed {}",
+            a.name_any()
+        );
+    }
+    let listed = env.monitors.list(&Default::default()).await.expect("list");
+    assert_eq!(listed.items.len(), 2);
+    for monitor in &listed.items {
+        assert_eq!(monitor.spec.tracker, tracker.name_any());
+        assert_eq!(monitor.spec.source.commit, merge_sha);
+        assert_eq!(monitor.spec.source.path, "deploy");
+        assert_eq!(monitor.spec.source.repository.to_string(), REPO);
+        let owner = &monitor.owner_references()[0];
+        assert_eq!(
+            (owner.uid.as_str(), owner.controller),
+            (tracker.uid().as_deref().unwrap_or(""), Some(true))
+        );
+    }
+    let mut names = env
+        .fresh(&tracker.name_any())
+        .await
+        .status
+        .expect("status")
+        .drift_monitors;
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("pr-{number}-production"),
+            format!("pr-{number}-staging")
+        ]
+    );
+
+    env.trackers
+        .delete(&tracker.name_any(), &DeleteParams::background())
+        .await
+        .expect("delete");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !env
+        .monitors
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitors outlived their tracker"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unmerged_pr_gets_no_drift_monitors() {
+    let env = env("no-monitors").await;
+    let number = env.open_pr(&[]);
+    let tracker = env.tracker(number, None).await;
+    let result = env
+        .coordinator
+        .create_drift_monitors_for_prt(&tracker, &["staging".to_owned()])
+        .await;
+    assert!(matches!(result, Err(SyncError::NotMerged(_))), "{result:?}");
+    assert!(
+        env.monitors
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_missing_pr_is_reported_in_a_condition_with_no_label_writes() {
+    let env = env("missing-pr").await;
+    let tracker = env.tracker(4040, Some(PrState::Approved)).await;
+    let error = env
+        .coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect_err("404");
+    assert_eq!(error.reason(), "PullRequestNotFound");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(
+        Env::condition(&tracker, "Synced"),
+        ("False".into(), "PullRequestNotFound".into())
+    );
+    assert_eq!(Env::condition(&tracker, "Ready").0, "False");
+    assert_eq!(
+        state(&tracker),
+        Some(PrState::Approved),
+        "what was known is kept"
+    );
+    assert!(env.label_writes().is_empty());
+
+    // A repository that is gone reads the same.
+    let gone = PullRequestTracker::new(
+        "gone",
+        PullRequestTrackerSpec {
+            repository: "octo-org/deleted".parse().expect("repository"),
+            number: 1,
+            clusters: vec![],
+            manifests_path: ".".into(),
+        },
+    );
+    env.trackers
+        .create(&PostParams::default(), &gone)
+        .await
+        .expect("create");
+    let error = env
+        .coordinator
+        .sync_github_to_prt(&env.fresh("gone").await)
+        .await
+        .expect_err("404");
+    assert_eq!(error.reason(), "PullRequestNotFound");
+    assert_eq!(
+        Env::condition(&env.fresh("gone").await, "Synced").1,
+        "PullRequestNotFound"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_during_apply_state_are_retried_and_leave_one_state_label() {
+    let env = env("flaky").await;
+    for round in 0..4u64 {
+        let number = env.open_pr(&["state/approved", "keep-me"]);
+        env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+        let tracker = env.tracker(number, None).await;
+        // Every other request fails with a 502, at a different point of each round's write sequence.
+        env.sim.set_faults(Faults {
+            fail_every_nth: Some(2 + round % 2),
+            ..Default::default()
+        });
+        env.coordinator
+            .ensure_consistency(&tracker)
+            .await
+            .expect("retried through the 502s");
+        env.sim.set_faults(Faults::default());
+        assert_eq!(
+            env.labels(number),
+            ["keep-me", "state/merged"],
+            "round {round}"
+        );
+    }
+    assert!(
+        env.sim.requests().iter().any(|r| r.status == 502),
+        "no fault was injected: the test proved nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_budget_is_waited_for_and_loses_nothing() {
+    let env = env("rate-limited").await;
+    let number = env.open_pr(&["bug"]);
+    let tracker = env.tracker(number, Some(PrState::Approved)).await;
+    env.sim.exhaust_budget(env.sim.token(), 2);
+    let started = std::time::Instant::now();
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("waited for the reset");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it did not wait for the reset"
+    );
+    assert_eq!(env.labels(number), ["bug", "state/approved"]);
+    let refused = env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.status == 403 || r.status == 429)
+        .count();
+    assert!(
+        refused <= 1,
+        "{refused} requests hammered an exhausted budget"
+    );
+}
+
+#[tokio::test]
+async fn a_budget_exhausted_past_the_wait_limit_is_reported_and_loses_nothing() {
+    let env = env_with("rate-limited-long", |config| {
+        config.rate_limit.max_wait = Duration::from_secs(1);
+    })
+    .await;
+    let number = env.open_pr(&["state/open", "bug"]);
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    env.sim.exhaust_budget(env.sim.token(), 3600);
+    let error = env
+        .coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect_err("rate limited");
+    assert_eq!(error.reason(), "RateLimited");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(
+        Env::condition(&tracker, "Synced"),
+        ("False".into(), "RateLimited".into())
+    );
+    assert_eq!(state(&tracker), Some(PrState::Open));
+    assert_eq!(env.labels(number), ["bug", "state/open"]);
+}
+
+#[tokio::test]
+async fn a_no_op_sync_costs_no_kubernetes_write_and_no_counted_github_request() {
+    let env = env("no-op").await;
+    let number = env.open_pr(&["state/open"]);
+    let tracker = env.tracker(number, None).await;
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("first sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let version = tracker.resource_version();
+    let budget = env.sim.budget(env.sim.token()).used;
+    let writes = env.kube_writes.load(Ordering::SeqCst);
+
+    for _ in 0..3 {
+        assert!(
+            env.coordinator
+                .ensure_consistency(&tracker)
+                .await
+                .expect("no-op")
+        );
+        env.coordinator
+            .sync_github_to_prt(&tracker)
+            .await
+            .expect("no-op");
+    }
+    assert_eq!(
+        env.kube_writes.load(Ordering::SeqCst),
+        writes,
+        "a no-op sync sent a Kubernetes write"
+    );
+    assert_eq!(
+        env.fresh(&tracker.name_any()).await.resource_version(),
+        version
+    );
+    assert_eq!(
+        env.sim.budget(env.sim.token()).used,
+        budget,
+        "a no-op sync spent GitHub budget"
+    );
+    assert!(
+        env.sim.requests().iter().any(|r| r.status == 304),
+        "the repeated GETs were not conditional"
+    );
+}
