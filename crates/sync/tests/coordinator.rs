@@ -756,3 +756,123 @@ async fn a_no_op_sync_costs_no_kubernetes_write_and_no_counted_github_request() 
         "the repeated GETs were not conditional"
     );
 }
+
+#[tokio::test]
+async fn apply_state_never_shows_an_observer_zero_or_several_state_labels() {
+    let env = env("atomic").await;
+    let number = env.open_pr(&["state/approved", "bug"]);
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let tracker = env.tracker(number, None).await;
+    // Every label change is a webhook carrying the PR's labels at that moment: what an observer sees.
+    // Nothing listens on the discard port; the deliveries are recorded all the same.
+    env.sim.set_webhook("http://127.0.0.1:9/", Some("secret"));
+    let before = env
+        .sim
+        .deliveries()
+        .iter()
+        .filter(|d| d.event == "pull_request")
+        .count();
+
+    env.coordinator
+        .ensure_consistency(&tracker)
+        .await
+        .expect("sync");
+    let tracker = env.fresh(&tracker.name_any()).await;
+    env.trackers
+        .patch_status(
+            &tracker.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "state": "Deployed" } })),
+        )
+        .await
+        .expect("verdict");
+    env.coordinator
+        .sync_prt_to_github(&env.fresh(&tracker.name_any()).await)
+        .await
+        .expect("sync");
+
+    let label_events = |env: &Env| -> Vec<Vec<String>> {
+        env.sim
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.event == "pull_request")
+            .skip(before)
+            .map(|d| {
+                d.payload()["pull_request"]["labels"]
+                    .as_array()
+                    .expect("labels")
+                    .iter()
+                    .filter_map(|l| l["name"].as_str())
+                    .filter(|name| name.starts_with("state/"))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while label_events(&env).len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = label_events(&env);
+    assert_eq!(seen.len(), 4, "two adds and two removes: {seen:?}");
+    for (i, state_labels) in seen.iter().enumerate() {
+        assert!(
+            !state_labels.is_empty(),
+            "an observer saw no state label: {seen:?}"
+        );
+        assert!(state_labels.len() <= 2, "an observer saw {state_labels:?}");
+        if state_labels.len() == 2 {
+            // Two only between an add and the removal that follows it, one round trip later.
+            assert_eq!(
+                seen.get(i + 1).map(Vec::len),
+                Some(1),
+                "two state labels lingered: {seen:?}"
+            );
+        }
+    }
+    assert_eq!(seen.last().expect("events"), &["state/deployed".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_label_a_person_adds_meanwhile_is_never_clobbered() {
+    use prtracker_github::GitHubClient;
+    use prtracker_sync::LabelManager;
+
+    let env = env("concurrent").await;
+    let number = env.open_pr(&["state/approved"]);
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let repo = REPO.parse().expect("repository");
+    let stale = env.github.get_pr(&repo, number).await.expect("PR");
+    // A person labels the PR after the operator read it and before it writes.
+    env.sim
+        .add_label(REPO, number, "needs-review", PERSON)
+        .expect("label");
+    let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
+    labels
+        .apply_state(&repo, &stale, PrState::Merged)
+        .await
+        .expect("applied");
+    assert_eq!(env.labels(number), ["needs-review", "state/merged"]);
+}
+
+#[tokio::test]
+async fn a_stale_tracker_cannot_overwrite_a_newer_status() {
+    let env = env("stale").await;
+    let number = env.open_pr(&["state/open"]);
+    let stale = env.tracker(number, None).await;
+    env.trackers
+        .patch_status(
+            &stale.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({ "status": { "state": "Approved", "title": "written by someone newer" } }),
+            ),
+        )
+        .await
+        .expect("newer status");
+    let result = env.coordinator.sync_github_to_prt(&stale).await;
+    assert!(matches!(result, Err(SyncError::Conflict(_))), "{result:?}");
+    let status = env.fresh(&stale.name_any()).await.status.expect("status");
+    assert_eq!(status.title.as_deref(), Some("written by someone newer"));
+    assert_eq!(status.state, Some(PrState::Approved));
+}
