@@ -106,6 +106,11 @@ pub struct PullRequestTrackerStatus {
     /// The names of the tracker's DriftMonitors, one per cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift_monitors: Vec<String>,
+    /// The last verdict of the monitors taken together: InSync when every one is, Drifted when any
+    /// is. Drift moves the state only when this verdict changes, so a person's label stands until
+    /// the clusters change again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_verdict: Option<crate::DriftPhase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Synced`, `Consistent` and `Ready`.

@@ -24,10 +24,12 @@ pub enum Endpoint {
     CreateRepoLabel,
     GetContents,
     GetRepoInstallation,
+    RateLimit,
+    GetApp,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -36,6 +38,8 @@ impl Endpoint {
         Endpoint::CreateRepoLabel,
         Endpoint::GetContents,
         Endpoint::GetRepoInstallation,
+        Endpoint::RateLimit,
+        Endpoint::GetApp,
     ];
 
     /// Method and path template, as GitHub's docs write them: the label of the request metrics.
@@ -51,6 +55,8 @@ impl Endpoint {
             Endpoint::CreateRepoLabel => "POST /repos/{owner}/{repo}/labels",
             Endpoint::GetContents => "GET /repos/{owner}/{repo}/contents/{path}",
             Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
+            Endpoint::RateLimit => "GET /rate_limit",
+            Endpoint::GetApp => "GET /app",
         }
     }
 

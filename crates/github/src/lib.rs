@@ -26,7 +26,8 @@ mod transport;
 
 pub use client::{GitHubApi, GitHubClient};
 pub use config::{
-    AppInstallation, ContentsLimits, GitHubAuth, GitHubConfig, RateLimitPolicy, RetryPolicy,
+    AppInstallation, ContentsLimits, GITHUB_API, GitHubAuth, GitHubConfig, RateLimitPolicy,
+    RetryPolicy,
 };
 pub use error::{ErrorBody, ErrorDetail, GitHubError};
 pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};

@@ -147,6 +147,49 @@ impl OctocrabGitHub {
         snapshot
     }
 
+    /// Checks the credentials once, at start-up, so bad ones are reported before any work: GET
+    /// /rate_limit with a token or an installation (GitHub does not count it against the limit),
+    /// GET /app with a GitHub App's own JWT. Returns what the credentials act as, for the log.
+    pub async fn verify_credentials(&self) -> Result<String, GitHubError> {
+        let (octo, endpoint, path, what) = match &*self.auth {
+            Auth::Single(octo)
+            | Auth::App {
+                fixed: Some(octo), ..
+            } => (
+                octo.as_ref(),
+                Endpoint::RateLimit,
+                "/rate_limit",
+                "the rate limit",
+            ),
+            Auth::App { app, .. } => (app, Endpoint::GetApp, "/app", "the GitHub App"),
+        };
+        let call = Call {
+            endpoint,
+            path: path.to_owned(),
+            body: None,
+            accept: JSON,
+        };
+        let reply = self.transport.send(octo, &call, None).await?;
+        if !reply.status.is_success() {
+            return Err(status_error(endpoint, &reply, what));
+        }
+        #[derive(serde::Deserialize)]
+        struct App {
+            #[serde(default)]
+            slug: String,
+        }
+        Ok(match endpoint {
+            Endpoint::GetApp => {
+                let app: App = decode_json(endpoint, &reply.body)?;
+                format!("GitHub App {}", app.slug)
+            }
+            _ => match &*self.auth {
+                Auth::Single(_) => "a token".to_owned(),
+                Auth::App { .. } => "an App installation".to_owned(),
+            },
+        })
+    }
+
     /// The live counters, for a metrics exporter that reads them at scrape time.
     pub fn metrics_handle(&self) -> Arc<GitHubMetrics> {
         Arc::clone(&self.transport.metrics)

@@ -10,7 +10,8 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use prtracker_api::{
-    DriftMonitor, DriftMonitorSpec, ManifestSource, PullRequestTracker, PullRequestTrackerStatus,
+    DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, PullRequestTracker,
+    PullRequestTrackerStatus,
 };
 use prtracker_domain::{LabelDiff, PrState, apply_diff};
 use prtracker_github::{GitHubApi, PullRequest};
@@ -157,6 +158,27 @@ impl Coordinator {
         Ok(result)
     }
 
+    /// Records the monitors' combined verdict, and when it moves the state (`new_state`), puts that
+    /// state in the status and on the PR (CRD → GitHub). Returns the sync's result when labels moved.
+    #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
+    pub async fn apply_drift_verdict(
+        &self,
+        tracker: &PullRequestTracker,
+        verdict: DriftPhase,
+        new_state: Option<PrState>,
+    ) -> Result<Option<SyncResult>, SyncError> {
+        let mut status = tracker.status.clone().unwrap_or_default();
+        status.drift_verdict = Some(verdict);
+        if let Some(state) = new_state {
+            status.state = Some(state);
+        }
+        let written = self.write_status(tracker, status).await?;
+        match new_state {
+            Some(_) => self.sync_prt_to_github(&written).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// One DriftMonitor per cluster for a merged tracker, owned by it (deleted with it). Idempotent:
     /// server-side apply under the operator's field manager, so a second call changes nothing.
     #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
@@ -249,9 +271,9 @@ impl Coordinator {
         &self,
         tracker: &PullRequestTracker,
         mut status: PullRequestTrackerStatus,
-    ) -> Result<(), SyncError> {
+    ) -> Result<PullRequestTracker, SyncError> {
         if !needs_write(tracker, &status) {
-            return Ok(());
+            return Ok(tracker.clone());
         }
         status.last_sync_time = Some(Time(Timestamp::now()));
         let namespace = tracker
@@ -264,7 +286,7 @@ impl Coordinator {
             .replace_status(&tracker.name_any(), &PostParams::default(), &updated)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(written) => Ok(written),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 Err(SyncError::Conflict(tracker.name_any()))
             }
