@@ -22,7 +22,12 @@ impl Simulator {
     }
 
     pub async fn start_with(config: SimConfig) -> std::io::Result<SimulatorHandle> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts a simulator listening on `addr` (port 0 picks a free one).
+    pub async fn start_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimulatorHandle> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let base = config
             .public_url

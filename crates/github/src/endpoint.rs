@@ -191,7 +191,13 @@ mod tests {
                 template.starts_with(endpoint.method().as_str()),
                 "{template}"
             );
-            assert!(template.contains(" /repos/{owner}/{repo}"), "{template}");
+            // Every endpoint is repository-scoped but the two of the credential check.
+            let global = matches!(endpoint, Endpoint::RateLimit | Endpoint::GetApp);
+            assert_eq!(
+                template.contains(" /repos/{owner}/{repo}"),
+                !global,
+                "{template}"
+            );
         }
         assert!(Endpoint::RemoveIssueLabel.is_write());
         assert!(!Endpoint::GetPull.is_write());

@@ -171,3 +171,22 @@ pub async fn repo_installation(
     });
     Ok(axum::Json(body).into_response())
 }
+
+/// `GET /app`: the authenticated App (JWT).
+pub async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Response, ApiError> {
+    require_app(&id)?;
+    let doc = "https://docs.github.com/rest/apps/apps#get-the-authenticated-app";
+    let g = shared.lock();
+    let app = g.app.clone().ok_or_else(|| ApiError::not_found(doc))?;
+    let body = json!({
+        "id": app.app_id,
+        "slug": app.slug,
+        "name": app.slug,
+        "permissions": permissions(),
+        "events": ["pull_request"],
+    });
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}

@@ -91,7 +91,7 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<Identity, ApiError> {
     }
 }
 
-fn budget_key(id: &Identity) -> String {
+pub(crate) fn budget_key(id: &Identity) -> String {
     id.token.clone().unwrap_or_else(|| ANONYMOUS.into())
 }
 
@@ -130,6 +130,8 @@ pub async fn api(State(shared): State<Arc<Shared>>, mut req: Request, next: Next
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let req_headers = req.headers().clone();
+    // GitHub: "Accessing this endpoint does not count against your REST API rate limit".
+    let free = req.uri().path() == "/rate_limit";
     let request_id = {
         let mut g = shared.lock();
         let a = g.rng.next_u64();
@@ -189,7 +191,7 @@ pub async fn api(State(shared): State<Arc<Shared>>, mut req: Request, next: Next
                     let st = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
                     (json_response(st, json!({"message": "Server Error"})), false)
                 }
-                Injected::None if budget.remaining() == 0 => {
+                Injected::None if budget.remaining() == 0 && !free => {
                     let st = StatusCode::from_u16(primary_status).unwrap_or(StatusCode::FORBIDDEN);
                     let message = match &identity {
                         Some(id) if id.token.is_some() => {
@@ -211,7 +213,8 @@ pub async fn api(State(shared): State<Arc<Shared>>, mut req: Request, next: Next
                         req.extensions_mut().insert(id);
                     }
                     let r = next.run(req).await;
-                    finish(r, &method, &req_headers).await
+                    let (r, counted) = finish(r, &method, &req_headers).await;
+                    (r, counted && !free)
                 }
             }
         }

@@ -56,6 +56,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/app/installations/{id}/access_tokens",
             post(app::access_token),
         )
+        .route("/app", get(app::get_app))
+        .route("/rate_limit", get(rest::rate_limit))
         .fallback(rest::not_found)
         .layer(from_fn_with_state(shared.clone(), middleware::api));
     api.merge(control::router()).with_state(shared)

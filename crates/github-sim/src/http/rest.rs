@@ -273,3 +273,23 @@ fn contents(
 pub async fn not_found() -> ApiError {
     ApiError::not_found(DOCS)
 }
+
+/// `GET /rate_limit`: the caller's budget; free, and answered even when the budget is spent.
+pub async fn rate_limit(
+    State(shared): State<Arc<Shared>>,
+    Extension(id): Extension<Identity>,
+) -> Response {
+    let key = crate::http::middleware::budget_key(&id);
+    let mut g = shared.lock();
+    let now = g.world.now();
+    let b = g.limits.budget(&key, now);
+    let core = serde_json::json!({
+        "limit": b.limit,
+        "remaining": b.remaining(),
+        "reset": b.reset,
+        "used": b.used,
+        "resource": "core",
+    });
+    let body = serde_json::json!({ "resources": { "core": core }, "rate": core });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
