@@ -1,0 +1,186 @@
+//! Why a drift check could not be made. Every message says what went wrong and, where a person can
+//! do something about it, what.
+
+use prtracker_github::GitHubError;
+
+/// Why a cluster's client could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "no Secret labelled {label}={cluster} in namespace {namespace}: create one with key {key} holding the cluster's kubeconfig"
+    )]
+    NoSecret {
+        cluster: String,
+        namespace: String,
+        label: &'static str,
+        key: &'static str,
+    },
+    #[error(
+        "several Secrets labelled {label}={cluster} in namespace {namespace} ({names}): keep exactly one"
+    )]
+    SeveralSecrets {
+        cluster: String,
+        namespace: String,
+        label: &'static str,
+        names: String,
+    },
+    #[error(
+        "Secret {namespace}/{secret} of cluster {cluster} has no key {key}: put the cluster's kubeconfig under it"
+    )]
+    NoKubeconfigKey {
+        cluster: String,
+        namespace: String,
+        secret: String,
+        key: &'static str,
+    },
+    #[error(
+        "the kubeconfig in Secret {namespace}/{secret} of cluster {cluster} is not usable: {reason}"
+    )]
+    BadKubeconfig {
+        cluster: String,
+        namespace: String,
+        secret: String,
+        reason: String,
+    },
+    #[error(
+        "could not read the Secrets of namespace {namespace} to find cluster {cluster}: {source} (may the operator's ServiceAccount list Secrets there?)"
+    )]
+    ReadSecret {
+        cluster: String,
+        namespace: String,
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "cluster {cluster} is unreachable: {reason} (check the server address and credentials of its kubeconfig, and the network)"
+    )]
+    Unreachable { cluster: String, reason: String },
+}
+
+/// Why the desired objects could not be read from the manifests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{file}{}: {reason}", location(.line, .column))]
+    Parse {
+        file: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        reason: String,
+    },
+    #[error("{file}, document {document}: {reason}")]
+    Invalid {
+        file: String,
+        document: usize,
+        reason: String,
+    },
+    #[error("the manifests hold more than {limit} objects: split them, or raise the limit")]
+    TooManyObjects { limit: usize },
+    #[error("the manifests are larger than {limit} bytes: split them, or raise the limit")]
+    TooLarge { limit: usize },
+    #[error("{first} and {second} both define {object}")]
+    Duplicate {
+        object: String,
+        first: String,
+        second: String,
+    },
+    #[error("no manifests (.yaml, .yml or .json) under {path}")]
+    Empty { path: String },
+}
+
+fn location(line: &Option<usize>, column: &Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(", line {line}, column {column}"),
+        (Some(line), None) => format!(", line {line}"),
+        _ => String::new(),
+    }
+}
+
+/// Why a check failed as a whole (a drifted object is not an error: it is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("manifests: {0}")]
+    Manifest(#[from] ManifestError),
+    #[error("reading the manifests from GitHub: {0}")]
+    GitHub(#[from] GitHubError),
+    #[error("discovering the API of cluster {cluster} for {api_version}: {source}")]
+    Discovery {
+        cluster: String,
+        api_version: String,
+        source: Box<kube::Error>,
+    },
+    #[error("{action} {object} in cluster {cluster}: {source}")]
+    Kube {
+        cluster: String,
+        action: &'static str,
+        object: String,
+        source: Box<kube::Error>,
+    },
+    #[error("the DriftMonitor has no {0}")]
+    MissingField(&'static str),
+    #[error("the DriftMonitor {0} changed while its status was written; it will be checked again")]
+    Conflict(String),
+    #[error("writing the status of DriftMonitor {name}: {source}")]
+    WriteStatus {
+        name: String,
+        source: Box<kube::Error>,
+    },
+}
+
+impl DriftError {
+    /// The CamelCase reason of the monitor's `Ready` condition for this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Cluster(ClusterError::Unreachable { .. }) => "ClusterUnreachable",
+            Self::Cluster(ClusterError::BadKubeconfig { .. }) => "BadKubeconfig",
+            Self::Cluster(_) => "ClusterSecretMissing",
+            Self::Manifest(_) => "InvalidManifests",
+            Self::GitHub(_) => "GitHubError",
+            Self::Discovery { .. } => "DiscoveryFailed",
+            Self::Kube { .. } => "ClusterError",
+            Self::MissingField(_) => "InvalidMonitor",
+            Self::Conflict(_) | Self::WriteStatus { .. } => "StatusWriteFailed",
+        }
+    }
+}
+
+/// Whether a kube error means the server could not be reached at all (rather than an answer).
+pub(crate) fn is_unreachable(error: &kube::Error) -> bool {
+    matches!(
+        error,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_file_and_line() {
+        let error = ManifestError::Parse {
+            file: "deploy/app.yaml".into(),
+            line: Some(12),
+            column: Some(3),
+            reason: "did not find expected key".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "deploy/app.yaml, line 12, column 3: did not find expected key"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_says_what_to_create() {
+        let error = ClusterError::NoSecret {
+            cluster: "staging".into(),
+            namespace: "prtracker-system".into(),
+            label: "prtracker.io/cluster",
+            key: "kubeconfig",
+        };
+        assert_eq!(
+            error.to_string(),
+            "no Secret labelled prtracker.io/cluster=staging in namespace prtracker-system: create one with key kubeconfig holding the cluster's kubeconfig"
+        );
+    }
+}

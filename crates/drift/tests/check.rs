@@ -1,0 +1,348 @@
+//! Drift checks of two clusters (the `primary` and `secondary` apiservers of the harness) against
+//! manifests held by the GitHub simulator at a commit: applied → in sync; changed by hand → drifted,
+//! with the field paths; deleted → missing; put back → in sync.
+
+mod common;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams, PostParams},
+};
+use prtracker_api::{DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, Repository};
+use prtracker_drift::{
+    CLUSTER_LABEL, ClusterRegistry, DriftChecker, DriftReport, IN_CLUSTER, KUBECONFIG_KEY,
+    next_status, write_status,
+};
+use prtracker_github::{GitHubAuth, GitHubConfig, OctocrabGitHub};
+use prtracker_github_sim::Simulator;
+use prtracker_testenv::{shared, test_namespace};
+
+use common::kubectl_ok;
+
+const REPO: &str = "octo-org/shop";
+const COMMIT: &str = "5c1e7d3a9b2f4e6d8c0a1b3c5d7e9f1a2b4c6d8e";
+
+const MANIFESTS: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: shop-reader
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  mode: production
+  greeting: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+        resources:
+          limits: {cpu: 1000m, memory: 128Mi}
+"#;
+
+const SERVICE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 80
+"#;
+
+fn all_manifests() -> String {
+    format!("{MANIFESTS}---\n{SERVICE}")
+}
+
+async fn monitor(api: &Api<DriftMonitor>, cluster: &str) -> DriftMonitor {
+    let monitor = DriftMonitor::new(
+        &format!("shop-{cluster}"),
+        DriftMonitorSpec {
+            tracker: "shop".into(),
+            cluster: cluster.into(),
+            source: ManifestSource {
+                repository: REPO.parse::<Repository>().expect("repository"),
+                commit: COMMIT.into(),
+                path: "deploy".into(),
+            },
+            interval: "1m".into(),
+        },
+    );
+    api.create(&PostParams::default(), &monitor)
+        .await
+        .expect("monitor created")
+}
+
+/// Checks, writes the status, and returns the report and the monitor as written.
+async fn check(
+    checker: &DriftChecker,
+    client: &Client,
+    api: &Api<DriftMonitor>,
+    name: &str,
+) -> (DriftReport, DriftMonitor, bool) {
+    let monitor = api.get(name).await.expect("monitor");
+    let result = checker.check(&monitor).await;
+    let status = next_status(&monitor, &result);
+    let wrote = write_status(client, &monitor, status)
+        .await
+        .expect("status written");
+    let report = result.expect("checked");
+    (report, api.get(name).await.expect("monitor"), wrote)
+}
+
+fn fields(
+    report: &DriftReport,
+    kind: &str,
+    name: &str,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    report
+        .resources
+        .iter()
+        .find(|r| r.kind == kind && r.name == name)
+        .map(|r| {
+            r.fields
+                .iter()
+                .map(|f| (f.path.clone(), f.desired.clone(), f.live.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn phase(monitor: &DriftMonitor) -> Option<DriftPhase> {
+    monitor.status.as_ref().and_then(|s| s.phase)
+}
+
+#[tokio::test]
+async fn two_clusters_in_sync_then_drifted_by_hand_then_in_sync_again() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(
+        REPO,
+        COMMIT,
+        [
+            ("deploy/app.yaml", MANIFESTS.to_owned()),
+            ("deploy/service.yml", SERVICE.to_owned()),
+            ("deploy/README.md", "# not a manifest: {".to_owned()),
+        ],
+    )
+    .expect("files");
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    let github = Arc::new(OctocrabGitHub::new(config).expect("github client"));
+
+    // The operator runs in `primary`; `secondary` is known by a Secret in its namespace.
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-check")
+        .await
+        .expect("namespace");
+    let kubeconfig =
+        std::fs::read(shared().cluster("secondary").kubeconfig_path()).expect("kubeconfig");
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("cluster-secondary".into());
+    secret.metadata.labels = Some(BTreeMap::from([(CLUSTER_LABEL.into(), "secondary".into())]));
+    secret.data = Some(BTreeMap::from([(
+        KUBECONFIG_KEY.into(),
+        ByteString(kubeconfig),
+    )]));
+    Api::<Secret>::namespaced(client.clone(), &namespace)
+        .patch(
+            "cluster-secondary",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret");
+    let checker = DriftChecker::new(github, ClusterRegistry::new(client.clone(), &namespace));
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+    let primary = monitor(&monitors, IN_CLUSTER).await;
+    let secondary = monitor(&monitors, "secondary").await;
+    let (primary, secondary) = (
+        primary.metadata.name.expect("name"),
+        secondary.metadata.name.expect("name"),
+    );
+
+    // The merged manifests, applied to both clusters as a person would.
+    for cluster in ["primary", "secondary"] {
+        kubectl_ok(cluster, &["apply", "-f", "-"], Some(&all_manifests()));
+    }
+    for name in [&primary, &secondary] {
+        let (report, written, wrote) = check(&checker, &client, &monitors, name).await;
+        assert!(report.in_sync(), "{name}: {report:#?}");
+        assert_eq!(report.checked, 5);
+        assert!(wrote);
+        assert_eq!(phase(&written), Some(DriftPhase::InSync));
+        let status = written.status.as_ref().expect("status");
+        assert_eq!(status.checked_commit.as_deref(), Some(COMMIT));
+        assert_eq!(status.resources_checked, 5);
+        // Checked again, unchanged: nothing to write.
+        let (_, _, wrote) = check(&checker, &client, &monitors, name).await;
+        assert!(!wrote, "an unchanged verdict is not written again");
+    }
+
+    // By hand, in the secondary cluster: replicas, an image, a ConfigMap key.
+    kubectl_ok(
+        "secondary",
+        &["-n", "shop", "scale", "deployment/web", "--replicas=5"],
+        None,
+    );
+    kubectl_ok(
+        "secondary",
+        &[
+            "-n",
+            "shop",
+            "set",
+            "image",
+            "deployment/web",
+            "app=nginx:1.27",
+        ],
+        None,
+    );
+    kubectl_ok(
+        "secondary",
+        &[
+            "-n",
+            "shop",
+            "patch",
+            "configmap",
+            "settings",
+            "-p",
+            r#"{"data":{"mode":"debug"}}"#,
+        ],
+        None,
+    );
+    let (report, written, _) = check(&checker, &client, &monitors, &secondary).await;
+    assert_eq!(phase(&written), Some(DriftPhase::Drifted));
+    assert_eq!((report.drifted, report.missing), (2, 0), "{report:#?}");
+    assert_eq!(
+        fields(&report, "Deployment", "web"),
+        [
+            (
+                "spec.replicas".to_owned(),
+                Some("2".to_owned()),
+                Some("5".to_owned())
+            ),
+            (
+                "spec.template.spec.containers[name=app].image".to_owned(),
+                Some("\"nginx:1.25\"".to_owned()),
+                Some("\"nginx:1.27\"".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(
+        fields(&report, "ConfigMap", "settings"),
+        [(
+            "data.mode".to_owned(),
+            Some("\"production\"".to_owned()),
+            Some("\"debug\"".to_owned())
+        )]
+    );
+    let (report, written, _) = check(&checker, &client, &monitors, &primary).await;
+    assert!(report.in_sync(), "the primary was not touched: {report:#?}");
+    assert_eq!(phase(&written), Some(DriftPhase::InSync));
+
+    // A deleted object is missing.
+    kubectl_ok(
+        "secondary",
+        &["-n", "shop", "delete", "service", "web"],
+        None,
+    );
+    let (report, written, _) = check(&checker, &client, &monitors, &secondary).await;
+    assert_eq!((report.drifted, report.missing), (2, 1), "{report:#?}");
+    let service = report
+        .resources
+        .iter()
+        .find(|r| r.kind == "Service")
+        .expect("service reported");
+    assert!(service.missing);
+    assert_eq!(service.namespace.as_deref(), Some("shop"));
+    assert_eq!(
+        written.status.as_ref().map(|s| s.resources_missing),
+        Some(1)
+    );
+
+    // Put back as the manifests say: in sync again.
+    kubectl_ok("secondary", &["apply", "-f", "-"], Some(&all_manifests()));
+    let (report, written, wrote) = check(&checker, &client, &monitors, &secondary).await;
+    assert!(report.in_sync(), "{report:#?}");
+    assert!(wrote);
+    assert_eq!(phase(&written), Some(DriftPhase::InSync));
+    assert!(
+        written
+            .status
+            .as_ref()
+            .is_some_and(|s| s.drifted_resources.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(
+        REPO,
+        COMMIT,
+        [(
+            "deploy/broken.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: {\n".to_owned(),
+        )],
+    )
+    .expect("files");
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    let github = Arc::new(OctocrabGitHub::new(config).expect("github client"));
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-broken")
+        .await
+        .expect("namespace");
+    let checker = DriftChecker::new(github, ClusterRegistry::new(client.clone(), &namespace));
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+    let created = monitor(&monitors, IN_CLUSTER).await;
+    let result = checker.check(&created).await;
+    let status = next_status(&created, &result);
+    assert_eq!(status.phase, Some(DriftPhase::Error));
+    let ready = &status.conditions[0];
+    assert_eq!(ready.reason, "InvalidManifests");
+    assert!(
+        ready.message.contains("deploy/broken.yaml, line 5"),
+        "{}",
+        ready.message
+    );
+    assert!(
+        write_status(&client, &created, status)
+            .await
+            .expect("written")
+    );
+}
