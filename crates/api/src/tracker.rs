@@ -27,6 +27,8 @@ pub const MAX_CLUSTERS: usize = 32;
     status = "PullRequestTrackerStatus",
     derive = "PartialEq",
     doc = "A GitHub pull request whose state label and merged change prtracker keeps in sync.",
+    selectable = ".spec.repository",
+    selectable = ".spec.number",
     printcolumn(name = "Repository", type_ = "string", json_path = ".spec.repository"),
     printcolumn(name = "Number", type_ = "integer", json_path = ".spec.number"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),

@@ -26,6 +26,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator: the controllers, the GitHub webhook endpoint, metrics and health probes.
+    Run(Box<prtracker_operator::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (pipe to `kubectl apply -f -`), or write one file each.
     Crds {
         /// Write `<crd name>.yaml` files into this directory instead of printing.
@@ -50,6 +52,28 @@ pub enum DevCommand {
         /// Do not install prtracker's CRDs.
         #[arg(long)]
         no_crds: bool,
+    },
+    /// Start the project's GitHub API simulator and run until interrupted.
+    ///
+    /// It answers GitHub's REST paths (pull requests, labels, contents) with GitHub's status codes,
+    /// headers and bodies, delivers signed webhooks, and is driven through its control API under
+    /// /_sim (create repositories and PRs, label and merge as a person would, inject faults).
+    Github {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// A repository to create at start (OWNER/NAME); repeatable.
+        #[arg(long = "repo", value_name = "OWNER/NAME")]
+        repos: Vec<String>,
+        /// The token clients must present (any other is refused with 401).
+        #[arg(long, default_value = "sim-token")]
+        token: String,
+        /// Deliver webhooks to this URL.
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// A file holding the secret that signs webhook deliveries.
+        #[arg(long, requires = "webhook_url")]
+        webhook_secret_file: Option<PathBuf>,
     },
 }
 

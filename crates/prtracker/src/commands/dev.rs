@@ -49,3 +49,62 @@ async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => Ok(()),
     }
 }
+
+/// What `prtracker dev github` starts.
+pub struct GithubOptions {
+    pub listen: std::net::SocketAddr,
+    pub repos: Vec<String>,
+    pub token: String,
+    pub webhook_url: Option<String>,
+    pub webhook_secret_file: Option<std::path::PathBuf>,
+}
+
+/// Starts the GitHub API simulator; prints `api <url>` and `token <token>` on stdout (stable, for
+/// scripts) and runs until Ctrl-C or SIGTERM.
+pub fn github(options: GithubOptions) -> anyhow::Result<()> {
+    use prtracker_github_sim::{SimConfig, Simulator};
+
+    let secret = match &options.webhook_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--webhook-secret-file {}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = SimConfig {
+            tokens: vec![(
+                options.token.clone(),
+                prtracker_github_sim::DEFAULT_LOGIN.to_owned(),
+            )],
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start_on(options.listen, config)
+            .await
+            .with_context(|| format!("--listen {}: cannot bind", options.listen))?;
+        for repo in &options.repos {
+            sim.create_repo(repo)
+                .map_err(|e| anyhow::anyhow!("--repo {repo}: {}", e.message))?;
+        }
+        if let Some(url) = &options.webhook_url {
+            sim.set_webhook(url, secret.as_deref());
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "api {}", sim.api_url())?;
+        writeln!(out, "token {}", options.token)?;
+        out.flush()?;
+        drop(out);
+        eprintln!(
+            "GitHub simulator at {} (token {}); control API under {}/_sim. Ctrl-C stops it.",
+            sim.api_url(),
+            options.token,
+            sim.url()
+        );
+        wait_for_shutdown_signal().await?;
+        drop(sim);
+        Ok(())
+    })
+}

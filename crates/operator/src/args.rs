@@ -1,0 +1,322 @@
+//! `prtracker run`'s flags (every one also an environment variable), and their validation into an
+//! [`OperatorConfig`] before anything is contacted or written.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use prtracker_api::Repository;
+use prtracker_domain::LabelPrefix;
+use prtracker_github::{AppInstallation, GitHubAuth, GitHubConfig};
+
+/// The flags of `prtracker run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// GitHub's REST API; for GitHub Enterprise Server, https://HOST/api/v3.
+    #[arg(long, env = "PRTRACKER_GITHUB_API_URL", default_value = prtracker_github::GITHUB_API)]
+    pub github_api_url: String,
+
+    /// A GitHub token (prefer --github-token-file, so it does not show in the process list).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+
+    /// A file holding the GitHub token (a mounted Secret).
+    #[arg(
+        long,
+        env = "PRTRACKER_GITHUB_TOKEN_FILE",
+        conflicts_with = "github_token"
+    )]
+    pub github_token_file: Option<PathBuf>,
+
+    /// Authenticate as this GitHub App (with --github-app-private-key-file).
+    #[arg(
+        long,
+        env = "PRTRACKER_GITHUB_APP_ID",
+        requires = "github_app_private_key_file"
+    )]
+    pub github_app_id: Option<u64>,
+
+    /// The GitHub App's private key (PEM).
+    #[arg(
+        long,
+        env = "PRTRACKER_GITHUB_APP_PRIVATE_KEY_FILE",
+        requires = "github_app_id"
+    )]
+    pub github_app_private_key_file: Option<PathBuf>,
+
+    /// The App's installation; found per repository owner when not given.
+    #[arg(
+        long,
+        env = "PRTRACKER_GITHUB_APP_INSTALLATION_ID",
+        requires = "github_app_id"
+    )]
+    pub github_app_installation_id: Option<u64>,
+
+    /// A file holding a webhook secret; repeat the flag (or separate paths with commas) to accept
+    /// several during a rotation.
+    #[arg(
+        long,
+        env = "PRTRACKER_WEBHOOK_SECRET_FILE",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub webhook_secret_file: Vec<PathBuf>,
+
+    /// Where /webhook, /metrics, /healthz and /readyz are served.
+    #[arg(long, env = "PRTRACKER_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Watch trackers in this namespace only (default: all namespaces).
+    #[arg(long, env = "PRTRACKER_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The prefix of state labels.
+    #[arg(long, env = "PRTRACKER_LABEL_PREFIX", default_value = prtracker_domain::DEFAULT_PREFIX)]
+    pub label_prefix: String,
+
+    /// How often every tracker is checked against GitHub even without a webhook (a lost webhook is
+    /// repaired within this time). A Go-style duration: 30s, 5m, 1h.
+    #[arg(long, env = "PRTRACKER_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Track every open PR of this repository (OWNER/NAME); repeatable, or comma-separated.
+    #[arg(
+        long = "track-repo",
+        env = "PRTRACKER_TRACK_REPOS",
+        value_delimiter = ','
+    )]
+    pub track_repos: Vec<Repository>,
+
+    /// The namespace auto-tracked PRs' trackers are created in (default: --namespace, else `default`).
+    #[arg(long, env = "PRTRACKER_TRACKER_NAMESPACE")]
+    pub tracker_namespace: Option<String>,
+
+    /// Clusters an auto-tracked PR is monitored in after merge (comma-separated).
+    #[arg(long, env = "PRTRACKER_DEFAULT_CLUSTERS", value_delimiter = ',')]
+    pub default_clusters: Vec<String>,
+
+    /// Where an auto-tracked PR's manifests live in its repository.
+    #[arg(long, env = "PRTRACKER_MANIFESTS_PATH", default_value = ".")]
+    pub manifests_path: String,
+
+    /// The check interval of the DriftMonitors the operator creates.
+    #[arg(long, env = "PRTRACKER_MONITOR_INTERVAL", default_value = prtracker_api::interval::DEFAULT_INTERVAL)]
+    pub monitor_interval: String,
+
+    /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
+    /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
+    #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
+    pub cluster_secrets_namespace: Option<String>,
+
+    /// Elect one working replica through a coordination.k8s.io Lease.
+    #[arg(long, env = "PRTRACKER_LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// The Lease's namespace (default: the pod's, from POD_NAMESPACE, else `default`).
+    #[arg(long, env = "PRTRACKER_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// The Lease's name.
+    #[arg(long, env = "PRTRACKER_LEASE_NAME", default_value = "prtracker-leader")]
+    pub lease_name: String,
+
+    /// How long a lease lasts without renewal; another replica takes over after it.
+    #[arg(long, env = "PRTRACKER_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+}
+
+/// Everything `run` needs, validated.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    pub github: GitHubConfig,
+    pub webhook_secrets: Vec<Vec<u8>>,
+    pub listen: SocketAddr,
+    pub namespace: Option<String>,
+    pub label_prefix: LabelPrefix,
+    pub resync_interval: Duration,
+    pub track_repos: Vec<Repository>,
+    pub tracker_namespace: String,
+    pub default_clusters: Vec<String>,
+    pub manifests_path: String,
+    pub monitor_interval: String,
+    pub cluster_secrets_namespace: String,
+    pub leader_election: Option<LeaderElection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeaderElection {
+    pub namespace: String,
+    pub lease_name: String,
+    pub duration: Duration,
+    pub identity: String,
+}
+
+impl RunArgs {
+    /// Checks every flag and reads every file, so a mistake is reported before the operator contacts
+    /// anything.
+    pub fn validate(&self) -> anyhow::Result<OperatorConfig> {
+        let auth = self.github_auth()?;
+        let github =
+            GitHubConfig::new(auth).with_base_url(self.github_api_url.trim_end_matches('/'));
+        let mut webhook_secrets = Vec::new();
+        for path in &self.webhook_secret_file {
+            let secret = read_secret(path)
+                .with_context(|| format!("--webhook-secret-file {}", path.display()))?;
+            webhook_secrets.push(secret.into_bytes());
+        }
+        let label_prefix = LabelPrefix::new(self.label_prefix.clone()).context("--label-prefix")?;
+        if self.resync_interval < Duration::from_secs(10) {
+            bail!("--resync-interval must be at least 10s: every resync reads every tracked PR");
+        }
+        for cluster in &self.default_clusters {
+            let valid = !cluster.is_empty()
+                && cluster.len() <= 63
+                && cluster
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !cluster.starts_with('-')
+                && !cluster.ends_with('-');
+            if !valid {
+                bail!(
+                    "--default-clusters: {cluster:?} is not a cluster name (a DNS label: a-z, 0-9, '-')"
+                );
+            }
+        }
+        prtracker_api::interval::parse_interval(&self.monitor_interval)
+            .context("--monitor-interval")?;
+        if self.manifests_path.starts_with('/') || self.manifests_path.split('/').any(|s| s == "..")
+        {
+            bail!("--manifests-path must be relative to the repository root, without '..'");
+        }
+        let pod_namespace = std::env::var("POD_NAMESPACE").ok();
+        let tracker_namespace = self
+            .tracker_namespace
+            .clone()
+            .or_else(|| self.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        let cluster_secrets_namespace = self
+            .cluster_secrets_namespace
+            .clone()
+            .or_else(|| pod_namespace.clone())
+            .unwrap_or_else(|| "prtracker-system".to_owned());
+        let leader_election = self.leader_elect.then(|| LeaderElection {
+            namespace: self
+                .lease_namespace
+                .clone()
+                .or(pod_namespace)
+                .unwrap_or_else(|| "default".to_owned()),
+            lease_name: self.lease_name.clone(),
+            duration: self.lease_duration,
+            identity: std::env::var("POD_NAME")
+                .or_else(|_| std::env::var("HOSTNAME"))
+                .unwrap_or_else(|_| format!("prtracker-{}", std::process::id())),
+        });
+        Ok(OperatorConfig {
+            github,
+            webhook_secrets,
+            listen: self.listen,
+            namespace: self.namespace.clone(),
+            label_prefix,
+            resync_interval: self.resync_interval,
+            track_repos: self.track_repos.clone(),
+            tracker_namespace,
+            default_clusters: self.default_clusters.clone(),
+            manifests_path: self.manifests_path.clone(),
+            monitor_interval: self.monitor_interval.clone(),
+            cluster_secrets_namespace,
+            leader_election,
+        })
+    }
+
+    fn github_auth(&self) -> anyhow::Result<GitHubAuth> {
+        if let (Some(app_id), Some(key_file)) =
+            (self.github_app_id, &self.github_app_private_key_file)
+        {
+            let private_key_pem = std::fs::read_to_string(key_file)
+                .with_context(|| format!("--github-app-private-key-file {}", key_file.display()))?;
+            if !private_key_pem.contains("PRIVATE KEY") {
+                bail!(
+                    "--github-app-private-key-file {} holds no PEM private key",
+                    key_file.display()
+                );
+            }
+            let installation = self
+                .github_app_installation_id
+                .map_or(AppInstallation::Discover, AppInstallation::Id);
+            return Ok(GitHubAuth::App {
+                app_id,
+                private_key_pem,
+                installation,
+            });
+        }
+        if let Some(path) = &self.github_token_file {
+            let token = read_secret(path)
+                .with_context(|| format!("--github-token-file {}", path.display()))?;
+            return Ok(GitHubAuth::Token(token));
+        }
+        match &self.github_token {
+            Some(token) if !token.trim().is_empty() => {
+                Ok(GitHubAuth::Token(token.trim().to_owned()))
+            }
+            _ => bail!(
+                "no GitHub credentials: set GITHUB_TOKEN, --github-token-file, or --github-app-id with --github-app-private-key-file"
+            ),
+        }
+    }
+}
+
+/// A secret from a file, without the trailing newline editors and `kubectl create secret` leave.
+fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).context("cannot read it")?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_owned();
+    if secret.trim().is_empty() {
+        bail!("it is empty");
+    }
+    Ok(secret)
+}
+
+/// A Go-style duration (`90s`, `5m`, `1h30m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 30s, 5m or 1h"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(format!("{text:?} is not a duration such as 30s, 5m or 1h")),
+        };
+        rest = &rest[unit_len..];
+        total += unit * u32::try_from(value).map_err(|_| format!("{text:?} is too long"))?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! `deploy/` on the test control plane: `kubectl apply -k deploy/` is accepted, and the RBAC it grants
+//! is the least the operator needs.
+
+use std::path::Path;
+
+use prtracker_testenv::shared;
+
+fn deploy_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy"))
+}
+
+fn kubectl(args: &[&str]) -> std::process::Output {
+    shared()
+        .primary()
+        .kubectl()
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+#[test]
+fn kubectl_apply_k_deploy_is_accepted_and_grants_least_privilege() {
+    let dir = deploy_dir().display().to_string();
+    let applied = kubectl(&["apply", "-k", &dir]);
+    assert!(
+        applied.status.success(),
+        "kubectl apply -k deploy/ failed: {applied:?}"
+    );
+    let text = String::from_utf8_lossy(&applied.stdout);
+    for object in [
+        "namespace/prtracker-system",
+        "serviceaccount/prtracker",
+        "clusterrole.rbac.authorization.k8s.io/prtracker",
+        "deployment.apps/prtracker",
+        "service/prtracker",
+        "customresourcedefinition.apiextensions.k8s.io/pullrequesttrackers.prtracker.io",
+    ] {
+        assert!(text.contains(object), "{object} was not applied:\n{text}");
+    }
+    let deployment = kubectl(&[
+        "get",
+        "deployment",
+        "prtracker",
+        "-n",
+        "prtracker-system",
+        "-o",
+        "name",
+    ]);
+    assert!(deployment.status.success(), "{deployment:?}");
+
+    let operator = "system:serviceaccount:prtracker-system:prtracker";
+    let can = |verb: &str, resource: &str, namespace: Option<&str>| {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let subresource = format!("--subresource={subresource}");
+        let mut args = vec!["auth", "can-i", verb, resource, "--as", operator];
+        if subresource != "--subresource=" {
+            args.push(&subresource);
+        }
+        match namespace {
+            Some(ns) => args.extend(["-n", ns]),
+            None => args.push("-A"),
+        }
+        String::from_utf8_lossy(&kubectl(&args).stdout).trim() == "yes"
+    };
+    // What it needs.
+    assert!(can("watch", "pullrequesttrackers.prtracker.io", None));
+    assert!(can(
+        "create",
+        "pullrequesttrackers.prtracker.io",
+        Some("team-a")
+    ));
+    assert!(can(
+        "update",
+        "pullrequesttrackers.prtracker.io/status",
+        Some("team-a")
+    ));
+    assert!(can("patch", "driftmonitors.prtracker.io", Some("team-a")));
+    assert!(can("create", "events.events.k8s.io", Some("team-a")));
+    assert!(can(
+        "update",
+        "leases.coordination.k8s.io",
+        Some("prtracker-system")
+    ));
+    assert!(can("get", "secrets", Some("prtracker-system")));
+    // What it does not.
+    assert!(!can(
+        "delete",
+        "pullrequesttrackers.prtracker.io",
+        Some("team-a")
+    ));
+    assert!(
+        !can("update", "pullrequesttrackers.prtracker.io", Some("team-a")),
+        "spec is the user's"
+    );
+    assert!(
+        !can("get", "secrets", Some("team-a")),
+        "secrets only in its own namespace"
+    );
+    assert!(!can("update", "leases.coordination.k8s.io", Some("team-a")));
+    assert!(!can("delete", "deployments.apps", Some("team-a")));
+}
