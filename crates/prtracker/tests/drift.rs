@@ -1,0 +1,324 @@
+//! Drift across two clusters, end to end through the real `prtracker run`: a merged PR whose
+//! manifests are live in both clusters becomes Deployed; a hand edit in one cluster makes it Drifted,
+//! on the PR too; undoing the edit makes it Deployed again.
+
+use std::{
+    io::Write,
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{Patch, PatchParams, PostParams},
+};
+use prtracker_api::{DriftMonitor, DriftPhase, PullRequestTracker};
+use prtracker_domain::PrState;
+use prtracker_github_sim::{NewPull, Simulator, SimulatorHandle};
+use prtracker_testenv::{shared, test_namespace};
+use serde_json::json;
+
+const REPO: &str = "octo-org/shop";
+const PERSON: &str = "octocat";
+
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn manifests(app_namespace: &str, replicas: u32) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-config
+  namespace: {app_namespace}
+data:
+  mode: live
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  namespace: {app_namespace}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: shop}}
+  template:
+    metadata:
+      labels: {{app: shop}}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/shop:1.0
+"
+    )
+}
+
+/// What a CD system would do: apply the manifests to a cluster, as its own field manager.
+fn apply(cluster: &str, yaml: &str) {
+    let mut child = shared()
+        .cluster(cluster)
+        .kubectl()
+        .args(["apply", "--server-side", "--field-manager=cd", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("manifests piped");
+    assert!(
+        child.wait().expect("kubectl finishes").success(),
+        "kubectl apply to {cluster}"
+    );
+}
+
+async fn request_checks(monitors: &Api<DriftMonitor>) {
+    let stamp = format!("{:?}", Instant::now());
+    for monitor in monitors
+        .list(&Default::default())
+        .await
+        .expect("monitors")
+        .items
+    {
+        let patch =
+            json!({ "metadata": { "annotations": { "prtracker.io/check-requested": stamp } } });
+        monitors
+            .patch(
+                &monitor.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .expect("annotated");
+    }
+}
+
+async fn phases(monitors: &Api<DriftMonitor>) -> Vec<(String, Option<DriftPhase>)> {
+    let mut phases: Vec<_> = monitors
+        .list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.spec.cluster.clone(), m.status.and_then(|s| s.phase)))
+        .collect();
+    phases.sort_by(|a, b| a.0.cmp(&b.0));
+    phases
+}
+
+async fn state(trackers: &Api<PullRequestTracker>) -> Option<PrState> {
+    trackers
+        .list(&Default::default())
+        .await
+        .ok()?
+        .items
+        .first()
+        .and_then(|t| t.status.as_ref().and_then(|s| s.state))
+}
+
+fn state_labels(sim: &SimulatorHandle, number: u64) -> Vec<String> {
+    sim.pull_labels(REPO, number)
+        .expect("labels")
+        .into_iter()
+        .filter(|l| l.starts_with("state/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again() {
+    let client: Client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-e2e")
+        .await
+        .expect("namespace");
+    let trackers: Api<PullRequestTracker> = Api::namespaced(client.clone(), &namespace);
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+
+    // The app's namespace, in both clusters; the `secondary` cluster reached through its Secret.
+    let app_namespace = format!("{namespace}-app");
+    for cluster in ["primary", "secondary"] {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+            Api::all(shared().cluster(cluster).client().expect("client"));
+        let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+        ns.metadata.name = Some(app_namespace.clone());
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("app namespace");
+    }
+    let kubeconfig = std::fs::read_to_string(shared().cluster("secondary").kubeconfig_path())
+        .expect("kubeconfig");
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("cluster-secondary".into());
+    secret.metadata.labels =
+        Some([("prtracker.io/cluster".to_owned(), "secondary".to_owned())].into());
+    secret.string_data = Some([("kubeconfig".to_owned(), kubeconfig)].into());
+    Api::<Secret>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("cluster Secret");
+
+    // A PR whose head commit carries the manifests.
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    let number = sim
+        .create_pull(
+            REPO,
+            NewPull {
+                title: "Deploy the shop".into(),
+                ..Default::default()
+            },
+        )
+        .expect("PR");
+    let head = sim.pull(REPO, number).expect("PR")["head"]["sha"]
+        .as_str()
+        .expect("head sha")
+        .to_owned();
+    let desired = manifests(&app_namespace, 3);
+    sim.set_files(
+        REPO,
+        &head,
+        [("deploy/shop.yaml", desired.as_bytes().to_vec())],
+    )
+    .expect("files");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("token"), sim.token()).expect("token");
+    std::fs::write(dir.path().join("secret"), "s3cret").expect("secret");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let log = std::fs::File::create(dir.path().join("operator.log")).expect("log");
+    let _operator = Operator(
+        Command::new(env!("CARGO_BIN_EXE_prtracker"))
+            .arg("run")
+            .arg(format!("--github-api-url={}", sim.api_url()))
+            .arg(format!(
+                "--github-token-file={}",
+                dir.path().join("token").display()
+            ))
+            .arg(format!(
+                "--webhook-secret-file={}",
+                dir.path().join("secret").display()
+            ))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--namespace={namespace}"))
+            .arg(format!("--cluster-secrets-namespace={namespace}"))
+            .arg(format!("--track-repo={REPO}"))
+            .arg("--default-clusters=in-cluster,secondary")
+            .arg("--manifests-path=deploy")
+            .arg("--resync-interval=10s")
+            .arg("--monitor-interval=30s")
+            .env("KUBECONFIG", shared().primary().kubeconfig_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("prtracker runs"),
+    );
+    sim.set_webhook(&format!("http://127.0.0.1:{port}/webhook"), Some("s3cret"));
+
+    // Merged, and the change is live in both clusters: Deployed.
+    apply("primary", &desired);
+    apply("secondary", &desired);
+    eventually("the tracker", Duration::from_secs(30), || async {
+        state(&trackers).await
+    })
+    .await;
+    sim.merge_pull(REPO, number, PERSON).expect("merge");
+    eventually("both monitors InSync", Duration::from_secs(60), || async {
+        let phases = phases(&monitors).await;
+        (phases
+            == [
+                ("in-cluster".to_owned(), Some(DriftPhase::InSync)),
+                ("secondary".to_owned(), Some(DriftPhase::InSync)),
+            ])
+        .then_some(())
+    })
+    .await;
+    eventually(
+        "Deployed, on the PR too",
+        Duration::from_secs(30),
+        || async {
+            (state(&trackers).await == Some(PrState::Deployed)
+                && state_labels(&sim, number) == ["state/deployed"])
+            .then_some(())
+        },
+    )
+    .await;
+
+    // A hand edit in one cluster: Drifted, with the field named, and state/drifted on the PR.
+    apply("secondary", &manifests(&app_namespace, 5));
+    request_checks(&monitors).await;
+    eventually(
+        "Drifted, on the PR too",
+        Duration::from_secs(60),
+        || async {
+            (state(&trackers).await == Some(PrState::Drifted)
+                && state_labels(&sim, number) == ["state/drifted"])
+            .then_some(())
+        },
+    )
+    .await;
+    let drifted = monitors
+        .list(&Default::default())
+        .await
+        .expect("monitors")
+        .items
+        .into_iter()
+        .find(|m| m.spec.cluster == "secondary")
+        .and_then(|m| m.status)
+        .expect("status");
+    assert_eq!(drifted.phase, Some(DriftPhase::Drifted));
+    let fields: Vec<_> = drifted
+        .drifted_resources
+        .iter()
+        .flat_map(|r| r.fields.iter())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.path == "spec.replicas"
+            && f.desired.as_deref() == Some("3")
+            && f.live.as_deref() == Some("5")),
+        "{fields:?}"
+    );
+
+    // The edit undone: InSync and Deployed again.
+    apply("secondary", &desired);
+    request_checks(&monitors).await;
+    eventually("Deployed again", Duration::from_secs(60), || async {
+        (state(&trackers).await == Some(PrState::Deployed)
+            && state_labels(&sim, number) == ["state/deployed"])
+        .then_some(())
+    })
+    .await;
+}
