@@ -14,7 +14,8 @@ use crate::args::LeaderElection;
 
 /// Holds (or waits for) the lease; dropping the returned receiver releases it.
 pub struct Leadership {
-    pub is_leader: watch::Receiver<bool>,
+    /// Never cloned: the lease manager releases the lease when this, its only receiver, is dropped.
+    is_leader: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<Result<LeaseManager, kube_lease_manager::LeaseManagerError>>,
 }
 

@@ -79,7 +79,10 @@ fn generation_or_request(monitor: &DriftMonitor) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     predicates::generation(monitor).hash(&mut hasher);
-    monitor.annotations().get(CHECK_REQUESTED_ANNOTATION).hash(&mut hasher);
+    monitor
+        .annotations()
+        .get(CHECK_REQUESTED_ANNOTATION)
+        .hash(&mut hasher);
     Some(hasher.finish())
 }
 

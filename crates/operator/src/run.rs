@@ -6,7 +6,13 @@
 //! which the leader's watch turns into a reconcile. Only the leader reconciles, writes status, talks
 //! to GitHub's labels, and creates trackers.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use futures::FutureExt;
@@ -88,10 +94,9 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
         Some(election) => Some(Leadership::start(client.clone(), election).await?),
         None => None,
     };
-    let is_leader = match &leadership {
-        Some(leadership) => leadership.is_leader.clone(),
-        None => watch::channel(true).1,
-    };
+    // Only this flag is shared, never the lease's own channel: dropping that channel is how the
+    // lease is released on shutdown.
+    let leading = Arc::new(AtomicBool::new(leadership.is_none()));
     let autotrack = (!config.track_repos.is_empty()).then(|| AutoTrack {
         repos: config.track_repos.clone(),
         namespace: config.tracker_namespace.clone(),
@@ -102,7 +107,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     tokio::spawn(route_webhooks(
         trackers_api(&client, config.namespace.as_deref()),
         client.clone(),
-        is_leader.clone(),
+        leading.clone(),
         autotrack.clone(),
         triggers_tx,
         events,
@@ -124,6 +129,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
             }
             info!("leading: starting the controllers");
         }
+        leading.store(true, Ordering::Release);
         let runtime = Runtime {
             client,
             github,
@@ -135,13 +141,14 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     }
     .await;
 
+    leading.store(false, Ordering::Release);
     health.set_ready(false);
     let _ = shutdown_tx.send(true);
     if let Some(leadership) = leadership {
         leadership.release().await;
         info!("released the leader lease");
     }
-    let _ = server.await;
+    stop_server(server).await;
     outcome
 }
 
@@ -284,13 +291,13 @@ async fn run_controllers(
 async fn route_webhooks(
     trackers: Api<PullRequestTracker>,
     client: Client,
-    is_leader: watch::Receiver<bool>,
+    leading: Arc<AtomicBool>,
     autotrack: Option<AutoTrack>,
     triggers: mpsc::Sender<ObjectRef<PullRequestTracker>>,
     mut events: mpsc::Receiver<WebhookEvent>,
 ) {
     while let Some(WebhookEvent::PullRequest(event)) = events.recv().await {
-        let leading = *is_leader.borrow();
+        let leading = leading.load(Ordering::Acquire);
         if leading
             && let Some(autotrack) = &autotrack
             && autotrack.tracks(&event.repository)
@@ -346,6 +353,19 @@ async fn pass_on(
     )
     .await
     .map(|_| ())
+}
+
+/// Waits for the HTTP server to finish its requests in flight, but not for ever: a client holding a
+/// connection open must not keep the pod from stopping.
+async fn stop_server(server: tokio::task::JoinHandle<std::io::Result<()>>) {
+    let abort = server.abort_handle();
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(_) => info!("stopped serving"),
+        Err(_) => {
+            warn!("connections still open after 5s; closing them");
+            abort.abort();
+        }
+    }
 }
 
 /// Runs `tick` every `interval` (first at once) until shutdown.
