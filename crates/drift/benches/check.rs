@@ -1,13 +1,7 @@
 //! One check of 500 ConfigMaps next to `kubectl diff` on the same manifests and cluster, and the
 //! apiserver requests one check makes. `cargo bench -p prtracker-drift --bench check`.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use prtracker_drift::{CompareOptions, Comparer, manifests::parse_file};
 use prtracker_testenv::{shared, test_namespace};
@@ -15,34 +9,6 @@ use prtracker_testenv::{shared, test_namespace};
 const OBJECTS: usize = 500;
 const RUNS: usize = 5;
 const KUBECTL_RUNS: usize = 3;
-
-/// Counts every request a client sends.
-#[derive(Clone)]
-struct Count<S> {
-    inner: S,
-    requests: Arc<AtomicUsize>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Count<S>
-where
-    S: tower::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.inner.call(request)
-    }
-}
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -100,17 +66,10 @@ async fn run() {
     );
     let objects = parse_file("configmaps.yaml", text.as_bytes()).expect("parses");
 
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = {
-        let requests = requests.clone();
-        kube::client::ClientBuilder::try_from(shared().primary().config().clone())
-            .expect("client builder")
-            .with_layer(&tower::layer::layer_fn(move |inner| Count {
-                inner,
-                requests: requests.clone(),
-            }))
-            .build()
-    };
+    let (counted, requests) = shared()
+        .primary()
+        .counting_client()
+        .expect("counting client");
 
     println!("drift check of {OBJECTS} ConfigMaps, in sync, against one apiserver");
     let mut medians = Vec::new();
@@ -130,11 +89,11 @@ async fn run() {
         let mut times = Vec::new();
         let mut per_check = 0;
         for _ in 0..RUNS {
-            requests.store(0, Ordering::SeqCst);
+            let before = requests.requests();
             let start = Instant::now();
             let report = comparer.compare(&objects).await.expect("checked");
             times.push(start.elapsed());
-            per_check = requests.load(Ordering::SeqCst);
+            per_check = requests.requests() - before;
             assert!(report.in_sync(), "{report:?}");
             assert_eq!(report.checked as usize, OBJECTS);
         }

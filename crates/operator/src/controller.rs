@@ -302,6 +302,23 @@ pub fn backoff(failures: u32) -> Duration {
     (Duration::from_secs(5) * 2u32.pow(exponent)).min(MAX_BACKOFF)
 }
 
+/// A controller holds its reconcilers until its store is ready, and a graceful shutdown cuts the
+/// watch that would make it ready: asked to stop that early, it would wait for ever. So the stop
+/// is passed on once the store is ready, or after a few seconds if it never gets there.
+pub(crate) fn after_store_ready<K>(
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    store: Store<K>,
+) -> impl std::future::Future<Output = ()> + Send + Sync + 'static
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
+{
+    async move {
+        shutdown.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready()).await;
+    }
+}
+
 /// Reconcile on a spec change or a passed-on webhook, never on a status write.
 fn generation_or_refresh(tracker: &PullRequestTracker) -> Option<u64> {
     use std::hash::{Hash, Hasher};
@@ -338,6 +355,7 @@ pub fn tracker_controller(
         .reflect(monitor_writer)
         .touched_objects();
     let ctx = Arc::new(ctx_builder(monitor_store));
+    let shutdown = after_store_ready(shutdown, tracker_store.clone());
     let controller = Controller::for_stream(tracker_stream, tracker_store.clone())
         .owns_stream(monitor_stream)
         .reconcile_on(triggers)

@@ -16,7 +16,7 @@ use prtracker_api::{DriftMonitor, interval::parse_interval};
 use prtracker_drift::{DriftChecker, DriftError, next_status, write_status};
 use tracing::{debug, warn};
 
-use crate::controller::{ReconcileObserver, backoff};
+use crate::controller::{ReconcileObserver, after_store_ready, backoff};
 
 /// What every monitor check shares.
 pub struct MonitorContext {
@@ -99,6 +99,7 @@ pub fn monitor_controller(
         .reflect(writer)
         .touched_objects()
         .predicate_filter(generation_or_request, Default::default());
+    let shutdown = after_store_ready(shutdown, store.clone());
     Controller::for_stream(stream, store)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, Arc::new(ctx))

@@ -278,7 +278,10 @@ async fn run_controllers(
         }
     };
     tokio::select! {
-        () = futures::future::join4(controller, monitor_controller, listing, gauges).map(|_| ()) => Ok(()),
+        () = futures::future::join4(controller, monitor_controller, listing, gauges).map(|_| ()) => {
+            info!("controllers stopped");
+            Ok(())
+        }
         () = lost => {
             error!("lost the leader lease: stopping so that only the new leader writes");
             bail!("lost the leader lease")
@@ -425,7 +428,15 @@ async fn forward_signals(shutdown: watch::Sender<bool>) {
     }
     info!("shutting down: finishing the reconciles in flight");
     let _ = shutdown.send(true);
+    // Kubernetes kills the pod after its grace period (30s in deploy/); a shutdown that has not
+    // finished well before then says so and ends, rather than being killed without a word.
+    tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+    error!(after = ?SHUTDOWN_DEADLINE, "shutdown did not finish; exiting");
+    std::process::exit(1);
 }
+
+/// How long a graceful shutdown may take.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// The CRDs must be installed before anything runs: their absence is a setup mistake to report.
 async fn check_crds(client: &Client, namespace: Option<&str>) -> anyhow::Result<()> {

@@ -2,12 +2,15 @@
 //! manifests are live in both clusters becomes Deployed; a hand edit in one cluster makes it Drifted,
 //! on the PR too; undoing the edit makes it Deployed again.
 
+mod common;
+
 use std::{
     io::Write,
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
+
+use common::{KillOnDrop, eventually, free_port, state_labels};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -16,39 +19,12 @@ use kube::{
 };
 use prtracker_api::{DriftMonitor, DriftPhase, PullRequestTracker};
 use prtracker_domain::PrState;
-use prtracker_github_sim::{NewPull, Simulator, SimulatorHandle};
+use prtracker_github_sim::{NewPull, Simulator};
 use prtracker_testenv::{shared, test_namespace};
 use serde_json::json;
 
 const REPO: &str = "octo-org/shop";
 const PERSON: &str = "octocat";
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn manifests(app_namespace: &str, replicas: u32) -> String {
     format!(
@@ -146,14 +122,6 @@ async fn state(trackers: &Api<PullRequestTracker>) -> Option<PrState> {
         .and_then(|t| t.status.as_ref().and_then(|s| s.state))
 }
 
-fn state_labels(sim: &SimulatorHandle, number: u64) -> Vec<String> {
-    sim.pull_labels(REPO, number)
-        .expect("labels")
-        .into_iter()
-        .filter(|l| l.starts_with("state/"))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again() {
     let client: Client = shared().primary().client().expect("client");
@@ -214,12 +182,9 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("token"), sim.token()).expect("token");
     std::fs::write(dir.path().join("secret"), "s3cret").expect("secret");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let log = std::fs::File::create(dir.path().join("operator.log")).expect("log");
-    let _operator = Operator(
+    let _operator = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_prtracker"))
             .arg("run")
             .arg(format!("--github-api-url={}", sim.api_url()))
@@ -271,7 +236,7 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
         Duration::from_secs(30),
         || async {
             (state(&trackers).await == Some(PrState::Deployed)
-                && state_labels(&sim, number) == ["state/deployed"])
+                && state_labels(&sim, REPO, number) == ["state/deployed"])
             .then_some(())
         },
     )
@@ -285,7 +250,7 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
         Duration::from_secs(60),
         || async {
             (state(&trackers).await == Some(PrState::Drifted)
-                && state_labels(&sim, number) == ["state/drifted"])
+                && state_labels(&sim, REPO, number) == ["state/drifted"])
             .then_some(())
         },
     )
@@ -317,7 +282,7 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     request_checks(&monitors).await;
     eventually("Deployed again", Duration::from_secs(60), || async {
         (state(&trackers).await == Some(PrState::Deployed)
-            && state_labels(&sim, number) == ["state/deployed"])
+            && state_labels(&sim, REPO, number) == ["state/deployed"])
         .then_some(())
     })
     .await;

@@ -2,8 +2,9 @@
 //! auto-tracking, webhooks (good and bad), a lost webhook repaired by the resync, drift monitors on
 //! merge, and a leader handing over to the second replica without a state label lost or doubled.
 
+mod common;
+
 use std::{
-    net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -16,18 +17,13 @@ use prtracker_domain::PrState;
 use prtracker_github_sim::{Faults, NewPull, Simulator, SimulatorHandle};
 use prtracker_testenv::{shared, test_namespace};
 
+use common::{eventually, free_port, state_labels};
+
 const REPO: &str = "octo-org/shop";
 const SECRET: &str = "webhook secret for tests";
 const PERSON: &str = "octocat";
 /// The resync interval the operator runs with: a dropped webhook is repaired within it.
 const RESYNC: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// One `prtracker run` process, killed on drop.
 struct Replica {
@@ -104,32 +100,6 @@ impl Drop for Replica {
     }
 }
 
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn state_labels(sim: &SimulatorHandle, number: u64) -> Vec<String> {
-    sim.pull_labels(REPO, number)
-        .expect("labels")
-        .into_iter()
-        .filter(|l| l.starts_with("state/"))
-        .collect()
-}
-
 async fn tracker_state(trackers: &Api<PullRequestTracker>, number: u64) -> Option<PrState> {
     trackers
         .list(&Default::default())
@@ -196,7 +166,7 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     .await;
     assert_eq!(state, PrState::Open);
     eventually("state/open on the PR", Duration::from_secs(10), || async {
-        (state_labels(&sim, number) == ["state/open"]).then_some(())
+        (state_labels(&sim, REPO, number) == ["state/open"]).then_some(())
     })
     .await;
 
@@ -256,7 +226,7 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     eventually(
         "the resync repairing the dropped webhook",
         RESYNC * 3,
-        || async { (state_labels(&sim, number) == ["state/approved"]).then_some(()) },
+        || async { (state_labels(&sim, REPO, number) == ["state/approved"]).then_some(()) },
     )
     .await;
     assert!(
@@ -276,7 +246,7 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
         },
     )
     .await;
-    assert_eq!(state_labels(&sim, number), ["state/merged"]);
+    assert_eq!(state_labels(&sim, REPO, number), ["state/merged"]);
 
     // Killing the leader hands over to the second replica; no state label is lost or doubled.
     let second_pr = sim
@@ -289,7 +259,7 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
         )
         .expect("PR");
     eventually("the second PR's label", Duration::from_secs(20), || async {
-        (state_labels(&sim, second_pr) == ["state/open"]).then_some(())
+        (state_labels(&sim, REPO, second_pr) == ["state/open"]).then_some(())
     })
     .await;
     drop(first);
@@ -314,10 +284,10 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     .await;
     for pr in [number, second_pr] {
         assert_eq!(
-            state_labels(&sim, pr).len(),
+            state_labels(&sim, REPO, pr).len(),
             1,
             "PR {pr}: {:?}",
-            state_labels(&sim, pr)
+            state_labels(&sim, REPO, pr)
         );
     }
     // Every label change the operator made, as webhooks show it: never zero, never two for long.

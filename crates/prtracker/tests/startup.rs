@@ -1,8 +1,9 @@
 //! `prtracker run` refuses to start, clearly and before writing anything, when what it needs is
 //! wrong; and stops cleanly on SIGTERM, releasing its lease.
 
+mod common;
+
 use std::{
-    net::TcpListener,
     path::Path,
     process::{Command, Output, Stdio},
     time::{Duration, Instant},
@@ -13,12 +14,7 @@ use kube::Api;
 use prtracker_github_sim::Simulator;
 use prtracker_testenv::{ControlPlane, ControlPlaneConfig, shared, test_namespace};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use common::free_port;
 
 fn files(dir: &Path, token: &str) -> (String, String) {
     let token_file = dir.join("token");
@@ -161,7 +157,7 @@ async fn sigterm_stops_the_operator_cleanly_and_releases_its_lease() {
         .env("KUBECONFIG", shared().primary().kubeconfig_path())
         .env("POD_NAME", "the-only-replica")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("operator.log")).expect("log"))
         .spawn()
         .expect("prtracker runs");
 
@@ -191,9 +187,17 @@ async fn sigterm_stops_the_operator_cleanly_and_releases_its_lease() {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "it did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "it did not stop on SIGTERM; its log:\n{}",
+            std::fs::read_to_string(dir.path().join("operator.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(status.success(), "SIGTERM ended it with {status}");
+    assert!(
+        status.success(),
+        "SIGTERM ended it with {status}; its log:\n{}",
+        std::fs::read_to_string(dir.path().join("operator.log")).unwrap_or_default()
+    );
     assert_eq!(holder().await, "", "the lease was not released");
 }

@@ -1,13 +1,7 @@
 //! The coordinator against the real apiserver and the GitHub simulator: each sync rule of SPEC.md,
 //! and what happens when GitHub fails.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use kube::{
     Api, ResourceExt,
@@ -18,47 +12,16 @@ use prtracker_domain::{LabelPrefix, PrState};
 use prtracker_github::{GitHubApi, GitHubAuth, GitHubConfig, OctocrabGitHub};
 use prtracker_github_sim::{Faults, NewPull, Simulator, SimulatorHandle};
 use prtracker_sync::{Coordinator, GitHubLabelManager, SyncError};
-use prtracker_testenv::{shared, test_namespace};
+use prtracker_testenv::{RequestCounter, shared, test_namespace};
 use serde_json::json;
 
 const REPO: &str = "octo-org/app";
 const PERSON: &str = "octocat";
 
-/// Counts the requests other than GET that a client sends: the Kubernetes writes the coordinator
-/// makes, including those the apiserver would find unchanged.
-#[derive(Clone)]
-struct CountWrites<S> {
-    inner: S,
-    writes: Arc<AtomicUsize>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for CountWrites<S>
-where
-    S: tower::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.method() != http::Method::GET {
-            self.writes.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.call(request)
-    }
-}
-
 struct Env {
     sim: SimulatorHandle,
     github: Arc<OctocrabGitHub>,
-    kube_writes: Arc<AtomicUsize>,
+    kube_writes: RequestCounter,
     coordinator: Coordinator,
     trackers: Api<PullRequestTracker>,
     monitors: Api<DriftMonitor>,
@@ -81,17 +44,10 @@ async fn env_with(prefix: &str, tune: impl FnOnce(&mut GitHubConfig)) -> Env {
     ));
     let client = shared().primary().client().expect("kube client");
     let namespace = test_namespace(&client, prefix).await.expect("namespace");
-    let kube_writes = Arc::new(AtomicUsize::new(0));
-    let counted = {
-        let writes = kube_writes.clone();
-        kube::client::ClientBuilder::try_from(shared().primary().config().clone())
-            .expect("client builder")
-            .with_layer(&tower::layer::layer_fn(move |inner| CountWrites {
-                inner,
-                writes: writes.clone(),
-            }))
-            .build()
-    };
+    let (counted, kube_writes) = shared()
+        .primary()
+        .counting_client()
+        .expect("counting client");
     Env {
         sim,
         coordinator: Coordinator::new(counted, github.clone(), labels),
@@ -723,7 +679,7 @@ async fn a_no_op_sync_costs_no_kubernetes_write_and_no_counted_github_request() 
     let tracker = env.fresh(&tracker.name_any()).await;
     let version = tracker.resource_version();
     let budget = env.sim.budget(env.sim.token()).used;
-    let writes = env.kube_writes.load(Ordering::SeqCst);
+    let writes = env.kube_writes.writes();
 
     for _ in 0..3 {
         assert!(
@@ -738,7 +694,7 @@ async fn a_no_op_sync_costs_no_kubernetes_write_and_no_counted_github_request() 
             .expect("no-op");
     }
     assert_eq!(
-        env.kube_writes.load(Ordering::SeqCst),
+        env.kube_writes.writes(),
         writes,
         "a no-op sync sent a Kubernetes write"
     );

@@ -12,6 +12,7 @@
 mod binaries;
 mod certs;
 mod control_plane;
+mod counting;
 mod process;
 mod supervisor;
 
@@ -24,6 +25,7 @@ pub use binaries::{
     BUILD_COMMAND, BUILD_RECIPE, Binaries, ETCD_VERSION, KUBERNETES_VERSION, default_dir,
 };
 pub use control_plane::{Cluster, ControlPlane, ControlPlaneConfig, install_crds};
+pub use counting::RequestCounter;
 
 /// The clusters of the [`shared`] control plane.
 pub const SHARED_CLUSTERS: [&str; 2] = ["primary", "secondary"];

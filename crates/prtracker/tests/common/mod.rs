@@ -1,0 +1,57 @@
+//! What the end-to-end tests of the binary share.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::{
+    net::TcpListener,
+    process::Child,
+    time::{Duration, Instant},
+};
+
+use prtracker_github_sim::SimulatorHandle;
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `probe` until it gives a value; fails the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The state labels on a PR of the simulator.
+pub fn state_labels(sim: &SimulatorHandle, repo: &str, number: u64) -> Vec<String> {
+    sim.pull_labels(repo, number)
+        .expect("labels")
+        .into_iter()
+        .filter(|l| l.starts_with("state/"))
+        .collect()
+}
+
+/// A child process killed (and reaped) when the test ends, passing or not.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
