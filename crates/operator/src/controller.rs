@@ -305,18 +305,15 @@ pub fn backoff(failures: u32) -> Duration {
 /// A controller holds its reconcilers until its store is ready, and a graceful shutdown cuts the
 /// watch that would make it ready: asked to stop that early, it would wait for ever. So the stop
 /// is passed on once the store is ready, or after a few seconds if it never gets there.
-pub(crate) fn after_store_ready<K>(
+pub(crate) async fn after_store_ready<K>(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     store: Store<K>,
-) -> impl std::future::Future<Output = ()> + Send + Sync + 'static
-where
+) where
     K: Resource + Clone + Send + Sync + 'static,
     K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
 {
-    async move {
-        shutdown.await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready()).await;
-    }
+    shutdown.await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready()).await;
 }
 
 /// Reconcile on a spec change or a passed-on webhook, never on a status write.
