@@ -72,6 +72,14 @@ impl Endpoint {
     pub fn is_write(self) -> bool {
         self.method() != Method::GET
     }
+
+    /// Whether a write waits its turn behind the previous one. Removing a state label completes
+    /// the change its addition began: spacing it would leave two state labels on the PR for the
+    /// whole interval, where the operator promises one round trip. Removals never outnumber the
+    /// additions that start them, so the write rate stays within GitHub's ask.
+    pub fn is_spaced(self) -> bool {
+        self.is_write() && self != Endpoint::RemoveIssueLabel
+    }
 }
 
 /// Encodes one path segment (a label name, a file name).
@@ -200,6 +208,9 @@ mod tests {
             );
         }
         assert!(Endpoint::RemoveIssueLabel.is_write());
+        assert!(!Endpoint::RemoveIssueLabel.is_spaced());
+        assert!(Endpoint::AddIssueLabels.is_spaced());
+        assert!(Endpoint::CreateRepoLabel.is_spaced());
         assert!(!Endpoint::GetPull.is_write());
     }
 

@@ -87,7 +87,7 @@ impl Transport {
         let mut limit_hits = 0u32;
         loop {
             self.wait_for_rate_limit().await?;
-            if call.endpoint.is_write() {
+            if call.endpoint.is_spaced() {
                 self.space_write().await;
             }
             let outcome = self.attempt(octo, call, if_none_match).await;

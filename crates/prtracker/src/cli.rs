@@ -28,6 +28,14 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the operator: the controllers, the GitHub webhook endpoint, metrics and health probes.
     Run(Box<prtracker_operator::RunArgs>),
+    /// The whole system on this machine, and a pull request's life played through it: two local
+    /// clusters, the GitHub simulator, the operator; opened, approved, merged, deployed, drifted,
+    /// repaired. Needs the control plane built by scripts/build-control-plane.sh.
+    Demo {
+        /// Keep everything running at the end, until Ctrl-C, to explore with kubectl.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print the CustomResourceDefinitions as YAML (pipe to `kubectl apply -f -`), or write one file each.
     Crds {
         /// Write `<crd name>.yaml` files into this directory instead of printing.
