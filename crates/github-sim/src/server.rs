@@ -42,6 +42,10 @@ impl Simulator {
         let app = crate::http::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            // Small JSON answers: without TCP_NODELAY each waits for Nagle's delayed ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                let _ = stream.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;

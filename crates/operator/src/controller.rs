@@ -95,6 +95,10 @@ impl Context {
     }
 }
 
+/// Reconciles running at once. Unbounded, a start with 10,000 trackers sends 10,000 GitHub requests
+/// together and holds all their buffers; bounded, they stream through at GitHub's pace.
+pub const RECONCILE_CONCURRENCY: u16 = 16;
+
 /// The longest wait between retries of a failing tracker.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// After a conflict (someone wrote the tracker meanwhile), try again soon with the newer object.
@@ -316,6 +320,12 @@ pub(crate) async fn after_store_ready<K>(
     let _ = tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready()).await;
 }
 
+/// The caches keep every tracker and monitor for the life of the process; their managedFields
+/// (often the larger part of an object) are never read, so they are not kept.
+pub(crate) fn forget_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 /// Reconcile on a spec change or a passed-on webhook, never on a status write.
 fn generation_or_refresh(tracker: &PullRequestTracker) -> Option<u64> {
     use std::hash::{Hash, Hasher};
@@ -343,17 +353,22 @@ pub fn tracker_controller(
     let (tracker_store, tracker_writer) = reflector::store();
     let tracker_stream = watcher(trackers, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(forget_managed_fields)
         .reflect(tracker_writer)
         .touched_objects()
         .predicate_filter(generation_or_refresh, Default::default());
     let (monitor_store, monitor_writer) = reflector::store();
     let monitor_stream = watcher(monitors, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(forget_managed_fields)
         .reflect(monitor_writer)
         .touched_objects();
     let ctx = Arc::new(ctx_builder(monitor_store));
     let shutdown = after_store_ready(shutdown, tracker_store.clone());
     let controller = Controller::for_stream(tracker_stream, tracker_store.clone())
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
+        )
         .owns_stream(monitor_stream)
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)

@@ -16,7 +16,9 @@ use prtracker_api::{DriftMonitor, interval::parse_interval};
 use prtracker_drift::{DriftChecker, DriftError, next_status, write_status};
 use tracing::{debug, warn};
 
-use crate::controller::{ReconcileObserver, after_store_ready, backoff};
+use crate::controller::{
+    RECONCILE_CONCURRENCY, ReconcileObserver, after_store_ready, backoff, forget_managed_fields,
+};
 
 /// What every monitor check shares.
 pub struct MonitorContext {
@@ -96,11 +98,15 @@ pub fn monitor_controller(
     let (store, writer) = kube::runtime::reflector::store();
     let stream = watcher(monitors, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(forget_managed_fields)
         .reflect(writer)
         .touched_objects()
         .predicate_filter(generation_or_request, Default::default());
     let shutdown = after_store_ready(shutdown, store.clone());
     Controller::for_stream(stream, store)
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, Arc::new(ctx))
         .for_each(|result| async move {

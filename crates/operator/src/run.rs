@@ -15,6 +15,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
+use axum::serve::ListenerExt;
 use futures::FutureExt;
 use kube::{
     Api, Client,
@@ -66,7 +67,12 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
         .context("GitHub refused the configured credentials")?;
     info!(github = %config.github.base_url, credentials = %identity, "connected to GitHub");
 
-    let metrics = Metrics::with_github(github.metrics_handle());
+    let metrics = Metrics::new();
+    // The snapshot carries the ETag cache's size too, which the raw counters do not.
+    metrics.set_github_snapshots({
+        let github = github.clone();
+        move || github.metrics()
+    });
     let health = Health::new((config.resync_interval * 3).max(Duration::from_secs(60)));
     let (shutdown_tx, shutdown) = watch::channel(false);
     tokio::spawn(forward_signals(shutdown_tx.clone()));
@@ -82,7 +88,11 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+        .with_context(|| format!("--listen {}: cannot bind", config.listen))?
+        // Small JSON answers: without TCP_NODELAY each waits for Nagle's delayed ACK.
+        .tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
     info!(listen = %config.listen, "serving /webhook, /metrics, /healthz, /readyz");
     let server = tokio::spawn(
         axum::serve(listener, app)
