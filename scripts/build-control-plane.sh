@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane that prtracker's tests run against: kube-apiserver,
 # kube-controller-manager (for garbage collection of owned objects) and kubectl from the
-# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server. The binaries go to a
-# cache outside the repository and are reused when present, so only the first run pays for the build.
+# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server; and helm (helm.sh/helm/v3), which
+# renders the chart under deploy/helm/ in the packaging tests. The binaries go to a cache outside
+# the repository and are reused when present (each one: a missing one is built alone), so only the
+# first run pays for the build.
 #
 # Usage: scripts/build-control-plane.sh        build what is missing, print the directory
 #        scripts/build-control-plane.sh --dir  print the directory only (no build)
@@ -10,6 +12,7 @@ set -euo pipefail
 
 KUBERNETES_VERSION=v1.35.4 # k8s-openapi 0.29 covers 1.33..1.37; the crates use feature v1_35.
 ETCD_VERSION=v3.6.16       # the 3.6 line that Kubernetes 1.35 runs on.
+HELM_VERSION=v3.22.0       # renders deploy/helm/prtracker; any v3 does, this one builds with Go 1.25+.
 RECIPE=r1                  # bump when this script builds differently, so old caches are not reused.
 
 cache_root=${PRTRACKER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prtracker}
@@ -21,11 +24,11 @@ if [[ ${1:-} == --dir ]]; then
 fi
 
 kubernetes_binaries=(kube-apiserver kube-controller-manager kubectl)
-have_all() {
-  for b in "${kubernetes_binaries[@]}" etcd; do [[ -x $bin_dir/$b ]] || return 1; done
+have() {
+  for b in "$@"; do [[ -x $bin_dir/$b ]] || return 1; done
 }
 
-if have_all; then
+if have "${kubernetes_binaries[@]}" etcd helm; then
   echo "$bin_dir"
   exit 0
 fi
@@ -68,6 +71,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$bin_dir"
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 
+build_kubernetes() {
 echo "building ${kubernetes_binaries[*]} $KUBERNETES_VERSION (first run only; several minutes)" >&2
 mkdir -p "$work/kubernetes"
 (
@@ -120,5 +124,23 @@ GO
 
 # Rename only once everything built, so an interrupted build never looks complete.
 for b in "${kubernetes_binaries[@]}" etcd; do mv "$bin_dir/$b.partial" "$bin_dir/$b"; done
+}
+
+build_helm() {
+echo "building helm $HELM_VERSION" >&2
+mkdir -p "$work/helm"
+(
+  cd "$work/helm"
+  "$go_bin" mod init prtracker.test/helm >/dev/null 2>&1
+  "$go_bin" get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # Stamp the release, as helm's Makefile does, so `helm version` tells it.
+  "$go_bin" build -trimpath -ldflags="-s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    -o "$bin_dir/helm.partial" helm.sh/helm/v3/cmd/helm
+)
+mv "$bin_dir/helm.partial" "$bin_dir/helm"
+}
+
+have "${kubernetes_binaries[@]}" etcd || build_kubernetes
+have helm || build_helm
 echo "built the control plane in $(( $(date +%s) - started ))s into $bin_dir" >&2
 echo "$bin_dir"

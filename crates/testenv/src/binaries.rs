@@ -17,7 +17,7 @@ pub const BUILD_RECIPE: &str = "r1";
 /// The command that builds the binaries, named in every error about them.
 pub const BUILD_COMMAND: &str = "scripts/build-control-plane.sh";
 
-/// The directory holding `etcd`, `kube-apiserver`, `kube-controller-manager` and `kubectl`.
+/// The directory holding `etcd`, `kube-apiserver`, `kube-controller-manager`, `kubectl` and `helm`.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     dir: PathBuf,
@@ -38,6 +38,7 @@ impl Binaries {
             "kube-apiserver",
             "kube-controller-manager",
             "kubectl",
+            "helm",
         ] {
             let path = binaries.dir.join(name);
             if !path.is_file() {
@@ -68,6 +69,11 @@ impl Binaries {
 
     pub fn kubectl(&self) -> PathBuf {
         self.dir.join("kubectl")
+    }
+
+    /// Renders deploy/helm/prtracker in the packaging tests (its version: the script's HELM_VERSION).
+    pub fn helm(&self) -> PathBuf {
+        self.dir.join("helm")
     }
 }
 

@@ -34,7 +34,7 @@ pub const SHARED_CLUSTERS: [&str; 2] = ["primary", "secondary"];
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(
-        "{name} is not in {dir}: build the test control plane with `{BUILD_COMMAND}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver, kube-controller-manager and kubectl"
+        "{name} is not in {dir}: build the test control plane with `{BUILD_COMMAND}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm"
     )]
     MissingBinary { name: &'static str, dir: PathBuf },
     #[error(
