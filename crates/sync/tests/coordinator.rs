@@ -103,17 +103,24 @@ impl Env {
             .create(&PostParams::default(), &tracker)
             .await
             .expect("tracker created");
-        if let Some(state) = state {
-            self.trackers
-                .patch_status(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({ "status": { "state": state } })),
-                )
-                .await
-                .expect("status");
+        match state {
+            Some(state) => self.record_state(&name, state).await,
+            None => self.fresh(&name).await,
         }
-        self.fresh(&name).await
+    }
+
+    /// Sets the tracker's recorded state, as the operator does with a drift verdict, and returns
+    /// the tracker as it now is.
+    async fn record_state(&self, name: &str, state: PrState) -> PullRequestTracker {
+        self.trackers
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": { "state": state } })),
+            )
+            .await
+            .expect("status written");
+        self.fresh(name).await
     }
 
     async fn fresh(&self, name: &str) -> PullRequestTracker {
@@ -383,15 +390,7 @@ async fn operator_verdicts_change_exactly_the_state_labels() {
         (PrState::Drifted, ["area/api", "bug", "state/drifted"]),
         (PrState::Deployed, ["area/api", "bug", "state/deployed"]),
     ] {
-        env.trackers
-            .patch_status(
-                &tracker.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({ "status": { "state": verdict } })),
-            )
-            .await
-            .expect("verdict");
-        let tracker = env.fresh(&tracker.name_any()).await;
+        let tracker = env.record_state(&tracker.name_any(), verdict).await;
         let result = env
             .coordinator
             .sync_prt_to_github(&tracker)
@@ -404,14 +403,7 @@ async fn operator_verdicts_change_exactly_the_state_labels() {
     }
 
     // A verdict the facts contradict is refused, and nothing is written.
-    env.trackers
-        .patch_status(
-            &tracker.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": { "state": "Open" } })),
-        )
-        .await
-        .expect("status");
+    env.record_state(&tracker.name_any(), PrState::Open).await;
     let writes = env.label_writes().len();
     let refused = env
         .coordinator
@@ -734,14 +726,8 @@ async fn apply_state_never_shows_an_observer_zero_or_several_state_labels() {
         .await
         .expect("sync");
     let tracker = env.fresh(&tracker.name_any()).await;
-    env.trackers
-        .patch_status(
-            &tracker.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": { "state": "Deployed" } })),
-        )
-        .await
-        .expect("verdict");
+    env.record_state(&tracker.name_any(), PrState::Deployed)
+        .await;
     env.coordinator
         .sync_prt_to_github(&env.fresh(&tracker.name_any()).await)
         .await
