@@ -34,7 +34,9 @@ pub fn parse_interval(text: &str) -> Result<Duration, IntervalError> {
     }
 }
 
-fn parse_go_duration(text: &str) -> Option<Duration> {
+/// Parses Go's duration syntax (`250ms`, `90s`, `1h30m`, `1.5h`), without bounds: the one parser
+/// for the CRD's intervals and the operator's duration flags.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
     let mut rest = text;
     let mut total = 0f64;
     if rest.is_empty() {

@@ -275,35 +275,10 @@ fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// A Go-style duration (`90s`, `5m`, `1h30m`).
+/// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration such as 30s, 5m or 1h"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(format!("{text:?} is not a duration such as 30s, 5m or 1h")),
-        };
-        rest = &rest[unit_len..];
-        total += unit * u32::try_from(value).map_err(|_| format!("{text:?} is too long"))?;
-    }
-    Ok(total)
+    prtracker_api::interval::parse_go_duration(text.trim())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
 }
 
 #[cfg(test)]
