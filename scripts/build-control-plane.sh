@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane that prtracker's tests run against: kube-apiserver,
 # kube-controller-manager (for garbage collection of owned objects) and kubectl from the
-# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server; and helm (helm.sh/helm/v3), which
-# renders the chart under deploy/helm/ in the packaging tests. The binaries go to a cache outside
-# the repository and are reused when present (each one: a missing one is built alone), so only the
-# first run pays for the build.
+# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server; and, for the tests only, helm
+# (helm.sh/helm/v3), which renders the chart under deploy/helm/ in the packaging tests. The binaries
+# go to a cache outside the repository and are reused when present (each one: a missing one is built
+# alone), so only the first run pays for the build.
 #
-# Usage: scripts/build-control-plane.sh        build what is missing, print the directory
-#        scripts/build-control-plane.sh --dir  print the directory only (no build)
+# Usage: scripts/build-control-plane.sh              build what is missing, print the directory
+#        scripts/build-control-plane.sh --with-helm  the same, and helm (scripts/test.sh does this)
+#        scripts/build-control-plane.sh --dir        print the directory only (no build)
 set -euo pipefail
 
 KUBERNETES_VERSION=v1.35.4 # k8s-openapi 0.29 covers 1.33..1.37; the crates use feature v1_35.
@@ -18,17 +19,22 @@ RECIPE=r1                  # bump when this script builds differently, so old ca
 cache_root=${PRTRACKER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prtracker}
 bin_dir=${PRTRACKER_CONTROL_PLANE_DIR:-$cache_root/control-plane/kubernetes-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-$RECIPE}
 
-if [[ ${1:-} == --dir ]]; then
-  echo "$bin_dir"
-  exit 0
-fi
+with_helm=false
+case ${1:-} in
+  --dir) echo "$bin_dir"; exit 0 ;;
+  --with-helm) with_helm=true ;;
+  "") ;;
+  *) echo "usage: $0 [--with-helm | --dir]" >&2; exit 2 ;;
+esac
 
 kubernetes_binaries=(kube-apiserver kube-controller-manager kubectl)
 have() {
   for b in "$@"; do [[ -x $bin_dir/$b ]] || return 1; done
 }
 
-if have "${kubernetes_binaries[@]}" etcd helm; then
+wanted=("${kubernetes_binaries[@]}" etcd)
+if $with_helm; then wanted+=(helm); fi
+if have "${wanted[@]}"; then
   echo "$bin_dir"
   exit 0
 fi
@@ -141,6 +147,6 @@ mv "$bin_dir/helm.partial" "$bin_dir/helm"
 }
 
 have "${kubernetes_binaries[@]}" etcd || build_kubernetes
-have helm || build_helm
+if $with_helm; then have helm || build_helm; fi
 echo "built the control plane in $(( $(date +%s) - started ))s into $bin_dir" >&2
 echo "$bin_dir"

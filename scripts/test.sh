@@ -10,7 +10,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 started=$(date +%s)
-PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh)
+PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh --with-helm)
 export PRTRACKER_CONTROL_PLANE_DIR
 echo "control plane: $PRTRACKER_CONTROL_PLANE_DIR (ready after $(( $(date +%s) - started ))s)"
 

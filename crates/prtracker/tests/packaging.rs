@@ -292,7 +292,11 @@ fn the_charts_crds_are_deploy_crds() {
 }
 
 fn helm() -> Command {
-    Command::new(shared().binaries().helm())
+    let helm = shared()
+        .binaries()
+        .helm()
+        .unwrap_or_else(|error| panic!("{error}"));
+    Command::new(helm)
 }
 
 fn run(mut command: Command) -> Output {

@@ -16,8 +16,11 @@ pub const ETCD_VERSION: &str = "v3.6.16";
 pub const BUILD_RECIPE: &str = "r1";
 /// The command that builds the binaries, named in every error about them.
 pub const BUILD_COMMAND: &str = "scripts/build-control-plane.sh";
+/// The command that also builds helm, which only the packaging tests use (scripts/test.sh runs it).
+pub const BUILD_WITH_HELM_COMMAND: &str = "scripts/build-control-plane.sh --with-helm";
 
-/// The directory holding `etcd`, `kube-apiserver`, `kube-controller-manager`, `kubectl` and `helm`.
+/// The directory holding `etcd`, `kube-apiserver`, `kube-controller-manager` and `kubectl`, and, when
+/// built for the tests, `helm`.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     dir: PathBuf,
@@ -38,17 +41,23 @@ impl Binaries {
             "kube-apiserver",
             "kube-controller-manager",
             "kubectl",
-            "helm",
         ] {
-            let path = binaries.dir.join(name);
-            if !path.is_file() {
-                return Err(HarnessError::MissingBinary {
-                    name,
-                    dir: binaries.dir.clone(),
-                });
-            }
+            binaries.require(name, BUILD_COMMAND)?;
         }
         Ok(binaries)
+    }
+
+    fn require(&self, name: &'static str, command: &'static str) -> Result<PathBuf, HarnessError> {
+        let path = self.dir.join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(HarnessError::MissingBinary {
+                name,
+                dir: self.dir.clone(),
+                command,
+            })
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -72,8 +81,10 @@ impl Binaries {
     }
 
     /// Renders deploy/helm/prtracker in the packaging tests (its version: the script's HELM_VERSION).
-    pub fn helm(&self) -> PathBuf {
-        self.dir.join("helm")
+    /// Built only with `--with-helm`, since the demo does not need it: an error naming that command
+    /// when it is missing.
+    pub fn helm(&self) -> Result<PathBuf, HarnessError> {
+        self.require("helm", BUILD_WITH_HELM_COMMAND)
     }
 }
 

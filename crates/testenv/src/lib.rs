@@ -22,7 +22,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, Client, api::PostParams};
 
 pub use binaries::{
-    BUILD_COMMAND, BUILD_RECIPE, Binaries, ETCD_VERSION, KUBERNETES_VERSION, default_dir,
+    BUILD_COMMAND, BUILD_RECIPE, BUILD_WITH_HELM_COMMAND, Binaries, ETCD_VERSION,
+    KUBERNETES_VERSION, default_dir,
 };
 pub use control_plane::{Cluster, ControlPlane, ControlPlaneConfig, install_crds};
 pub use counting::RequestCounter;
@@ -34,9 +35,13 @@ pub const SHARED_CLUSTERS: [&str; 2] = ["primary", "secondary"];
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(
-        "{name} is not in {dir}: build the test control plane with `{BUILD_COMMAND}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm"
+        "{name} is not in {dir}: build it with `{command}` (needs Go; the README's test command runs it), or point PRTRACKER_CONTROL_PLANE_DIR at a directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm"
     )]
-    MissingBinary { name: &'static str, dir: PathBuf },
+    MissingBinary {
+        name: &'static str,
+        dir: PathBuf,
+        command: &'static str,
+    },
     #[error(
         "neither PRTRACKER_CONTROL_PLANE_DIR, PRTRACKER_CACHE_DIR, XDG_CACHE_HOME nor HOME is set: no place to find the control plane"
     )]

@@ -52,6 +52,31 @@ fn missing_binaries_fail_with_the_command_that_builds_them() {
     );
 }
 
+#[test]
+fn missing_helm_names_the_build_that_makes_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+    ] {
+        std::fs::write(dir.path().join(name), b"").expect("a stand-in binary");
+    }
+    let binaries = Binaries::in_dir(dir.path().to_owned()).expect("helm is not needed to run");
+    let error = binaries.helm().expect_err("helm is missing");
+    assert!(
+        matches!(error, HarnessError::MissingBinary { name: "helm", .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("scripts/build-control-plane.sh --with-helm"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn each_cluster_is_a_separate_apiserver() {
     let plane = shared();
