@@ -43,6 +43,15 @@ fn the_demo_plays_a_prs_life_and_cleans_up() {
         stdout.contains("monitors in-cluster=InSync secondary=Drifted"),
         "{stdout}"
     );
+    // What drifted, and before the deployment, what is not there yet.
+    assert!(
+        stdout.contains("drift in secondary: Deployment shop/shop spec.replicas: 3 -> 5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("drift in in-cluster: ") && stdout.contains(" missing"),
+        "{stdout}"
+    );
     assert!(stdout.contains("demo complete"), "{stdout}");
 
     // It printed where things were, and removed them all.

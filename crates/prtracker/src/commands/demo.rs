@@ -292,7 +292,50 @@ struct World<'a> {
 struct Snapshot {
     labels: Vec<String>,
     state: Option<PrState>,
-    monitors: Vec<(String, Option<DriftPhase>)>,
+    monitors: Vec<MonitorView>,
+}
+
+/// One monitor as the demo shows it: its cluster, verdict, and what differs.
+struct MonitorView {
+    cluster: String,
+    phase: Option<DriftPhase>,
+    drift: Vec<String>,
+}
+
+impl MonitorView {
+    fn of(monitor: DriftMonitor) -> Self {
+        let status = monitor.status.unwrap_or_default();
+        let drift = status
+            .drifted_resources
+            .iter()
+            .map(|resource| {
+                let object = format!(
+                    "{} {}{}",
+                    resource.kind,
+                    resource
+                        .namespace
+                        .as_ref()
+                        .map_or_else(String::new, |ns| format!("{ns}/")),
+                    resource.name
+                );
+                match resource.fields.first() {
+                    _ if resource.missing => format!("{object} missing"),
+                    Some(field) => format!(
+                        "{object} {}: {} -> {}",
+                        field.path,
+                        field.desired.as_deref().unwrap_or("(unset)"),
+                        field.live.as_deref().unwrap_or("(unset)")
+                    ),
+                    None => format!("{object} differs"),
+                }
+            })
+            .collect();
+        Self {
+            cluster: monitor.spec.cluster,
+            phase: status.phase,
+            drift,
+        }
+    }
 }
 
 impl Snapshot {
@@ -318,9 +361,9 @@ impl Snapshot {
             .await?
             .items
             .into_iter()
-            .map(|m| (m.spec.cluster.clone(), m.status.and_then(|s| s.phase)))
+            .map(MonitorView::of)
             .collect();
-        monitors.sort_by(|a, b| a.0.cmp(&b.0));
+        monitors.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(Self {
             labels,
             state,
@@ -338,10 +381,13 @@ impl Snapshot {
         } else {
             self.monitors
                 .iter()
-                .map(|(cluster, phase)| {
+                .map(|monitor| {
                     format!(
-                        "{cluster}={}",
-                        phase.map_or("Pending".to_owned(), |p| format!("{p:?}"))
+                        "{}={}",
+                        monitor.cluster,
+                        monitor
+                            .phase
+                            .map_or("Pending".to_owned(), |p| format!("{p:?}"))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -373,6 +419,15 @@ async fn step(
             eprint!("\r\x1b[K");
             println!("step {title}");
             println!("     {}", snapshot.line());
+            for monitor in &snapshot.monitors {
+                if !monitor.drift.is_empty() {
+                    println!(
+                        "     drift in {}: {}",
+                        monitor.cluster,
+                        monitor.drift.join("; ")
+                    );
+                }
+            }
             return Ok(());
         }
         if started.elapsed() > STEP_TIMEOUT {
