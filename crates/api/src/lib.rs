@@ -18,7 +18,8 @@ pub use monitor::{
 };
 pub use repository::{Repository, RepositoryError};
 pub use tracker::{
-    PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, SyncResultStatus,
+    CLUSTER_NAME_PATTERN, PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus,
+    SyncResultStatus, is_cluster_name,
 };
 
 /// Every CRD of prtracker, in the order they are installed.

@@ -15,6 +15,20 @@ use crate::repository::Repository;
 /// single PR is better split, and the apiserver refuses the tracker rather than the operator drowning.
 pub const MAX_CLUSTERS: usize = 32;
 
+/// A cluster's name is a DNS label: the pattern the CRD's schema gives `spec.clusters` (a test holds
+/// the two equal), and the rule [`is_cluster_name`] checks where the apiserver does not, as in flags.
+pub const CLUSTER_NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+/// Whether `name` can name a cluster: 1 to 63 of a-z, 0-9 and '-', starting and ending alphanumeric.
+pub fn is_cluster_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// Which pull request to track, and where its merged change must be live.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -139,4 +153,37 @@ pub struct SyncResultStatus {
     pub errors: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_time: Option<Time>,
+}
+
+#[cfg(test)]
+mod cluster_name_tests {
+    use kube::CustomResourceExt;
+
+    use super::*;
+
+    #[test]
+    fn cluster_names_are_dns_labels() {
+        for good in [
+            "in-cluster",
+            "staging",
+            "eu-west-1",
+            "a",
+            "0",
+            &"a".repeat(63),
+        ] {
+            assert!(is_cluster_name(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "Staging", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_cluster_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_schema_checks_the_same_pattern() {
+        let crd = serde_json::to_value(PullRequestTracker::crd()).expect("the CRD as JSON");
+        let clusters = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"]["clusters"]["items"];
+        assert_eq!(clusters["pattern"], CLUSTER_NAME_PATTERN, "{clusters}");
+        assert_eq!(clusters["maxLength"], 63, "{clusters}");
+    }
 }

@@ -169,14 +169,7 @@ impl RunArgs {
             bail!("--resync-interval must be at least 10s: every resync reads every tracked PR");
         }
         for cluster in &self.default_clusters {
-            let valid = !cluster.is_empty()
-                && cluster.len() <= 63
-                && cluster
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !cluster.starts_with('-')
-                && !cluster.ends_with('-');
-            if !valid {
+            if !prtracker_api::is_cluster_name(cluster) {
                 bail!(
                     "--default-clusters: {cluster:?} is not a cluster name (a DNS label: a-z, 0-9, '-')"
                 );
