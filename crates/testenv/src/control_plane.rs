@@ -249,9 +249,17 @@ impl ControlPlane {
     fn start_controller_manager(&mut self, index: usize) -> Result<(), HarnessError> {
         let cluster = &self.clusters[index];
         let mut command = Command::new(self.binaries.kube_controller_manager());
+        let pki_file = |file: &str| self.root.join("pki").join(file).display().to_string();
         command.args([
             format!("--kubeconfig={}", cluster.kubeconfig.display()),
-            "--controllers=garbagecollector,namespace".to_owned(),
+            // The token controller fills service-account-token Secrets, as deploy/target-cluster/
+            // relies on in a real cluster.
+            "--controllers=garbagecollector,namespace,serviceaccount-token".to_owned(),
+            format!(
+                "--service-account-private-key-file={}",
+                pki_file("service-account.key")
+            ),
+            format!("--root-ca-file={}", pki_file("ca.crt")),
             "--leader-elect=false".to_owned(),
             // Nothing scrapes it: no port to find, no serving certificate to make.
             "--secure-port=0".to_owned(),
