@@ -23,10 +23,46 @@ fn version_and_help() {
     );
     let help = prtracker().arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for command in ["crds", "dev"] {
+    for command in ["run", "demo", "crds", "dev"] {
         assert!(
             help.contains(command),
             "--help does not list {command}:\n{help}"
+        );
+    }
+}
+
+/// The README's table of `prtracker run`'s flags names every flag, and every environment variable.
+#[test]
+fn the_readme_documents_every_flag_of_run() {
+    let help = prtracker().args(["run", "--help"]).output().expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let flags: Vec<&str> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.starts_with("--") && *word != "--help" && *word != "--version")
+        .collect();
+    assert!(flags.len() >= 20, "too few flags in: {help}");
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`{flag}`")),
+            "the README's flag table lacks `{flag}`"
+        );
+    }
+    let variables: Vec<&str> = help
+        .split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['=', ']']).next())
+        .collect();
+    assert!(variables.len() >= 20, "too few variables in: {help}");
+    for variable in variables {
+        // A row may name a family of variables: `PRTRACKER_LEASE_*`.
+        let in_family = variable
+            .match_indices('_')
+            .any(|(at, _)| readme.contains(&format!("`{}_*`", &variable[..at])));
+        assert!(
+            readme.contains(&format!("`{variable}`")) || in_family,
+            "the README's flag table lacks `{variable}`"
         );
     }
 }
