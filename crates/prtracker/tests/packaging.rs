@@ -684,7 +684,13 @@ fn settings_that_cannot_work_are_refused_at_render_time() {
         ("github.token.enabled=false", "GitHub credentials"),
         ("github.app.enabled=true", "github.app.id"),
         ("leaderElection.enabled=false", "leaderElection.enabled"),
-        ("operator.logFormat=xml", "text or json"),
+        ("operator.logFormat=xml", "logFormat"),
+        // values.schema.json: a misspelt or malformed value fails instead of being ignored.
+        ("operator.manifestPath=deploy", "'manifestPath' not allowed"),
+        ("operator.resyncInterval=5minutes", "/operator/resyncInterval"),
+        ("operator.defaultClusters={Staging}", "/operator/defaultClusters/0"),
+        ("operator.trackRepos={shop}", "/operator/trackRepos/0"),
+        ("github.app.id=abc", "/github/app/id"),
         (
             "github.secret.create=true",
             "github.secret.token is required",
