@@ -76,3 +76,112 @@ fn the_demo_plays_a_prs_life_and_cleans_up() {
     }
     assert!(!root.exists(), "{} was left behind", root.display());
 }
+
+/// `prtracker demo --keep`: what it prints to try works as printed (kubectl with the printed
+/// KUBECONFIG and PATH; removing the state label, which the operator puts back), and SIGTERM stops
+/// it with everything removed.
+#[tokio::test]
+async fn the_kept_demo_can_be_explored_as_it_says_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_prtracker"))
+        .args(["demo", "--keep"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prtracker demo --keep runs");
+    let stdout = demo.stdout.take().expect("stdout");
+    let printed: Vec<String> = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("a line");
+            let done = line.starts_with("Ctrl-C stops everything");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .expect("read the demo's output");
+    let text = printed.join("\n");
+    assert!(text.contains("still running"), "{text}");
+    let after = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
+            .to_owned()
+    };
+
+    // kubectl, as printed.
+    let kubeconfig = after("export KUBECONFIG=");
+    let path = after("export PATH=").replace("$PATH", &std::env::var("PATH").unwrap_or_default());
+    let get = Command::new("kubectl")
+        .args(["get", "prt,dm", "-n", "prtracker-demo"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("PATH", &path)
+        .output()
+        .expect("kubectl from the printed PATH runs");
+    let listing = String::from_utf8_lossy(&get.stdout);
+    assert!(get.status.success(), "{get:?}");
+    assert!(
+        listing.contains("Deployed") && listing.contains("InSync"),
+        "{listing}"
+    );
+
+    // A person removes the state label, as printed; the operator puts it back.
+    let delete_url = after("curl -X DELETE ");
+    let labels_line = after("curl -s -H 'Authorization: ");
+    let (token, labels_url) = labels_line
+        .strip_prefix("token ")
+        .and_then(|rest| rest.split_once("' "))
+        .unwrap_or_else(|| panic!("a token and a URL in {labels_line:?}"));
+    let http = reqwest::Client::new();
+    let removed = http.delete(&delete_url).send().await.expect("DELETE");
+    assert!(removed.status().is_success(), "{removed:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let labels = http
+            .get(labels_url)
+            .header("Authorization", format!("token {token}"))
+            .send()
+            .await
+            .expect("GET labels")
+            .text()
+            .await
+            .expect("a body");
+        if labels.contains("\"state/deployed\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the operator did not put state/deployed back: {labels}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // SIGTERM: a clean stop, and nothing left behind.
+    let killed = Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || demo.wait())
+        .await
+        .expect("joined")
+        .expect("the demo ends");
+    assert!(status.success(), "SIGTERM ended the demo with {status}");
+    let root = PathBuf::from(&kubeconfig)
+        .ancestors()
+        .nth(3)
+        .expect("the control plane's directory")
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while root.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!root.exists(), "{} was left behind", root.display());
+}

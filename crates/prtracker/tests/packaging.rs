@@ -687,8 +687,14 @@ fn settings_that_cannot_work_are_refused_at_render_time() {
         ("operator.logFormat=xml", "logFormat"),
         // values.schema.json: a misspelt or malformed value fails instead of being ignored.
         ("operator.manifestPath=deploy", "'manifestPath' not allowed"),
-        ("operator.resyncInterval=5minutes", "/operator/resyncInterval"),
-        ("operator.defaultClusters={Staging}", "/operator/defaultClusters/0"),
+        (
+            "operator.resyncInterval=5minutes",
+            "/operator/resyncInterval",
+        ),
+        (
+            "operator.defaultClusters={Staging}",
+            "/operator/defaultClusters/0",
+        ),
         ("operator.trackRepos={shop}", "/operator/trackRepos/0"),
         ("github.app.id=abc", "/github/app/id"),
         (

@@ -111,8 +111,11 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     // 3. Merged: a monitor per cluster.
     sim.merge_pull(REPO, number, PERSON)
         .map_err(|e| anyhow::anyhow!(e.message))?;
+    // Settled once both monitors have checked: nothing is deployed yet, so both say what is missing.
     step(&world, number, "3/6 it is merged", |s| {
-        s.state == Some(PrState::Merged) && s.monitors.len() == 2
+        s.state == Some(PrState::Merged)
+            && s.monitors.len() == 2
+            && s.monitors.iter().all(|m| m.phase.is_some())
     })
     .await?;
 
@@ -156,19 +159,50 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     }
     println!("github {} (token {})", sim.api_url(), sim.token());
     if keep {
-        println!(
-            "still running: try `KUBECONFIG={} kubectl get prt,dm -n {NAMESPACE}`, or label the PR through {}/_sim; Ctrl-C stops everything",
-            primary.kubeconfig_path().display(),
-            sim.url()
-        );
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        print_try_it(&plane, &sim, number);
+        stopped().await?;
     }
     operator.stop();
     drop(sim);
     drop(plane);
     say("stopped everything the demo started");
+    Ok(())
+}
+
+/// What a person can do with the system the demo left running: commands to paste as they are.
+fn print_try_it(plane: &ControlPlane, sim: &SimulatorHandle, number: u64) {
+    let primary = plane.cluster("primary");
+    let pulls = format!("{}/_sim/repos/{REPO}/pulls", sim.url());
+    let json = "-H 'content-type: application/json'";
+    println!();
+    println!("still running; in another terminal, try:");
+    println!(
+        "  export KUBECONFIG={}",
+        primary.kubeconfig_path().display()
+    );
+    // The control plane's kubectl, for a person who has none.
+    println!("  export PATH={}:$PATH", plane.binaries().dir().display());
+    println!("  kubectl get prt,dm -n {NAMESPACE} -w");
+    println!("  # a person removes the state label; the operator puts it back:");
+    println!("  curl -X DELETE {pulls}/{number}/labels/state/deployed");
+    println!(
+        "  curl -s -H 'Authorization: token {}' {}/repos/{REPO}/issues/{number}/labels",
+        sim.token(),
+        sim.api_url()
+    );
+    println!("  # a new PR is tracked at its first webhook:");
+    println!("  curl -X POST {pulls} {json} -d '{{\"title\": \"Try it\"}}'");
+    println!("Ctrl-C stops everything.");
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn stopped() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
     Ok(())
 }
 
