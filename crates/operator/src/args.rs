@@ -20,12 +20,9 @@ pub struct RunArgs {
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub github_token: Option<String>,
 
-    /// A file holding the GitHub token (a mounted Secret).
-    #[arg(
-        long,
-        env = "PRTRACKER_GITHUB_TOKEN_FILE",
-        conflicts_with = "github_token"
-    )]
+    /// A file holding the GitHub token (a mounted Secret); it wins over GITHUB_TOKEN, which people
+    /// often have exported for other tools.
+    #[arg(long, env = "PRTRACKER_GITHUB_TOKEN_FILE")]
     pub github_token_file: Option<PathBuf>,
 
     /// Authenticate as this GitHub App (with --github-app-private-key-file).
@@ -277,6 +274,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clap counts an environment variable as given, so a conflict between the two would refuse
+    /// everyone with GITHUB_TOKEN exported; the file wins instead.
+    #[test]
+    fn a_token_file_wins_over_a_token() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-the-file\n").expect("written");
+        let parsed = <Command as clap::Parser>::try_parse_from([
+            "run".as_ref(),
+            "--github-token=from-the-environment".as_ref(),
+            std::ffi::OsStr::new("--github-token-file"),
+            file.as_os_str(),
+            "--webhook-secret-file=unused".as_ref(),
+        ])
+        .expect("both may be given");
+        match parsed.run.github_auth().expect("credentials") {
+            GitHubAuth::Token(token) => assert_eq!(token, "from-the-file"),
+            _ => panic!("the token file was not used"),
+        }
+    }
 
     #[test]
     fn durations() {

@@ -299,8 +299,9 @@ async fn run_controllers(
     }
 }
 
-/// Webhook events into reconciles. The leader triggers the PR's trackers at once (creating the
-/// tracker first for an auto-tracked repository); a follower annotates them for the leader's watch.
+/// Webhook events into reconciles. Any replica creates the tracker of a new PR of an auto-tracked
+/// repository (a create is idempotent, and the leader's watch takes it up at once); then the leader
+/// triggers the PR's trackers, and a follower annotates them for the leader's watch.
 async fn route_webhooks(
     trackers: Api<PullRequestTracker>,
     client: Client,
@@ -311,8 +312,7 @@ async fn route_webhooks(
 ) {
     while let Some(WebhookEvent::PullRequest(event)) = events.recv().await {
         let leading = leading.load(Ordering::Acquire);
-        if leading
-            && let Some(autotrack) = &autotrack
+        if let Some(autotrack) = &autotrack
             && autotrack.tracks(&event.repository)
             && let Err(error) = autotrack
                 .ensure_tracker(&client, &event.repository, event.number)

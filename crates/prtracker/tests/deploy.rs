@@ -77,6 +77,8 @@ fn kubectl_apply_k_deploy_is_accepted_and_grants_least_privilege() {
         Some("team-a")
     ));
     assert!(can("patch", "driftmonitors.prtracker.io", Some("team-a")));
+    // A follower's webhook hand-over annotates the PR's trackers.
+    assert!(can("patch", "pullrequesttrackers.prtracker.io", Some("team-a")));
     assert!(can("create", "events.events.k8s.io", Some("team-a")));
     assert!(can(
         "update",

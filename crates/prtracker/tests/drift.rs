@@ -10,7 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{KillOnDrop, eventually, free_port, state_labels};
+use common::{
+    KillOnDrop, OPERATOR_NAMESPACE, eventually, free_port, operator_kubeconfig, state_labels,
+};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -143,6 +145,10 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
             .await
             .expect("app namespace");
     }
+    // The operator runs as deploy/'s ServiceAccount, which reads cluster Secrets in its own
+    // namespace only, and checks drift in its own cluster through prtracker-drift-in-cluster.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let operator_kubeconfig = operator_kubeconfig(dir.path());
     let kubeconfig = std::fs::read_to_string(shared().cluster("secondary").kubeconfig_path())
         .expect("kubeconfig");
     let mut secret = Secret::default();
@@ -150,7 +156,7 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     secret.metadata.labels =
         Some([("prtracker.io/cluster".to_owned(), "secondary".to_owned())].into());
     secret.string_data = Some([("kubeconfig".to_owned(), kubeconfig)].into());
-    Api::<Secret>::namespaced(client.clone(), &namespace)
+    Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE)
         .create(&PostParams::default(), &secret)
         .await
         .expect("cluster Secret");
@@ -179,7 +185,6 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     )
     .expect("files");
 
-    let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("token"), sim.token()).expect("token");
     std::fs::write(dir.path().join("secret"), "s3cret").expect("secret");
     let port = free_port();
@@ -198,13 +203,13 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
             ))
             .arg(format!("--listen=127.0.0.1:{port}"))
             .arg(format!("--namespace={namespace}"))
-            .arg(format!("--cluster-secrets-namespace={namespace}"))
+            .arg(format!("--cluster-secrets-namespace={OPERATOR_NAMESPACE}"))
             .arg(format!("--track-repo={REPO}"))
             .arg("--default-clusters=in-cluster,secondary")
             .arg("--manifests-path=deploy")
             .arg("--resync-interval=10s")
             .arg("--monitor-interval=30s")
-            .env("KUBECONFIG", shared().primary().kubeconfig_path())
+            .env("KUBECONFIG", &operator_kubeconfig)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

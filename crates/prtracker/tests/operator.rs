@@ -17,7 +17,7 @@ use prtracker_domain::PrState;
 use prtracker_github_sim::{Faults, NewPull, Simulator, SimulatorHandle};
 use prtracker_testenv::{shared, test_namespace};
 
-use common::{eventually, free_port, state_labels};
+use common::{OPERATOR_NAMESPACE, eventually, free_port, operator_kubeconfig, state_labels};
 
 const REPO: &str = "octo-org/shop";
 const SECRET: &str = "webhook secret for tests";
@@ -47,12 +47,14 @@ impl Replica {
             .arg(format!("--webhook-secret-file={}", secret.display()))
             .arg(format!("--listen=127.0.0.1:{port}"))
             .arg(format!("--namespace={namespace}"))
-            .arg(format!("--lease-namespace={namespace}"))
+            // deploy/ grants Leases in the operator's own namespace only; one Lease per test.
+            .arg(format!("--lease-namespace={OPERATOR_NAMESPACE}"))
+            .arg(format!("--lease-name={}", lease_name(namespace)))
             .arg(format!("--track-repo={REPO}"))
             .arg("--default-clusters=in-cluster,staging")
             .arg("--manifests-path=deploy")
             .arg(format!("--resync-interval={}s", RESYNC.as_secs()))
-            .env("KUBECONFIG", shared().primary().kubeconfig_path())
+            .env("KUBECONFIG", operator_kubeconfig(dir))
             .env("POD_NAME", name)
             .env("RUST_LOG", "info,kube_client::client::builder=off")
             .stdin(Stdio::null())
@@ -111,9 +113,14 @@ async fn tracker_state(trackers: &Api<PullRequestTracker>, number: u64) -> Optio
         .and_then(|t| t.status.and_then(|s| s.state))
 }
 
-async fn leader(leases: &Api<Lease>) -> Option<String> {
+/// The Lease the replicas of the test in `namespace` hold.
+fn lease_name(namespace: &str) -> String {
+    format!("e2e-{namespace}")
+}
+
+async fn leader(leases: &Api<Lease>, namespace: &str) -> Option<String> {
     leases
-        .get_opt("prtracker-leader")
+        .get_opt(&lease_name(namespace))
         .await
         .ok()
         .flatten()
@@ -136,14 +143,17 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
         .expect("namespace");
     let trackers: Api<PullRequestTracker> = Api::namespaced(client.clone(), &namespace);
     let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
     let sim = Simulator::start().await.expect("simulator");
     sim.create_repo(REPO).expect("repository");
     let dir = tempfile::tempdir().expect("temp dir");
 
     let mut first = Replica::start("replica-a", &sim, &namespace, dir.path());
     first.wait_ready().await;
-    let first_leader = eventually("a leader", Duration::from_secs(30), || leader(&leases)).await;
+    let first_leader = eventually("a leader", Duration::from_secs(30), || {
+        leader(&leases, &namespace)
+    })
+    .await;
     assert_eq!(first_leader, "replica-a");
     let mut second = Replica::start("replica-b", &sim, &namespace, dir.path());
     second.wait_ready().await;
@@ -265,7 +275,9 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     drop(first);
     let killed = Instant::now();
     let new_leader = eventually("a new leader", Duration::from_secs(30), || async {
-        leader(&leases).await.filter(|l| l != "replica-a")
+        leader(&leases, &namespace)
+            .await
+            .filter(|l| l != "replica-a")
     })
     .await;
     assert_eq!(new_leader, "replica-b");

@@ -55,3 +55,41 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A kubeconfig for the operator as deploy/ runs it: the shared primary cluster, with deploy/ applied
+/// there, as the ServiceAccount prtracker-system/prtracker (impersonated), so the end-to-end tests
+/// run with exactly the RBAC a cluster grants it. Written into `dir`.
+pub fn operator_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
+    static APPLIED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let cluster = prtracker_testenv::shared().primary();
+    APPLIED.get_or_init(|| {
+        let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy");
+        let applied = cluster
+            .kubectl()
+            .args(["apply", "-k", deploy])
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            applied.status.success(),
+            "kubectl apply -k deploy/: {applied:?}"
+        );
+    });
+    let admin = std::fs::read_to_string(cluster.kubeconfig_path()).expect("the kubeconfig");
+    assert!(
+        admin.contains("\n  user:\n"),
+        "the harness's kubeconfig changed shape"
+    );
+    let operator = admin.replace(
+        "\n  user:\n",
+        &format!("\n  user:\n    as: {OPERATOR_USER}\n"),
+    );
+    let path = dir.join("operator.kubeconfig");
+    std::fs::write(&path, operator).expect("kubeconfig written");
+    path
+}
+
+/// The operator's identity in deploy/: its ServiceAccount.
+pub const OPERATOR_USER: &str = "system:serviceaccount:prtracker-system:prtracker";
+
+/// Where deploy/ lets the operator hold its Lease (and read cluster Secrets): its own namespace.
+pub const OPERATOR_NAMESPACE: &str = "prtracker-system";
