@@ -7,11 +7,14 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS build
-# ring and psm compile a little C: musl-gcc links it against musl.
+# ring and psm compile a little C: musl-gcc links it against musl. The target is the build stage's
+# own architecture, so `docker build --platform linux/arm64` (or an arm64 machine) makes an arm64
+# image and linux/amd64 an amd64 one.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/* \
- && rustup target add x86_64-unknown-linux-musl
+ && echo "$(uname -m)-unknown-linux-musl" >/rust-target \
+ && rustup target add "$(cat /rust-target)"
 WORKDIR /src
 
 # Dependencies first, in a layer of their own: the manifests, and empty targets standing in for the
@@ -36,15 +39,15 @@ RUN set -eu; \
       done; \
     done; \
     echo 'fn main() {}' >crates/prtracker/src/main.rs; \
-    cargo build --release --locked --target x86_64-unknown-linux-musl -p prtracker; \
+    cargo build --release --locked --target "$(cat /rust-target)" -p prtracker; \
     rm -rf crates/*/src crates/*/benches
 
 # The workspace's own crates. Sources keep the build context's times, which may be older than the
 # stand-ins built above: touch them so that cargo rebuilds every crate of the workspace.
 COPY crates crates
 RUN find crates -name '*.rs' -exec touch {} + \
- && cargo build --release --locked --target x86_64-unknown-linux-musl -p prtracker --bin prtracker \
- && cp target/x86_64-unknown-linux-musl/release/prtracker /prtracker
+ && cargo build --release --locked --target "$(cat /rust-target)" -p prtracker --bin prtracker \
+ && cp "target/$(cat /rust-target)/release/prtracker" /prtracker
 
 # distroless/static: CA certificates (GitHub over TLS), /etc/passwd with nonroot (65532), tzdata;
 # no shell, no package manager, no libc.

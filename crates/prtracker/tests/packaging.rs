@@ -140,6 +140,14 @@ fn dockerfile_copies_what_exists_builds_every_crate_and_runs_the_binary_as_non_r
         "the sources are copied: {copied:?}"
     );
 
+    // The musl target is the build stage's own architecture, written down once and used by both
+    // builds.
+    assert!(
+        instructions.iter().any(|(k, rest)| k == "RUN"
+            && rest.contains("echo \"$(uname -m)-unknown-linux-musl\" >/rust-target")
+            && rest.contains("rustup target add \"$(cat /rust-target)\"")),
+        "the build picks its musl target from the architecture"
+    );
     // The entrypoint is the binary cargo builds, copied from where cargo puts it for musl.
     let bin_name = manifest(&root().join("crates/prtracker/Cargo.toml"))
         .array_of_tables("bin")
@@ -160,7 +168,7 @@ fn dockerfile_copies_what_exists_builds_every_crate_and_runs_the_binary_as_non_r
         .collect();
     assert!(
         build_runs.iter().any(|run| run.contains(&format!(
-            "target/x86_64-unknown-linux-musl/release/{bin_name} /{bin_name}"
+            "\"target/$(cat /rust-target)/release/{bin_name}\" /{bin_name}"
         )) && run.contains("-p prtracker")),
         "the build copies the musl binary to /{bin_name}: {build_runs:#?}"
     );
