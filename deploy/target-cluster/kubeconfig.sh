@@ -3,36 +3,48 @@
 # reaches with the flags given (e.g. --context staging), as the ServiceAccount
 # prtracker-system/prtracker-drift that `kubectl apply -k deploy/target-cluster/` creates there.
 #
-# Usage: deploy/target-cluster/kubeconfig.sh [kubectl flags] > staging.kubeconfig
-# Needs kubectl and base64. SERVER=https://... overrides the apiserver's URL when the operator
-# reaches the cluster at another address than you do.
+# Usage: deploy/target-cluster/kubeconfig.sh [kubectl flags] | kubectl ... create secret ... --from-file=kubeconfig=/dev/stdin
+# Needs only kubectl. SERVER=https://... overrides the apiserver's URL when the operator reaches the
+# cluster at another address than you do.
 set -eu
 
 namespace=prtracker-system
 secret=prtracker-drift-token
 
+# The token, decoded by kubectl itself (no base64 tool needed); empty while it is not there yet.
+token_of_secret() {
+  kubectl "$@" -n "$namespace" get secret "$secret" \
+    -o 'go-template={{with .data.token}}{{base64decode .}}{{end}}' 2>/dev/null || true
+}
+
 # The cluster's token controller fills the Secret moments after it is created.
-token=
+token=$(token_of_secret "$@")
 tries=0
-while :; do
-  token=$(kubectl "$@" -n "$namespace" get secret "$secret" -o 'jsonpath={.data.token}')
-  [ -n "$token" ] && break
+while [ -z "$token" ]; do
   tries=$((tries + 1))
   if [ "$tries" -ge 30 ]; then
-    echo "error: secret $namespace/$secret has no token after 30s; apply deploy/target-cluster/ first" >&2
-    echo "       (kubectl $* apply -k deploy/target-cluster/), and check the cluster's controller-manager" >&2
+    echo "error: no token in secret $namespace/$secret after 30s." >&2
+    echo "       Apply deploy/target-cluster/ to that cluster first (kubectl $* apply -k deploy/target-cluster/);" >&2
+    echo "       if it is there, the cluster's controller-manager is not minting service-account tokens." >&2
     exit 1
   fi
   sleep 1
+  token=$(token_of_secret "$@")
 done
-token=$(printf '%s' "$token" | base64 -d)
+
+# The CA that signs the apiserver's certificate, base64 as a kubeconfig holds it: the token
+# Secret's, else your kubeconfig's (--flatten inlines a CA file).
 ca=$(kubectl "$@" -n "$namespace" get secret "$secret" -o 'jsonpath={.data.ca\.crt}')
 if [ -z "$ca" ]; then
-  ca=$(kubectl "$@" config view --minify --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
+  ca=$(kubectl "$@" config view --minify --flatten -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
 fi
 server=${SERVER:-$(kubectl "$@" config view --minify -o 'jsonpath={.clusters[0].cluster.server}')}
 if [ -z "$server" ]; then
-  echo "error: no apiserver URL in the kubeconfig; set SERVER=https://..." >&2
+  echo "error: no apiserver URL in your kubeconfig; set SERVER=https://..." >&2
+  exit 1
+fi
+if [ -z "$ca" ]; then
+  echo "error: no CA certificate for $server (neither in $namespace/$secret nor in your kubeconfig)" >&2
   exit 1
 fi
 

@@ -1,7 +1,6 @@
 //! The README's "Install on a cluster" commands, run as written against the test control plane: what
 //! a platform team types must work. Only what needs the outside world is left out: `docker`, GitHub
-//! (`gh api`), an Ingress controller, and `rollout status` (the test clusters run no pods). Step 4's
-//! target-cluster commands are run in `deploy.rs`, with a second cluster.
+//! (`gh api`), an Ingress controller, and `rollout status` (the test clusters run no pods).
 
 use std::{
     path::{Path, PathBuf},
@@ -248,4 +247,126 @@ fn the_install_section_names_every_step() {
             "the README's install section lacks `{needed}`"
         );
     }
+}
+
+/// Step 4 as written, on a control plane of its own whose kubectl contexts are the README's: `ops`
+/// (the operator's cluster) and `staging` (a target). The operator's cluster registry then reaches
+/// `staging` with the Secret the commands made, checks drift there, and may do nothing more.
+#[tokio::test]
+async fn the_target_cluster_commands_give_the_operator_a_working_least_privilege_kubeconfig() {
+    let plane = prtracker_testenv::ControlPlane::start(prtracker_testenv::ControlPlaneConfig {
+        clusters: vec!["ops".into(), "staging".into()],
+        install_crds: false,
+        // The controller-manager mints the ServiceAccount's token.
+        garbage_collection: true,
+    })
+    .await
+    .expect("a control plane");
+    let (ops, staging) = (plane.cluster("ops"), plane.cluster("staging"));
+    // Step 3 made the operator's namespace.
+    let namespace = ops
+        .kubectl()
+        .args(["create", "namespace", "prtracker-system"])
+        .output()
+        .expect("kubectl runs");
+    assert!(namespace.status.success(), "{namespace:?}");
+
+    let dir = workdir();
+    let path = format!(
+        "{}:{}",
+        plane.binaries().dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let contexts = format!(
+        "{}:{}",
+        ops.kubeconfig_path().display(),
+        staging.kubeconfig_path().display()
+    );
+    let step = block_with(&["deploy/target-cluster/kubeconfig.sh"]);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &step])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("KUBECONFIG", contexts)
+        .output()
+        .expect("bash runs");
+    assert_ran(&output, "target-cluster commands");
+
+    // The kubeconfig in the Secret: what drift checks need, and nothing more.
+    let kubeconfig = dir.path().join("from-the-secret.kubeconfig");
+    let stored = kubectl_get(
+        ops,
+        &[
+            "-n",
+            "prtracker-system",
+            "get",
+            "secret",
+            "cluster-staging",
+            "-o",
+            "go-template={{base64decode .data.kubeconfig}}",
+        ],
+    );
+    std::fs::write(&kubeconfig, stored).expect("written");
+    let can = |verb: &str, resource: &str| {
+        let output = staging
+            .kubectl()
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(["auth", "can-i", verb, resource, "-n", "team-a"])
+            .output()
+            .expect("kubectl runs");
+        String::from_utf8_lossy(&output.stdout).trim() == "yes"
+    };
+    assert!(can("patch", "deployments.apps"));
+    assert!(can("list", "configmaps"));
+    assert!(!can("delete", "deployments.apps"));
+    assert!(!can("get", "secrets"));
+    assert!(!can("create", "configmaps"));
+
+    // Something deployed in staging by its admin, then checked through the registry.
+    let app = "shop";
+    let created = staging
+        .kubectl()
+        .args(["create", "namespace", app])
+        .output()
+        .expect("kubectl runs");
+    assert!(created.status.success(), "{created:?}");
+    let manifest = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {app}\ndata:\n  mode: blue\n"
+    );
+    let manifest_file = dir.path().join("settings.yaml");
+    std::fs::write(&manifest_file, &manifest).expect("manifest written");
+    let deployed = staging
+        .kubectl()
+        .args(["apply", "-f", &manifest_file.display().to_string()])
+        .output()
+        .expect("kubectl runs");
+    assert!(deployed.status.success(), "{deployed:?}");
+
+    let registry =
+        prtracker_drift::ClusterRegistry::new(ops.client().expect("a client"), "prtracker-system");
+    let client = registry
+        .reachable_client("staging")
+        .await
+        .expect("staging is reachable with the stored kubeconfig");
+    let desired = prtracker_drift::manifests::parse_file("settings.yaml", manifest.as_bytes())
+        .expect("parsed");
+    let comparer = prtracker_drift::Comparer::new(client, "staging", Default::default());
+    let report = comparer.compare(&desired).await.expect("a comparison");
+    assert!(report.in_sync(), "{report:?}");
+    let edited = staging
+        .kubectl()
+        .args([
+            "-n",
+            app,
+            "patch",
+            "configmap",
+            "settings",
+            "-p",
+            r#"{"data":{"mode":"green"}}"#,
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(edited.status.success(), "{edited:?}");
+    let report = comparer.compare(&desired).await.expect("a comparison");
+    assert_eq!((report.drifted, report.missing), (1, 0), "{report:?}");
 }
