@@ -112,8 +112,21 @@ fn kubectl_get(cluster: &Cluster, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-const DEPLOYMENT_JSONPATH: &str =
-    "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}";
+/// The operator's container as installed: `IMAGE ["arg", ...]`.
+fn operator_container(cluster: &Cluster) -> String {
+    kubectl_get(
+        cluster,
+        &[
+            "-n",
+            "prtracker-system",
+            "get",
+            "deployment",
+            "prtracker",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}",
+        ],
+    )
+}
 
 /// Step 3 with a token, on the primary cluster; then step 6's tracker by hand.
 #[test]
@@ -123,18 +136,7 @@ fn the_helm_install_with_a_token_installs_the_operator_and_a_tracker_is_accepted
     let install = block_with(&["helm install", "--from-file=token="]);
     assert_ran(&run_block(&install, cluster, dir.path()), "Helm install");
 
-    let deployment = kubectl_get(
-        cluster,
-        &[
-            "-n",
-            "prtracker-system",
-            "get",
-            "deployment",
-            "prtracker",
-            "-o",
-            DEPLOYMENT_JSONPATH,
-        ],
-    );
+    let deployment = operator_container(cluster);
     assert!(
         deployment.starts_with(&format!("{} ", image())),
         "{deployment}"
@@ -199,18 +201,7 @@ fn the_helm_install_with_an_app_authenticates_as_the_app() {
         "Helm install with an App",
     );
 
-    let deployment = kubectl_get(
-        cluster,
-        &[
-            "-n",
-            "prtracker-system",
-            "get",
-            "deployment",
-            "prtracker",
-            "-o",
-            DEPLOYMENT_JSONPATH,
-        ],
-    );
+    let deployment = operator_container(cluster);
     for arg in [
         "--github-app-id=123456",
         "--github-app-private-key-file=",

@@ -27,11 +27,12 @@ pub fn control_plane(clusters: Vec<String>, install_crds: bool) -> anyhow::Resul
         out.flush()?;
         drop(out);
         eprintln!(
-            "control plane ready in {:.1}s ({} cluster(s){}); try:\n  export KUBECONFIG={}\n  kubectl get prt,dm -A\nCtrl-C stops it and removes {}",
+            "control plane ready in {:.1}s ({} cluster(s){}); in another terminal, try:\n  export KUBECONFIG={}\n  export PATH={}:$PATH\n  kubectl get prt,dm -A\nCtrl-C stops it and removes {}",
             started.elapsed().as_secs_f64(),
             plane.clusters().len(),
             if install_crds { ", prtracker CRDs installed" } else { "" },
             plane.primary().kubeconfig_path().display(),
+            plane.binaries().dir().display(),
             plane.root().display(),
         );
         wait_for_shutdown_signal().await?;
