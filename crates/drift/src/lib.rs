@@ -18,4 +18,6 @@ pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
 pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER};
 pub use error::{ClusterError, DriftError, ManifestError};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
-pub use monitor::{DriftChecker, needs_write, next_status, write_status};
+pub use monitor::{
+    DriftChecker, mark_pending, needs_write, next_status, pending_status, write_status,
+};

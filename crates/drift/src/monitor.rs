@@ -154,6 +154,39 @@ pub fn next_status(
     status
 }
 
+/// The status of a monitor whose first check is under way: phase `Pending`, `Ready=False`. A check
+/// may take long (a slow cluster, GitHub's rate limit), and an empty phase says nothing.
+pub fn pending_status(monitor: &DriftMonitor) -> DriftMonitorStatus {
+    let mut status = monitor.status.clone().unwrap_or_default();
+    let generation = monitor.metadata.generation;
+    status.phase = Some(DriftPhase::Pending);
+    status.observed_generation = generation;
+    let update = ConditionUpdate::new(
+        READY,
+        false,
+        "Pending",
+        format!(
+            "the first check of cluster {} is under way",
+            monitor.spec.cluster
+        ),
+    );
+    set_condition(&mut status.conditions, update, generation);
+    status
+}
+
+/// Marks a monitor that has never been checked `Pending`, and returns it as written (so the check's
+/// own write that follows carries the new resourceVersion). A monitor with a phase is returned as is.
+pub async fn mark_pending(
+    client: &Client,
+    monitor: DriftMonitor,
+) -> Result<DriftMonitor, DriftError> {
+    if monitor.status.as_ref().and_then(|s| s.phase).is_some() {
+        return Ok(monitor);
+    }
+    let status = pending_status(&monitor);
+    replace_status(client, &monitor, status).await
+}
+
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
@@ -185,6 +218,15 @@ pub async fn write_status(
     if !needs_write(monitor.status.as_ref(), &status) {
         return Ok(false);
     }
+    replace_status(client, monitor, status).await.map(|_| true)
+}
+
+/// Replaces the monitor's status, guarded by its resourceVersion; the monitor as written.
+async fn replace_status(
+    client: &Client,
+    monitor: &DriftMonitor,
+    status: DriftMonitorStatus,
+) -> Result<DriftMonitor, DriftError> {
     let name = monitor.name_any();
     let namespace = monitor
         .namespace()
@@ -196,7 +238,7 @@ pub async fn write_status(
         .replace_status(&name, &PostParams::default(), &updated)
         .await
     {
-        Ok(_) => Ok(true),
+        Ok(written) => Ok(written),
         Err(kube::Error::Api(status)) if status.code == 409 => Err(DriftError::Conflict(name)),
         Err(source) => Err(DriftError::WriteStatus {
             name,
@@ -210,6 +252,20 @@ mod tests {
     use prtracker_api::{DriftMonitorSpec, DriftedResource, Repository};
 
     use super::*;
+
+    #[test]
+    fn a_monitor_never_checked_is_pending_and_not_ready() {
+        let status = pending_status(&monitor());
+        assert_eq!(status.phase, Some(DriftPhase::Pending));
+        let ready = &status.conditions[0];
+        assert_eq!(
+            (ready.type_.as_str(), ready.status.as_str()),
+            (READY, "False")
+        );
+        assert_eq!(ready.reason, "Pending");
+        assert!(ready.message.contains("primary"), "{}", ready.message);
+        assert!(status.last_check_time.is_none(), "no check was made yet");
+    }
 
     fn monitor() -> DriftMonitor {
         let mut monitor = DriftMonitor::new(

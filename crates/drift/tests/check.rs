@@ -8,13 +8,13 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::{Patch, PatchParams, PostParams},
 };
 use prtracker_api::{DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, Repository};
 use prtracker_drift::{
     CLUSTER_LABEL, ClusterRegistry, DriftChecker, DriftReport, IN_CLUSTER, KUBECONFIG_KEY,
-    next_status, write_status,
+    mark_pending, next_status, write_status,
 };
 use prtracker_github::{GitHubAuth, GitHubConfig, OctocrabGitHub};
 use prtracker_github_sim::Simulator;
@@ -330,6 +330,9 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
     let checker = DriftChecker::new(github, ClusterRegistry::new(client.clone(), &namespace));
     let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
     let created = monitor(&monitors, IN_CLUSTER).await;
+    // Never checked: Pending while the first check runs, and the check's write follows it.
+    let created = mark_pending(&client, created).await.expect("marked");
+    assert_eq!(phase(&created), Some(DriftPhase::Pending));
     let result = checker.check(&created).await;
     let status = next_status(&created, &result);
     assert_eq!(status.phase, Some(DriftPhase::Error));
@@ -343,6 +346,15 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
     assert!(
         write_status(&client, &created, status)
             .await
-            .expect("written")
+            .expect("written after Pending, without a conflict")
     );
+    // A monitor with a verdict is not marked again.
+    let checked = monitors
+        .get(&created.name_any())
+        .await
+        .expect("the monitor");
+    let version = checked.resource_version();
+    let unchanged = mark_pending(&client, checked).await.expect("no write");
+    assert_eq!(unchanged.resource_version(), version);
+    assert_eq!(phase(&unchanged), Some(DriftPhase::Error));
 }

@@ -13,7 +13,7 @@ use kube::{
     runtime::{Controller, WatchStreamExt, controller::Action, predicates, watcher},
 };
 use prtracker_api::{DriftMonitor, interval::parse_interval};
-use prtracker_drift::{DriftChecker, DriftError, next_status, write_status};
+use prtracker_drift::{DriftChecker, DriftError, mark_pending, next_status, write_status};
 use tracing::{debug, warn};
 
 use crate::controller::{
@@ -44,6 +44,12 @@ pub async fn reconcile(
     ctx: Arc<MonitorContext>,
 ) -> Result<Action, MonitorError> {
     let started = Instant::now();
+    // A monitor never checked says so while its first check runs.
+    let monitor = match mark_pending(&ctx.client, (*monitor).clone()).await {
+        Ok(monitor) => monitor,
+        Err(DriftError::Conflict(_)) => return Ok(Action::requeue(CONFLICT_RETRY)),
+        Err(error) => return Err(error.into()),
+    };
     let result = ctx.checker.check(&monitor).await;
     let interval = parse_interval(&monitor.spec.interval).unwrap_or(Duration::from_secs(300));
     // A check that could not be made is retried sooner than the interval, with backoff.

@@ -115,7 +115,9 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     step(&world, number, "3/6 it is merged", |s| {
         s.state == Some(PrState::Merged)
             && s.monitors.len() == 2
-            && s.monitors.iter().all(|m| m.phase.is_some())
+            && s.monitors
+                .iter()
+                .all(|m| !matches!(m.phase, None | Some(DriftPhase::Pending)))
     })
     .await?;
 
