@@ -43,6 +43,28 @@ impl Control {
         Ok(())
     }
 
+    /// Renames or transfers repository `from` to `to` (both `owner/name`), as GitHub does: it keeps
+    /// its id and everything in it, and requests for the old name are redirected to
+    /// `/repositories/{id}/...`. 404 when `from` does not exist, 422 when `to` is taken.
+    pub fn rename_repo(&self, from: &str, to: &str) -> Result<(), ApiError> {
+        let (from, to) = (split(from)?, split(to)?);
+        self.shared.with_world(|w| {
+            if w.repo(from.0, from.1).is_none() {
+                return Err(ApiError::not_found(DOCS));
+            }
+            if w.rename_repo(from, to) {
+                Ok(())
+            } else {
+                Err(ApiError::validation(
+                    "Repository",
+                    "already_exists",
+                    "name",
+                    DOCS,
+                ))
+            }
+        })
+    }
+
     /// Opens a pull request (an `opened` webhook, then `labeled` for each initial label).
     pub fn create_pull(&self, repo: &str, new: NewPull) -> Result<u64, ApiError> {
         let (o, n) = split(repo)?;

@@ -126,6 +126,9 @@ pub struct World {
     pub installation_id: Option<u64>,
     /// Events waiting to be handed to the webhook deliverer (drained after every change).
     pub outbox: Vec<OutgoingEvent>,
+    /// Former `owner/name` keys of renamed or transferred repositories, to their ids: GitHub
+    /// redirects requests for the old name to `/repositories/{id}/...`.
+    pub moved: HashMap<String, u64>,
 }
 
 impl World {
@@ -138,6 +141,7 @@ impl World {
             clock_offset: 0,
             installation_id: None,
             outbox: Vec::new(),
+            moved: HashMap::new(),
         }
     }
 
@@ -191,6 +195,38 @@ impl World {
 
     pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
         self.repos.get_mut(&Self::repo_key(owner, name))
+    }
+
+    pub fn repo_by_id(&self, id: u64) -> Option<&Repo> {
+        self.repos.values().find(|repo| repo.id == id)
+    }
+
+    /// The id of the repository that was called `owner/name` before a rename, if it was.
+    pub fn moved_id(&self, owner: &str, name: &str) -> Option<u64> {
+        let key = Self::repo_key(owner, name);
+        if self.repos.contains_key(&key) {
+            return None;
+        }
+        self.moved.get(&key).copied()
+    }
+
+    /// Renames (or transfers) a repository: it keeps its id, pulls, labels and files; requests for
+    /// the old name are redirected. False when `from` does not exist or `to` is taken.
+    pub fn rename_repo(&mut self, from: (&str, &str), to: (&str, &str)) -> bool {
+        let (old_key, new_key) = (Self::repo_key(from.0, from.1), Self::repo_key(to.0, to.1));
+        if self.repos.contains_key(&new_key) {
+            return false;
+        }
+        let Some(mut repo) = self.repos.remove(&old_key) else {
+            return false;
+        };
+        self.ensure_account(to.0, AccountKind::Organization);
+        repo.owner = to.0.to_string();
+        repo.name = to.1.to_string();
+        self.moved.insert(old_key, repo.id);
+        self.moved.remove(&new_key);
+        self.repos.insert(new_key, repo);
+        true
     }
 
     /// Creates a repository with GitHub's nine default labels (as listed on a fresh repository).

@@ -215,6 +215,91 @@ async fn fixture_contents_directory() {
     );
 }
 
+/// A renamed repository: the old name answers 302 with an empty body and `Location` on the
+/// repository's id (as recorded), and the id's path serves what the new name does.
+#[tokio::test]
+async fn fixture_contents_directory_redirect_302() {
+    let name = "contents-directory-redirect-302.headers.txt";
+    let fx = fixture_headers(name);
+    let sim = sim().await;
+    let sha = repo_with_files(&sim).await;
+    sim.rename_repo("acme/site", "acme/website").unwrap();
+    let client = Client::new(&sim);
+    let id = client
+        .get("/repos/acme/website")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = Client {
+        http: no_redirects,
+        ..client
+    };
+    // The recorded request ended with a slash, which the Location drops.
+    let resp = client.get("/repos/acme/site/contents/js/").await;
+    assert_eq!(resp.status().as_u16(), fixture_status(name));
+    for h in ["content-type", "content-length", "x-ratelimit-resource"] {
+        assert_eq!(hdr(&resp, h).as_deref(), header(&fx, h), "{h}");
+    }
+    let recorded = header(&fx, "location").unwrap();
+    assert!(recorded.ends_with("/contents/js") && recorded.contains("/repositories/"));
+    assert_eq!(
+        hdr(&resp, "location").unwrap(),
+        format!("{}/repositories/{id}/contents/js", sim.api_url())
+    );
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    // The query survives the redirect, and the id's path answers as the new name does.
+    let resp = client
+        .get(&format!("/repos/acme/site/contents/js?ref={sha}"))
+        .await;
+    let location = hdr(&resp, "location").unwrap();
+    assert!(
+        location.ends_with(&format!("/contents/js?ref={sha}")),
+        "{location}"
+    );
+    let moved = client
+        .get(location.strip_prefix(&sim.api_url()).unwrap())
+        .await;
+    assert_eq!(moved.status().as_u16(), 200);
+    let direct = client
+        .get(&format!("/repos/acme/website/contents/js?ref={sha}"))
+        .await;
+    assert_eq!(
+        moved.json::<Value>().await.unwrap(),
+        direct.json::<Value>().await.unwrap()
+    );
+
+    // A write to the old name is redirected with 307, which keeps its method and body.
+    let resp = client
+        .req(reqwest::Method::POST, "/repos/acme/site/issues/1/labels")
+        .json(&serde_json::json!({"labels": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 307);
+    assert_eq!(
+        hdr(&resp, "location").unwrap(),
+        format!("{}/repositories/{id}/issues/1/labels", sim.api_url())
+    );
+    // An unknown name is still a 404.
+    assert_eq!(
+        client
+            .get("/repos/acme/nothing/contents/js")
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
 #[tokio::test]
 async fn fixture_contents_directory_root() {
     let sim = sim().await;

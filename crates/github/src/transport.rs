@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use octocrab::Octocrab;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     cache::EtagCache,
@@ -22,12 +22,16 @@ use crate::{
     ratelimit::{self, RateLimitInfo, RateLimitTracker, WaitDecision},
 };
 
+/// Redirects followed for one call: a moved repository is one hop.
+const MAX_REDIRECTS: u32 = 3;
+
 /// GitHub's JSON media type, pinned to the REST API v3 format.
 pub(crate) const JSON: &str = "application/vnd.github+json";
 /// A file's bytes instead of its JSON description (used for files over 1 MB).
 pub(crate) const RAW: &str = "application/vnd.github.v3.raw";
 
 /// One request to make.
+#[derive(Clone)]
 pub(crate) struct Call {
     pub endpoint: Endpoint,
     /// Path and query, relative to the base URL (octocrab joins them).
@@ -75,7 +79,9 @@ impl Transport {
     }
 
     /// Sends `call`, waiting out rate limits and retrying failures, and returns the first
-    /// answer that is final: any 2xx/3xx, or a 4xx that is not a rate limit.
+    /// answer that is final: any 2xx/3xx, or a 4xx that is not a rate limit. A write to a renamed
+    /// repository is sent again where GitHub's 307/308 points (reads' redirects are followed below
+    /// octocrab).
     pub async fn send(
         &self,
         octo: &Octocrab,
@@ -85,7 +91,10 @@ impl Transport {
         let policy = self.config.rate_limit;
         let mut attempt = 0u32;
         let mut limit_hits = 0u32;
+        let mut redirects = 0u32;
+        let mut moved: Option<Call> = None;
         loop {
+            let call = moved.as_ref().unwrap_or(call);
             self.wait_for_rate_limit().await?;
             if call.endpoint.is_spaced() {
                 self.space_write().await;
@@ -133,6 +142,20 @@ impl Transport {
                             }
                             None => return Ok(reply),
                         }
+                    } else if let Some(to) = self.redirected(call, &reply)? {
+                        redirects += 1;
+                        if redirects > MAX_REDIRECTS {
+                            return Err(GitHubError::Api {
+                                status: reply.status.as_u16(),
+                                endpoint: call.endpoint.template().to_owned(),
+                                message: format!("more than {MAX_REDIRECTS} redirects"),
+                                documentation_url: None,
+                            });
+                        }
+                        info!(endpoint = call.endpoint.template(), from = %call.path, to = %to.path,
+                              "GitHub moved the repository: sending the request where it points");
+                        moved = Some(to);
+                        continue;
                     } else {
                         return Ok(reply);
                     }
@@ -166,6 +189,36 @@ impl Transport {
                     tokio::time::sleep(delay).await;
                 }
             }
+        }
+    }
+
+    /// Where a 307/308 sends `call`, on the same API (GitHub answers a write to a renamed
+    /// repository so); `None` for any other answer. A redirect elsewhere is refused: the
+    /// credentials are not sent to another host.
+    fn redirected(&self, call: &Call, reply: &Reply) -> Result<Option<Call>, GitHubError> {
+        if !matches!(
+            reply.status,
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+        ) {
+            return Ok(None);
+        }
+        let location = reply
+            .headers
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default();
+        let base = self.config.base_url.trim_end_matches('/');
+        match location.strip_prefix(base).filter(|p| p.starts_with('/')) {
+            Some(path) => Ok(Some(Call {
+                path: path.to_owned(),
+                ..call.clone()
+            })),
+            None => Err(GitHubError::Api {
+                status: reply.status.as_u16(),
+                endpoint: call.endpoint.template().to_owned(),
+                message: format!("redirected away from {base} to {location:?}; not followed"),
+                documentation_url: None,
+            }),
         }
     }
 
@@ -353,6 +406,54 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from(body.to_owned()),
         }
+    }
+
+    #[test]
+    fn a_write_follows_a_redirect_on_the_same_api_only() {
+        let config = GitHubConfig::for_local_tests("https://ghe.example.com/api/v3");
+        let transport = Transport::new(config, Arc::new(GitHubMetrics::new()));
+        let call = Call {
+            endpoint: Endpoint::AddIssueLabels,
+            path: "/repos/acme/app/issues/1/labels".to_owned(),
+            body: Some(serde_json::json!({"labels": ["state/open"]})),
+            accept: JSON,
+        };
+        let moved = |status: u16, location: &str| {
+            let mut reply = reply(status, "");
+            reply
+                .headers
+                .insert(header::LOCATION, HeaderValue::from_str(location).unwrap());
+            reply
+        };
+        let to = transport
+            .redirected(
+                &call,
+                &moved(
+                    307,
+                    "https://ghe.example.com/api/v3/repositories/42/issues/1/labels",
+                ),
+            )
+            .unwrap()
+            .expect("followed");
+        assert_eq!(to.path, "/repositories/42/issues/1/labels");
+        assert_eq!(to.body, call.body, "the body goes along");
+        assert!(
+            transport
+                .redirected(&call, &moved(308, "https://elsewhere.example.com/steal"))
+                .is_err(),
+            "credentials never go to another host"
+        );
+        assert!(
+            transport
+                .redirected(&call, &moved(307, "https://ghe.example.com/api/v3evil/x"))
+                .is_err()
+        );
+        assert!(
+            transport
+                .redirected(&call, &reply(200, "[]"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -895,3 +895,44 @@ async fn github_app_with_a_wrong_key_or_id_is_refused_clearly() {
     assert_eq!(statuses(&log), [401], "{log:?}");
     assert_eq!(gh.metrics().retries, 0);
 }
+
+/// A repository renamed under the operator's feet: GitHub redirects the old name (302 for reads,
+/// 307 for writes) and the client follows, so trackers that name the old repository keep working,
+/// cached ETags included.
+#[tokio::test]
+async fn a_renamed_repository_keeps_working_through_githubs_redirects() {
+    let (sim, n) = sim_with_pr().await;
+    let commit = "4a2c1f0e9b8d7c6a5f4e3d2c1b0a9f8e7d6c5b4a";
+    sim.set_files(
+        REPO,
+        commit,
+        [("deploy/cm.yaml", b"kind: ConfigMap\n".to_vec())],
+    )
+    .unwrap();
+    let gh = client(&sim);
+    gh.get_pr(&repo(), n).await.unwrap();
+
+    sim.rename_repo(REPO, "acme/application").unwrap();
+    let pr = gh.get_pr(&repo(), n).await.unwrap();
+    assert_eq!(pr.number, n);
+    gh.add_label(&repo(), n, "state/approved").await.unwrap();
+    assert_eq!(
+        sim.pull_labels("acme/application", n).unwrap(),
+        vec!["state/approved".to_owned()]
+    );
+    let after = gh.get_pr(&repo(), n).await.unwrap();
+    assert_eq!(names(&after.labels), vec!["state/approved".to_owned()]);
+    gh.remove_label(&repo(), n, "state/approved").await.unwrap();
+    assert!(sim.pull_labels("acme/application", n).unwrap().is_empty());
+    let files = gh.read_files(&repo(), "deploy", commit).await.unwrap();
+    assert_eq!(files.len(), 1);
+
+    let log = sim.requests();
+    for status in [302, 307] {
+        assert!(
+            statuses(&log).contains(&status),
+            "no {status} in {:?}",
+            statuses(&log)
+        );
+    }
+}

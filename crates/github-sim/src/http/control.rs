@@ -87,6 +87,7 @@ struct Hook {
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_sim/repos", post(create_repo))
+        .route("/_sim/repos/{o}/{r}/rename", post(rename_repo))
         .route("/_sim/repos/{o}/{r}/pulls", post(create_pull))
         .route(
             "/_sim/repos/{o}/{r}/pulls/{n}",
@@ -125,6 +126,21 @@ async fn create_repo(
         Json(json!({"full_name": full(&b.owner, &b.name)})),
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    /// The new `owner/name`.
+    to: String,
+}
+
+async fn rename_repo(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Path<(String, String)>,
+    Json(b): Json<Rename>,
+) -> Result<Response, ApiError> {
+    ctl(s).rename_repo(&full(&o, &r), &b.to)?;
+    Ok((StatusCode::OK, Json(json!({"full_name": b.to}))).into_response())
 }
 
 async fn create_pull(

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod control;
 pub mod middleware;
+pub mod moved;
 pub mod paginate;
 pub mod rest;
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 
 use crate::shared::Shared;
 
@@ -58,7 +59,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/app", get(app::get_app))
         .route("/rate_limit", get(rest::rate_limit))
+        .route("/_moved/{id}", any(moved::redirect))
+        .route("/_moved/{id}/{*rest}", any(moved::redirect))
         .fallback(rest::not_found)
         .layer(from_fn_with_state(shared.clone(), middleware::api));
-    api.merge(control::router()).with_state(shared)
+    let app = api.merge(control::router()).with_state(shared.clone());
+    // Before routing: old names of renamed repositories, and /repositories/{id} paths.
+    Router::new()
+        .fallback_service(app)
+        .layer(from_fn_with_state(shared, moved::resolve))
 }
