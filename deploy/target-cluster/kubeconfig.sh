@@ -3,7 +3,7 @@
 # reaches with the flags given (e.g. --context staging), as the ServiceAccount
 # prtracker-system/prtracker-drift that `kubectl apply -k deploy/target-cluster/` creates there.
 #
-# Usage: deploy/target-cluster/kubeconfig.sh [kubectl flags] | kubectl ... create secret ... --from-file=kubeconfig=/dev/stdin
+# Usage: deploy/target-cluster/kubeconfig.sh [kubectl flags] > staging.kubeconfig  (see the README)
 # Needs only kubectl. SERVER=https://... overrides the apiserver's URL when the operator reaches the
 # cluster at another address than you do.
 set -eu
@@ -23,6 +23,8 @@ tries=0
 while [ -z "$token" ]; do
   tries=$((tries + 1))
   if [ "$tries" -ge 30 ]; then
+    # Say what kubectl says (a wrong context, Unauthorized, NotFound), then what to do.
+    kubectl "$@" -n "$namespace" get secret "$secret" -o name >/dev/null || true
     echo "error: no token in secret $namespace/$secret after 30s." >&2
     echo "       Apply deploy/target-cluster/ to that cluster first (kubectl $* apply -k deploy/target-cluster/);" >&2
     echo "       if it is there, the cluster's controller-manager is not minting service-account tokens." >&2
@@ -32,11 +34,15 @@ while [ -z "$token" ]; do
   token=$(token_of_secret "$@")
 done
 
-# The CA that signs the apiserver's certificate, base64 as a kubeconfig holds it: the token
-# Secret's, else your kubeconfig's (--flatten inlines a CA file).
-ca=$(kubectl "$@" -n "$namespace" get secret "$secret" -o 'jsonpath={.data.ca\.crt}')
-if [ -z "$ca" ]; then
-  ca=$(kubectl "$@" config view --minify --flatten -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
+# The CA that verifies the apiserver at $server, base64 as a kubeconfig holds it. Your kubeconfig's
+# is known to verify the URL it names (--flatten inlines a CA file); the cluster's own root CA, from
+# the token Secret, serves when SERVER names another address, or your kubeconfig has none.
+kubeconfig_ca=$(kubectl "$@" config view --minify --flatten -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
+cluster_ca=$(kubectl "$@" -n "$namespace" get secret "$secret" -o 'jsonpath={.data.ca\.crt}')
+if [ -n "${SERVER:-}" ]; then
+  ca=${cluster_ca:-$kubeconfig_ca}
+else
+  ca=${kubeconfig_ca:-$cluster_ca}
 fi
 server=${SERVER:-$(kubectl "$@" config view --minify -o 'jsonpath={.clusters[0].cluster.server}')}
 if [ -z "$server" ]; then

@@ -159,8 +159,9 @@ pub fn next_status(
 pub fn pending_status(monitor: &DriftMonitor) -> DriftMonitorStatus {
     let mut status = monitor.status.clone().unwrap_or_default();
     let generation = monitor.metadata.generation;
+    // observedGeneration stays unset: tools read it as "this generation was acted on", and no
+    // check has finished yet.
     status.phase = Some(DriftPhase::Pending);
-    status.observed_generation = generation;
     let update = ConditionUpdate::new(
         READY,
         false,
@@ -265,6 +266,10 @@ mod tests {
         assert_eq!(ready.reason, "Pending");
         assert!(ready.message.contains("primary"), "{}", ready.message);
         assert!(status.last_check_time.is_none(), "no check was made yet");
+        assert!(
+            status.observed_generation.is_none(),
+            "nor acted on this generation"
+        );
     }
 
     fn monitor() -> DriftMonitor {

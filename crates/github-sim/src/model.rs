@@ -214,7 +214,7 @@ impl World {
     /// the old name are redirected. False when `from` does not exist or `to` is taken.
     pub fn rename_repo(&mut self, from: (&str, &str), to: (&str, &str)) -> bool {
         let (old_key, new_key) = (Self::repo_key(from.0, from.1), Self::repo_key(to.0, to.1));
-        if self.repos.contains_key(&new_key) {
+        if old_key != new_key && self.repos.contains_key(&new_key) {
             return false;
         }
         let Some(mut repo) = self.repos.remove(&old_key) else {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use octocrab::Octocrab;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::{
     cache::EtagCache,
@@ -152,8 +152,10 @@ impl Transport {
                                 documentation_url: None,
                             });
                         }
-                        info!(endpoint = call.endpoint.template(), from = %call.path, to = %to.path,
-                              "GitHub moved the repository: sending the request where it points");
+                        warn!(endpoint = call.endpoint.template(), from = %call.path, to = %to.path,
+                              "GitHub redirected a write: the repository was renamed or transferred. \
+                               Its webhooks now carry the new name, which trackers of the old one \
+                               do not match: track it under its new name");
                         moved = Some(to);
                         continue;
                     } else {
@@ -208,6 +210,14 @@ impl Transport {
             .and_then(|l| l.to_str().ok())
             .unwrap_or_default();
         let base = self.config.base_url.trim_end_matches('/');
+        if location.is_empty() {
+            return Err(GitHubError::Api {
+                status: reply.status.as_u16(),
+                endpoint: call.endpoint.template().to_owned(),
+                message: "a redirect without a Location".to_owned(),
+                documentation_url: None,
+            });
+        }
         match location.strip_prefix(base).filter(|p| p.starts_with('/')) {
             Some(path) => Ok(Some(Call {
                 path: path.to_owned(),

@@ -1,7 +1,11 @@
 //! `prtracker demo`, run as a newcomer would but without a terminal: it plays the PR's life to the
 //! end, reports each state in order, and leaves nothing running.
 
+mod common;
+
 use std::{path::PathBuf, process::Command};
+
+use common::KillOnDrop;
 
 #[test]
 fn the_demo_plays_a_prs_life_and_cleans_up() {
@@ -90,13 +94,16 @@ async fn the_kept_demo_can_be_explored_as_it_says_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_prtracker"))
-        .args(["demo", "--keep"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prtracker demo --keep runs");
-    let stdout = demo.stdout.take().expect("stdout");
+    // Killed, with all it started, if an assertion fails before the SIGTERM below.
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_prtracker"))
+            .args(["demo", "--keep"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prtracker demo --keep runs"),
+    );
+    let stdout = demo.0.stdout.take().expect("stdout");
     let printed: Vec<String> = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -147,6 +154,11 @@ async fn the_kept_demo_can_be_explored_as_it_says_and_stops_on_sigterm() {
     let http = reqwest::Client::new();
     let removed = http.delete(&delete_url).send().await.expect("DELETE");
     assert!(removed.status().is_success(), "{removed:?}");
+    let remaining = removed.text().await.expect("the labels that remain");
+    assert!(
+        !remaining.contains("\"state/deployed\""),
+        "the DELETE removed nothing: {remaining}"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let labels = http
@@ -170,14 +182,21 @@ async fn the_kept_demo_can_be_explored_as_it_says_and_stops_on_sigterm() {
 
     // SIGTERM: a clean stop, and nothing left behind.
     let killed = Command::new("kill")
-        .args(["-TERM", &demo.id().to_string()])
+        .args(["-TERM", &demo.0.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || demo.wait())
-        .await
-        .expect("joined")
-        .expect("the demo ends");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().expect("the demo's status") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo did not stop on SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert!(status.success(), "SIGTERM ended the demo with {status}");
     assert_removed(&PathBuf::from(&kubeconfig));
 }

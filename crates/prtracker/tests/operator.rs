@@ -160,7 +160,9 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     // Deliveries go to the follower: it passes them on to the leader.
     sim.set_webhook(&second.webhook_url(), Some(SECRET));
 
-    // Auto-tracking: a PR opened on GitHub gets a tracker, and its state label.
+    // Auto-tracking: a PR opened on GitHub gets a tracker, and its state label: at its first
+    // webhook, which the follower receives and acts on, well before the leader's periodic listing.
+    let opened = Instant::now();
     let number = sim
         .create_pull(
             REPO,
@@ -175,6 +177,10 @@ async fn the_operator_tracks_syncs_repairs_monitors_and_hands_over() {
     })
     .await;
     assert_eq!(state, PrState::Open);
+    assert!(
+        opened.elapsed() < RESYNC,
+        "the new PR was tracked by the periodic listing, not at its webhook"
+    );
     eventually("state/open on the PR", Duration::from_secs(10), || async {
         (state_labels(&sim, REPO, number) == ["state/open"]).then_some(())
     })

@@ -161,8 +161,10 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     }
     println!("github {} (token {})", sim.api_url(), sim.token());
     if keep {
+        // Listening first: a SIGTERM right after the hint must still stop everything cleanly.
+        let stop = stop_signals()?;
         print_try_it(&plane, &sim, number);
-        stopped().await?;
+        stop.await?;
     }
     operator.stop();
     drop(sim);
@@ -197,15 +199,18 @@ fn print_try_it(plane: &ControlPlane, sim: &SimulatorHandle, number: u64) {
     println!("Ctrl-C stops everything.");
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn stopped() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
-    tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
+/// Listens for Ctrl-C and SIGTERM now; the future ends at the first of them.
+fn stop_signals() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        Ok(())
+    })
 }
 
 fn say(text: &str) {
