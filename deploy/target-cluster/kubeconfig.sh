@@ -5,7 +5,8 @@
 #
 # Usage: deploy/target-cluster/kubeconfig.sh [kubectl flags] > staging.kubeconfig  (see the README)
 # Needs only kubectl. SERVER=https://... overrides the apiserver's URL when the operator reaches the
-# cluster at another address than you do.
+# cluster at another address than you do; TOKEN_WAIT (seconds, default 30) bounds the wait for the
+# cluster to mint the token.
 set -eu
 
 namespace=prtracker-system
@@ -18,14 +19,15 @@ token_of_secret() {
 }
 
 # The cluster's token controller fills the Secret moments after it is created.
+wait=${TOKEN_WAIT:-30}
 token=$(token_of_secret "$@")
 tries=0
 while [ -z "$token" ]; do
   tries=$((tries + 1))
-  if [ "$tries" -ge 30 ]; then
+  if [ "$tries" -ge "$wait" ]; then
     # Say what kubectl says (a wrong context, Unauthorized, NotFound), then what to do.
     kubectl "$@" -n "$namespace" get secret "$secret" -o name >/dev/null || true
-    echo "error: no token in secret $namespace/$secret after 30s." >&2
+    echo "error: no token in secret $namespace/$secret after ${wait}s." >&2
     echo "       Apply deploy/target-cluster/ to that cluster first (kubectl $* apply -k deploy/target-cluster/);" >&2
     echo "       if it is there, the cluster's controller-manager is not minting service-account tokens." >&2
     exit 1

@@ -160,3 +160,34 @@ fn the_target_cluster_role_grants_what_the_in_cluster_role_grants() {
         "deploy/target-cluster/rbac.yaml and deploy/rbac.yaml grant different kinds"
     );
 }
+
+/// kubeconfig.sh against a cluster where deploy/target-cluster/ was never applied: it fails, with
+/// kubectl's own error and what to do, and prints no kubeconfig.
+#[test]
+fn kubeconfig_sh_without_the_kit_says_what_to_apply() {
+    let plane = shared();
+    let path = format!(
+        "{}:{}",
+        plane.binaries().dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new(deploy_dir().join("target-cluster/kubeconfig.sh"))
+        .arg(format!(
+            "--kubeconfig={}",
+            plane.primary().kubeconfig_path().display()
+        ))
+        .env("PATH", path)
+        .env("TOKEN_WAIT", "2")
+        .output()
+        .expect("kubeconfig.sh runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "it printed a kubeconfig: {output:?}"
+    );
+    assert!(output.stdout.is_empty(), "{output:?}");
+    assert!(
+        stderr.contains("not found") && stderr.contains("apply -k deploy/target-cluster/"),
+        "{stderr}"
+    );
+}
