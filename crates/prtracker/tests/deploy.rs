@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use prtracker_testenv::shared;
 
+mod common;
+
+use common::operator_container;
+
 fn deploy_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy"))
 }
@@ -117,16 +121,7 @@ fn kubectl_apply_k_deploy_is_accepted_and_grants_least_privilege() {
         applied.status.success(),
         "kubectl apply -k examples/overlay/ failed: {applied:?}"
     );
-    let container = kubectl(&[
-        "-n",
-        "prtracker-system",
-        "get",
-        "deployment",
-        "prtracker",
-        "-o",
-        "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}",
-    ]);
-    let container = String::from_utf8_lossy(&container.stdout);
+    let container = operator_container(shared().primary());
     assert!(
         container.starts_with("registry.example.com/platform/prtracker:0.1.0 "),
         "{container}"

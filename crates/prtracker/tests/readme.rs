@@ -9,6 +9,10 @@ use std::{
 
 use prtracker_testenv::{Cluster, shared};
 
+mod common;
+
+use common::operator_container;
+
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -110,22 +114,6 @@ fn kubectl_get(cluster: &Cluster, args: &[&str]) -> String {
     let output = cluster.kubectl().args(args).output().expect("kubectl runs");
     assert!(output.status.success(), "kubectl {args:?}: {output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The operator's container as installed: `IMAGE ["arg", ...]`.
-fn operator_container(cluster: &Cluster) -> String {
-    kubectl_get(
-        cluster,
-        &[
-            "-n",
-            "prtracker-system",
-            "get",
-            "deployment",
-            "prtracker",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}",
-        ],
-    )
 }
 
 /// Step 3 with a token, on the primary cluster; then step 6's tracker by hand.

@@ -93,3 +93,22 @@ pub const OPERATOR_USER: &str = "system:serviceaccount:prtracker-system:prtracke
 
 /// Where deploy/ lets the operator hold its Lease (and read cluster Secrets): its own namespace.
 pub const OPERATOR_NAMESPACE: &str = "prtracker-system";
+
+/// The operator's container as installed: `IMAGE ["arg", ...]`.
+pub fn operator_container(cluster: &prtracker_testenv::Cluster) -> String {
+    let output = cluster
+        .kubectl()
+        .args([
+            "-n",
+            OPERATOR_NAMESPACE,
+            "get",
+            "deployment",
+            "prtracker",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].args}",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
