@@ -37,7 +37,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     args::OperatorConfig,
-    autotrack::AutoTrack,
+    autotrack::{AutoTrack, tracker_name},
     controller::{Context, REFRESH_ANNOTATION, tracker_controller},
     leader::Leadership,
     metrics::{self, Health, Metrics},
@@ -300,8 +300,9 @@ async fn run_controllers(
 }
 
 /// Webhook events into reconciles. Any replica creates the tracker of a new PR of an auto-tracked
-/// repository (a create is idempotent, and the leader's watch takes it up at once); then the leader
-/// triggers the PR's trackers, and a follower annotates them for the leader's watch.
+/// repository (a create is idempotent, and the leader's watch takes the new tracker up at once, so
+/// it needs no more); then the leader triggers the PR's other trackers, and a follower annotates
+/// them for the leader's watch.
 async fn route_webhooks(
     trackers: Api<PullRequestTracker>,
     client: Client,
@@ -312,13 +313,25 @@ async fn route_webhooks(
 ) {
     while let Some(WebhookEvent::PullRequest(event)) = events.recv().await {
         let leading = leading.load(Ordering::Acquire);
+        let mut created = None;
         if let Some(autotrack) = &autotrack
             && autotrack.tracks(&event.repository)
-            && let Err(error) = autotrack
+        {
+            match autotrack
                 .ensure_tracker(&client, &event.repository, event.number)
                 .await
-        {
-            warn!(repo = %event.repository, number = event.number, %error, "could not create a tracker");
+            {
+                Ok(true) => {
+                    created = Some((
+                        autotrack.namespace.clone(),
+                        tracker_name(&event.repository, event.number),
+                    ));
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    warn!(repo = %event.repository, number = event.number, %error, "could not create a tracker");
+                }
+            }
         }
         let matching = match find_trackers(&trackers, &event).await {
             Ok(matching) => matching,
@@ -328,6 +341,13 @@ async fn route_webhooks(
             }
         };
         for tracker in matching {
+            let just_created = created.as_ref().is_some_and(|(namespace, name)| {
+                tracker.metadata.namespace.as_ref() == Some(namespace)
+                    && tracker.metadata.name.as_ref() == Some(name)
+            });
+            if just_created {
+                continue;
+            }
             if leading {
                 let _ = triggers.send(ObjectRef::from_obj(&tracker)).await;
             } else if let Err(error) = pass_on(&client, &tracker, &event.delivery).await {
