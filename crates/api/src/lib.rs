@@ -6,7 +6,6 @@
 pub mod conditions;
 pub mod interval;
 pub mod monitor;
-pub mod repository;
 pub mod tracker;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -16,7 +15,8 @@ pub use monitor::{
     DriftMonitor, DriftMonitorSpec, DriftMonitorStatus, DriftPhase, DriftedResource, FieldDrift,
     ManifestSource,
 };
-pub use repository::{Repository, RepositoryError};
+/// The repository type is the domain's; the CRDs carry it as is.
+pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
     CLUSTER_NAME_PATTERN, PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus,
     SyncResultStatus, is_cluster_name,

@@ -8,7 +8,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{interval::DEFAULT_INTERVAL, repository::Repository};
+use prtracker_domain::Repository;
+
+use crate::interval::DEFAULT_INTERVAL;
 
 /// At most this many drifted objects are listed in a monitor's status; the counts tell the rest.
 /// Bounded so a badly drifted cluster cannot push the object past etcd's size limit.

@@ -9,7 +9,7 @@ use prtracker_domain::PrState;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::repository::Repository;
+use prtracker_domain::Repository;
 
 /// The most clusters one tracker may monitor. Each is a DriftMonitor with its own checks; past this a
 /// single PR is better split, and the apiserver refuses the tracker rather than the operator drowning.

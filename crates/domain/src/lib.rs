@@ -6,6 +6,7 @@
 //!
 //! - [`PrState`]: the seven states, their lifecycle order and label definitions;
 //! - [`PrFacts`]: what GitHub says about a PR, and which states it allows;
+//! - [`Repository`]: a GitHub repository, `owner/name`, as GitHub names allow;
 //! - [`LabelPrefix`]: state label names, read case-insensitively like GitHub does;
 //! - [`current_state`]: the state of a PR from its labels and facts (rules 1–5);
 //! - [`label_diff`] / [`apply_diff`]: the label change that puts a PR in a state.
@@ -14,6 +15,7 @@ mod diff;
 mod facts;
 mod label;
 mod reading;
+mod repository;
 mod state;
 
 pub use diff::{LabelDiff, apply_diff, label_diff};
@@ -22,4 +24,5 @@ pub use label::{
     DEFAULT_PREFIX, InvalidPrefix, LabelPrefix, MAX_LABEL_CHARS, label_key, same_label,
 };
 pub use reading::{StateReading, current_state};
+pub use repository::{REPOSITORY_PATTERN, Repository, RepositoryError};
 pub use state::{PrState, UnknownState};

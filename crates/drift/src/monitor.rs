@@ -14,10 +14,10 @@ use std::sync::Arc;
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{Api, Client, ResourceExt, api::PostParams};
 use prtracker_api::{
-    DriftMonitor, DriftMonitorStatus, DriftPhase, ManifestSource, conditions::READY,
+    DriftMonitor, DriftMonitorStatus, DriftPhase, ManifestSource,
+    conditions::{ConditionUpdate, READY, set_condition},
 };
 use prtracker_github::GitHubApi;
-use prtracker_sync::conditions::{ConditionUpdate, set_condition};
 use tracing::{debug, instrument};
 
 use crate::{

@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 use prtracker_github::{GitHubAuth, GitHubClient, GitHubConfig, OctocrabGitHub};
 use prtracker_github_sim::{NewPull, SimConfig, Simulator, SimulatorHandle};
 

@@ -2,7 +2,7 @@
 //! production implementation, and tests may provide their own.
 
 use async_trait::async_trait;
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 
 use crate::{
     error::GitHubError,

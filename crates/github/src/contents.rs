@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use octocrab::Octocrab;
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 use tracing::debug;
 
 use crate::{

@@ -3,7 +3,7 @@
 
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 
 /// Everything but RFC 3986's unreserved characters is encoded in a path segment: label names
 /// hold spaces, `/` (`state/open`), `#`, `&`, `?` …

@@ -1,7 +1,7 @@
 //! prtracker's GitHub client: pull requests, labels and files of a repository.
 //!
-//! An adapter layer: it knows the domain ([`prtracker_domain::PrFacts`]) and the API's
-//! [`prtracker_api::Repository`], and nothing above them.
+//! An adapter layer: it knows the domain ([`prtracker_domain::PrFacts`],
+//! [`prtracker_domain::Repository`]) and nothing above it.
 //!
 //! - [`GitHubClient`]: the seed's three operations (get a PR, add or remove a label);
 //! - [`GitHubApi`]: what the operator needs on top (repository labels, open PRs, files at a commit);

@@ -11,7 +11,7 @@ use octocrab::{
     Octocrab,
     models::{AppId, InstallationId},
 };
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 use serde::de::DeserializeOwned;
 use tracing::debug;
 

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 use prtracker_github::{
     AppInstallation, ContentsLimits, GitHubApi, GitHubAuth, GitHubClient, GitHubConfig,
     GitHubError, NewLabel, OctocrabGitHub, RetryPolicy, backoff::Backoff, ratelimit::epoch,

@@ -3,7 +3,6 @@
 //! agreement (GitHub → CRD first; GitHub wins; recovery of missing labels; the operator's own
 //! verdicts CRD → GitHub). Logging is through `tracing` spans and events.
 
-pub mod conditions;
 mod coordinator;
 mod error;
 mod labels;

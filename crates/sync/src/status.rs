@@ -2,14 +2,14 @@
 //! and the rule that decides whether that status is worth a write.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-use prtracker_api::{PullRequestTracker, PullRequestTrackerStatus, conditions};
+use prtracker_api::{
+    PullRequestTracker, PullRequestTrackerStatus,
+    conditions::{self, ConditionUpdate, is_true, set_condition},
+};
 use prtracker_domain::{PrState, StateReading};
 use prtracker_github::PullRequest;
 
-use crate::{
-    conditions::{ConditionUpdate, is_true, set_condition},
-    result::SyncResult,
-};
+use crate::result::SyncResult;
 
 /// The state labels a reading saw on the PR, as written: the counting one, then the rest.
 pub fn state_labels(reading: &StateReading) -> Vec<String> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::StatusCode;
-use prtracker_api::Repository;
+use prtracker_domain::Repository;
 use tracing::instrument;
 
 use super::{OctocrabGitHub, decode_json};
