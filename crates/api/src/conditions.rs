@@ -9,12 +9,8 @@ use k8s_openapi::{
 };
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-/// The tracker's status follows GitHub (its last sync succeeded).
-pub const SYNCED: &str = "Synced";
-/// GitHub's labels and the tracker agree, with exactly one state label on the PR.
-pub const CONSISTENT: &str = "Consistent";
-/// The resource is in the state it should be: synced and consistent, or for a monitor, checked.
-pub const READY: &str = "Ready";
+/// The conditions themselves are the domain's: which type, whether it holds, and why.
+pub use prtracker_domain::condition::{CONSISTENT, ConditionUpdate, READY, SYNCED};
 
 pub(crate) fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
     let item = Condition::json_schema(generator);
@@ -25,31 +21,6 @@ pub(crate) fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["type"],
     })
-}
-
-/// A condition to set: its type, whether it holds, a CamelCase reason and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionUpdate {
-    pub type_: &'static str,
-    pub holds: bool,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl ConditionUpdate {
-    pub fn new(
-        type_: &'static str,
-        holds: bool,
-        reason: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            type_,
-            holds,
-            reason,
-            message: message.into(),
-        }
-    }
 }
 
 /// Sets `update` in `conditions`, keeping the transition time when the status is unchanged.

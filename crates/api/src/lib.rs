@@ -6,15 +6,18 @@
 pub mod conditions;
 pub mod interval;
 pub mod monitor;
+pub mod names;
+pub mod status;
 pub mod tracker;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 pub use monitor::{
-    DriftMonitor, DriftMonitorSpec, DriftMonitorStatus, DriftPhase, DriftedResource, FieldDrift,
-    ManifestSource,
+    DriftMonitor, DriftMonitorSpec, DriftMonitorStatus, DriftedResource, FieldDrift, ManifestSource,
 };
+/// A monitor's phase is the domain's verdict type, carried as is.
+pub use prtracker_domain::DriftPhase;
 /// The repository type is the domain's; the CRDs carry it as is.
 pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{

@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use prtracker_domain::Repository;
+use prtracker_domain::{DriftPhase, Repository};
 
 use crate::interval::DEFAULT_INTERVAL;
 
@@ -99,19 +99,6 @@ pub struct ManifestSource {
     /// The directory (or single file) of manifests, relative to the repository root.
     #[schemars(length(min = 1, max = 1024))]
     pub path: String,
-}
-
-/// Where a monitor stands.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum DriftPhase {
-    /// Not checked yet.
-    Pending,
-    /// Every desired object is live as the manifests say.
-    InSync,
-    /// At least one object differs from its manifest, or is missing.
-    Drifted,
-    /// The check could not be made; the Ready condition says why.
-    Error,
 }
 
 /// The verdict of the last check.

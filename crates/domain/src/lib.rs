@@ -9,20 +9,30 @@
 //! - [`Repository`]: a GitHub repository, `owner/name`, as GitHub names allow;
 //! - [`LabelPrefix`]: state label names, read case-insensitively like GitHub does;
 //! - [`current_state`]: the state of a PR from its labels and facts (rules 1–5);
-//! - [`label_diff`] / [`apply_diff`]: the label change that puts a PR in a state.
+//! - [`label_diff`] / [`apply_diff`]: the label change that puts a PR in a state;
+//! - [`DriftPhase`], [`combined_verdict`], [`state_after_verdict`]: drift verdicts and how they move
+//!   a PR's state;
+//! - [`Plan`]: one reconcile of a tracker, every rule above applied to what was read, before
+//!   anything is written;
+//! - [`condition`]: the conditions a tracker reports, as data.
 
+pub mod condition;
 mod diff;
 mod facts;
 mod label;
+pub mod plan;
 mod reading;
 mod repository;
 mod state;
+mod verdict;
 
 pub use diff::{LabelDiff, apply_diff, label_diff};
 pub use facts::PrFacts;
 pub use label::{
     DEFAULT_PREFIX, InvalidPrefix, LabelPrefix, MAX_LABEL_CHARS, label_key, same_label,
 };
+pub use plan::{Cause, MonitorPlan, MonitorSeen, NotApplicable, Observation, Plan, Record};
 pub use reading::{StateReading, current_state};
 pub use repository::{REPOSITORY_PATTERN, Repository, RepositoryError};
 pub use state::{PrState, UnknownState};
+pub use verdict::{DriftPhase, combined_verdict, state_after_verdict};

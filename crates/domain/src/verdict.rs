@@ -1,12 +1,27 @@
-//! Drift verdicts into the tracker's state (SPEC: edge-triggered). The monitors of a tracker taken
-//! together give one verdict; the tracker's state moves only when that verdict changes, so a label a
-//! person sets stands until the clusters change again.
+//! Drift verdicts: where one cluster's check stands, what a tracker's clusters say together, and
+//! how a change of that verdict moves the PR's state (SPEC: edge-triggered, so a person's label
+//! stands until the clusters change again).
 
-use prtracker_api::DriftPhase;
-use prtracker_domain::PrState;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// The verdict of a tracker's monitors together: Drifted when any is, InSync when every one is (and
-/// there is at least one), otherwise none yet (some are pending or cannot check).
+use crate::state::PrState;
+
+/// Where one cluster's check of a merged change stands (a DriftMonitor's phase).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum DriftPhase {
+    /// Not checked yet.
+    Pending,
+    /// Every desired object is live as the manifests say.
+    InSync,
+    /// At least one object differs from its manifest, or is missing.
+    Drifted,
+    /// The check could not be made; the Ready condition says why.
+    Error,
+}
+
+/// The verdict of a tracker's clusters together: Drifted when any is, InSync when every one is (and
+/// there is at least one), otherwise none yet (some are pending, cannot check, or have no monitor).
 pub fn combined_verdict(phases: &[Option<DriftPhase>]) -> Option<DriftPhase> {
     if phases.contains(&Some(DriftPhase::Drifted)) {
         Some(DriftPhase::Drifted)
@@ -17,9 +32,9 @@ pub fn combined_verdict(phases: &[Option<DriftPhase>]) -> Option<DriftPhase> {
     }
 }
 
-/// What a change of verdict does to the tracker's state: Merged → Deployed and Drifted → Deployed
-/// when everything is in sync; Deployed → Drifted when anything drifted. A merged PR whose change is
-/// not live yet stays Merged: it was never deployed, so it cannot have drifted.
+/// What a change of verdict does to the PR's state: Merged → Deployed and Drifted → Deployed when
+/// everything is in sync; Deployed → Drifted when anything drifted. A merged PR whose change is not
+/// live yet stays Merged: it was never deployed, so it cannot have drifted.
 ///
 /// `None` when the verdict did not change (edge-triggered) or the change moves nothing.
 pub fn state_after_verdict(

@@ -1,0 +1,334 @@
+//! One reconcile of a tracker as a plan: from what was read once (the PR's labels and facts, what
+//! the tracker recorded, its monitors) to everything to write (the PR's labels, the monitors, the
+//! status), computed before anything is written.
+//!
+//! The rules, one function each, in the order a reconcile applies them:
+//! 1. [`state_from_github`]: GitHub wins where it shows a state label; where it shows none, the
+//!    recorded state goes back on the PR if the facts allow it (recovery), else the facts' state;
+//! 2. [`verdict_step`]: a change of the monitors' combined verdict moves Merged → Deployed and
+//!    Deployed ↔ Drifted (edge-triggered: an unchanged verdict moves nothing);
+//! 3. [`monitor_step`]: a merged PR has one monitor per cluster of its spec; monitors of clusters
+//!    no longer in the spec retire;
+//! 4. the label diff that puts the final state on the PR, and the conditions that follow.
+//!
+//! The seed's entry points are plans of their own: [`Plan::follow_github`] (GitHub → tracker,
+//! nothing written on GitHub), [`Plan::push_recorded`] (tracker → GitHub),
+//! [`Plan::ensure_consistency`] (rules 1 and 4) and [`Plan::reconcile`] (all four).
+
+use crate::{
+    condition::{self, ConditionUpdate},
+    diff::{LabelDiff, apply_diff, label_diff},
+    facts::PrFacts,
+    label::LabelPrefix,
+    reading::{StateReading, current_state},
+    state::PrState,
+    verdict::{DriftPhase, combined_verdict, state_after_verdict},
+};
+
+/// What the tracker recorded at its last sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Record {
+    /// The state the tracker holds.
+    pub state: Option<PrState>,
+    /// The monitors' combined verdict at the last change of it.
+    pub verdict: Option<DriftPhase>,
+}
+
+/// One DriftMonitor of the tracker, as the reconcile found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSeen {
+    /// The cluster it checks.
+    pub cluster: String,
+    /// Whether its spec is what the tracker asks for now (commit, path, interval). An outdated
+    /// monitor is applied again, and its phase, about something else, does not count.
+    pub up_to_date: bool,
+    /// Its phase, if it has one.
+    pub phase: Option<DriftPhase>,
+}
+
+/// Everything a plan is made from, read once.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The PR's labels, as GitHub returned them.
+    pub labels: &'a [&'a str],
+    /// The PR's facts.
+    pub facts: PrFacts,
+    /// Whether GitHub named the merge commit (monitors check it; none can be made without it).
+    pub merge_commit_known: bool,
+    pub record: Record,
+    /// The clusters of the tracker's spec.
+    pub clusters: &'a [String],
+    /// The tracker's monitors.
+    pub monitors: &'a [MonitorSeen],
+    pub prefix: &'a LabelPrefix,
+}
+
+/// Why the plan's state is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A state label on the PR says so (GitHub wins).
+    GitHubLabel,
+    /// The PR had no counting state label; the tracker's recorded state goes back on it.
+    Recovered,
+    /// The PR had no counting state label and no recorded state fits: its facts say so.
+    Facts,
+    /// The monitors' combined verdict changed to this.
+    Verdict(DriftPhase),
+    /// The tracker's recorded state is put on the PR (tracker → GitHub).
+    Recorded,
+}
+
+/// What to do with the tracker's monitors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorPlan {
+    /// Clusters that should have a monitor: the spec's, once the PR is merged.
+    pub wanted: Vec<String>,
+    /// Clusters whose monitor is to be created or brought up to date.
+    pub apply: Vec<String>,
+    /// Clusters whose monitor is to go: no longer in the spec.
+    pub retire: Vec<String>,
+}
+
+impl MonitorPlan {
+    pub fn is_empty(&self) -> bool {
+        self.apply.is_empty() && self.retire.is_empty()
+    }
+}
+
+/// A plan: the state the PR ends in, and everything to write to get there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The PR's labels as read.
+    pub before: StateReading,
+    /// The state the tracker held before (or GitHub's, for a tracker never synced).
+    pub initial: PrState,
+    /// The state after the plan: on the PR and in the tracker.
+    pub target: PrState,
+    pub cause: Cause,
+    /// The label change that puts `target` on the PR (empty when GitHub is only followed).
+    pub labels: LabelDiff,
+    /// The PR's labels as they will read once `labels` is applied.
+    pub after: StateReading,
+    /// The verdict the tracker records after the plan.
+    pub verdict: Option<DriftPhase>,
+    /// What to do with the monitors; `None` when this plan leaves them alone.
+    pub monitors: Option<MonitorPlan>,
+}
+
+/// The tracker's recorded state cannot go on the PR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot put {state:?} on the PR: its facts are {facts:?}")]
+pub struct NotApplicable {
+    pub state: Option<PrState>,
+    pub facts: PrFacts,
+}
+
+/// Rule 1: the state GitHub gives, with recovery of a missing label from the record.
+pub fn state_from_github(
+    reading: &StateReading,
+    record: Record,
+    facts: PrFacts,
+) -> (PrState, Cause) {
+    if !reading.missing {
+        return (reading.state, Cause::GitHubLabel);
+    }
+    match record.state {
+        Some(recorded) if recorded.is_consistent_with(facts) => (recorded, Cause::Recovered),
+        _ => (reading.state, Cause::Facts),
+    }
+}
+
+/// Rule 2: the verdict of the monitors of the spec's clusters (an outdated or absent monitor has
+/// none), and the state it moves to when it changed. Returns the verdict to record, and the new
+/// state if any.
+pub fn verdict_step(
+    state: PrState,
+    record: Record,
+    clusters: &[String],
+    monitors: &[MonitorSeen],
+) -> (Option<DriftPhase>, Option<PrState>) {
+    let phases: Vec<Option<DriftPhase>> = clusters
+        .iter()
+        .map(|cluster| {
+            monitors
+                .iter()
+                .find(|m| &m.cluster == cluster && m.up_to_date)
+                .and_then(|m| m.phase)
+        })
+        .collect();
+    match combined_verdict(&phases) {
+        Some(verdict) if Some(verdict) != record.verdict => (
+            Some(verdict),
+            state_after_verdict(state, record.verdict, Some(verdict)),
+        ),
+        _ => (record.verdict, None),
+    }
+}
+
+/// Rule 3: the monitors a merged PR needs, and those that go.
+pub fn monitor_step(
+    facts: PrFacts,
+    merge_commit_known: bool,
+    clusters: &[String],
+    monitors: &[MonitorSeen],
+) -> MonitorPlan {
+    let wanted: Vec<String> = if facts.is_merged() && merge_commit_known {
+        clusters.to_vec()
+    } else {
+        Vec::new()
+    };
+    let apply = wanted
+        .iter()
+        .filter(|cluster| {
+            !monitors
+                .iter()
+                .any(|m| &&m.cluster == cluster && m.up_to_date)
+        })
+        .cloned()
+        .collect();
+    let retire = monitors
+        .iter()
+        .filter(|m| !clusters.contains(&m.cluster))
+        .map(|m| m.cluster.clone())
+        .collect();
+    MonitorPlan {
+        wanted,
+        apply,
+        retire,
+    }
+}
+
+impl Plan {
+    /// GitHub → tracker: the tracker takes GitHub's state; nothing is written on GitHub, so a
+    /// missing or conflicting label stays (and `Consistent` says so).
+    pub fn follow_github(observed: &Observation<'_>) -> Plan {
+        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        let target = before.state;
+        Plan::finish(
+            observed,
+            before,
+            target,
+            Cause::GitHubLabel,
+            false,
+            observed.record.verdict,
+            None,
+        )
+    }
+
+    /// Tracker → GitHub: the recorded state goes on the PR; refused when the facts contradict it.
+    pub fn push_recorded(observed: &Observation<'_>) -> Result<Plan, NotApplicable> {
+        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        match observed.record.state {
+            Some(state) if state.is_consistent_with(observed.facts) => Ok(Plan::finish(
+                observed,
+                before,
+                state,
+                Cause::Recorded,
+                true,
+                observed.record.verdict,
+                None,
+            )),
+            state => Err(NotApplicable {
+                state,
+                facts: observed.facts,
+            }),
+        }
+    }
+
+    /// The seed's consistency check: rule 1, and the labels that put its state on the PR.
+    pub fn ensure_consistency(observed: &Observation<'_>) -> Plan {
+        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        let (target, cause) = state_from_github(&before, observed.record, observed.facts);
+        Plan::finish(
+            observed,
+            before,
+            target,
+            cause,
+            true,
+            observed.record.verdict,
+            None,
+        )
+    }
+
+    /// A whole reconcile: rules 1 to 4.
+    pub fn reconcile(observed: &Observation<'_>) -> Plan {
+        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        let (state, cause) = state_from_github(&before, observed.record, observed.facts);
+        let (verdict, moved) =
+            verdict_step(state, observed.record, observed.clusters, observed.monitors);
+        let (target, cause) = match (moved, verdict) {
+            (Some(moved), Some(verdict)) => (moved, Cause::Verdict(verdict)),
+            _ => (state, cause),
+        };
+        let monitors = monitor_step(
+            observed.facts,
+            observed.merge_commit_known,
+            observed.clusters,
+            observed.monitors,
+        );
+        Plan::finish(
+            observed,
+            before,
+            target,
+            cause,
+            true,
+            verdict,
+            Some(monitors),
+        )
+    }
+
+    fn finish(
+        observed: &Observation<'_>,
+        before: StateReading,
+        target: PrState,
+        cause: Cause,
+        write_labels: bool,
+        verdict: Option<DriftPhase>,
+        monitors: Option<MonitorPlan>,
+    ) -> Plan {
+        let (labels, after) = if write_labels {
+            let diff = label_diff(observed.labels, target, observed.prefix);
+            let after_labels = apply_diff(observed.labels, &diff);
+            let after = current_state(&after_labels, observed.facts, observed.prefix);
+            (diff, after)
+        } else {
+            (LabelDiff::default(), before.clone())
+        };
+        Plan {
+            initial: observed.record.state.unwrap_or(before.state),
+            before,
+            target,
+            cause,
+            labels,
+            after,
+            verdict,
+            monitors,
+        }
+    }
+
+    /// Whether the plan writes labels on GitHub.
+    pub fn changes_labels(&self) -> bool {
+        !self.labels.is_empty()
+    }
+
+    /// Whether the tracker's state moves.
+    pub fn changes_state(&self) -> bool {
+        self.initial != self.target
+    }
+
+    /// The tracker's conditions once the plan is carried out: `Synced`, `Consistent`, `Ready`.
+    pub fn conditions(&self) -> [ConditionUpdate; 3] {
+        let synced = ConditionUpdate::new(
+            condition::SYNCED,
+            true,
+            "Synced",
+            format!("the tracker follows GitHub: {}", self.target),
+        );
+        let consistent = condition::consistency(&self.after);
+        let ready = condition::tracker_ready(true, consistent.holds);
+        [synced, consistent, ready]
+    }
+}
+
+#[cfg(test)]
+mod tests;

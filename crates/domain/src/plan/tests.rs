@@ -1,0 +1,281 @@
+use super::*;
+use crate::verdict::DriftPhase::{Drifted, InSync, Pending};
+
+const OPEN: PrFacts = PrFacts::Open { draft: false };
+const MERGED: PrFacts = PrFacts::Merged;
+
+struct Case {
+    labels: Vec<&'static str>,
+    facts: PrFacts,
+    record: Record,
+    clusters: Vec<String>,
+    monitors: Vec<MonitorSeen>,
+    prefix: LabelPrefix,
+}
+
+fn case(labels: &[&'static str], facts: PrFacts, state: Option<PrState>) -> Case {
+    Case {
+        labels: labels.to_vec(),
+        facts,
+        record: Record {
+            state,
+            verdict: None,
+        },
+        clusters: Vec::new(),
+        monitors: Vec::new(),
+        prefix: LabelPrefix::default(),
+    }
+}
+
+impl Case {
+    fn clusters(mut self, clusters: &[&str]) -> Self {
+        self.clusters = clusters.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    fn verdict(mut self, verdict: DriftPhase) -> Self {
+        self.record.verdict = Some(verdict);
+        self
+    }
+
+    fn monitor(mut self, cluster: &str, phase: Option<DriftPhase>) -> Self {
+        self.monitors.push(MonitorSeen {
+            cluster: cluster.to_owned(),
+            up_to_date: true,
+            phase,
+        });
+        self
+    }
+
+    fn outdated_monitor(mut self, cluster: &str, phase: Option<DriftPhase>) -> Self {
+        self.monitors.push(MonitorSeen {
+            cluster: cluster.to_owned(),
+            up_to_date: false,
+            phase,
+        });
+        self
+    }
+
+    fn plan_with(&self, make: impl Fn(&Observation<'_>) -> Plan) -> Plan {
+        make(&Observation {
+            labels: &self.labels,
+            facts: self.facts,
+            merge_commit_known: self.facts.is_merged(),
+            record: self.record,
+            clusters: &self.clusters,
+            monitors: &self.monitors,
+            prefix: &self.prefix,
+        })
+    }
+
+    fn reconcile(&self) -> Plan {
+        self.plan_with(Plan::reconcile)
+    }
+}
+
+fn strings(labels: &[&str]) -> Vec<String> {
+    labels.iter().map(|l| (*l).to_owned()).collect()
+}
+
+#[test]
+fn an_unchanged_pr_plans_nothing() {
+    let plan = case(&["state/open", "bug"], OPEN, Some(PrState::Open)).reconcile();
+    assert_eq!(plan.target, PrState::Open);
+    assert_eq!(plan.cause, Cause::GitHubLabel);
+    assert!(!plan.changes_labels() && !plan.changes_state());
+    assert!(plan.after.is_clean());
+    assert!(plan.monitors.as_ref().is_some_and(MonitorPlan::is_empty));
+}
+
+#[test]
+fn github_wins_and_the_losing_label_goes() {
+    let plan = case(&["state/open", "state/approved"], OPEN, Some(PrState::Open)).reconcile();
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Approved, Cause::GitHubLabel)
+    );
+    assert_eq!(plan.labels.add, Vec::<String>::new());
+    assert_eq!(plan.labels.remove, strings(&["state/open"]));
+    assert!(plan.after.is_clean());
+    assert_eq!(plan.initial, PrState::Open);
+}
+
+#[test]
+fn a_missing_label_is_recovered_from_the_record() {
+    let plan = case(&["bug"], OPEN, Some(PrState::Approved)).reconcile();
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Approved, Cause::Recovered)
+    );
+    assert_eq!(plan.labels.add, strings(&["state/approved"]));
+    assert!(plan.labels.remove.is_empty());
+}
+
+#[test]
+fn a_record_the_facts_contradict_is_not_recovered() {
+    let plan = case(&[], MERGED, Some(PrState::Approved)).reconcile();
+    assert_eq!((plan.target, plan.cause), (PrState::Merged, Cause::Facts));
+    assert_eq!(plan.labels.add, strings(&["state/merged"]));
+}
+
+#[test]
+fn facts_that_moved_replace_a_contradicted_label() {
+    let plan = case(&["state/approved"], MERGED, Some(PrState::Approved)).reconcile();
+    assert_eq!((plan.target, plan.cause), (PrState::Merged, Cause::Facts));
+    assert_eq!(plan.labels.add, strings(&["state/merged"]));
+    assert_eq!(plan.labels.remove, strings(&["state/approved"]));
+}
+
+#[test]
+fn every_cluster_in_sync_deploys_in_the_same_plan() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Merged))
+        .clusters(&["a", "b"])
+        .monitor("a", Some(InSync))
+        .monitor("b", Some(InSync))
+        .reconcile();
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Deployed, Cause::Verdict(InSync))
+    );
+    assert_eq!(plan.verdict, Some(InSync));
+    assert_eq!(plan.labels.add, strings(&["state/deployed"]));
+    assert_eq!(plan.labels.remove, strings(&["state/merged"]));
+    assert!(plan.monitors.as_ref().is_some_and(MonitorPlan::is_empty));
+}
+
+#[test]
+fn one_cluster_not_checked_yet_decides_nothing() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Merged))
+        .clusters(&["a", "b"])
+        .monitor("a", Some(InSync))
+        .monitor("b", Some(Pending))
+        .reconcile();
+    assert_eq!(plan.target, PrState::Merged);
+    assert_eq!(plan.verdict, None);
+    assert!(!plan.changes_labels());
+}
+
+#[test]
+fn a_persons_label_stands_while_the_verdict_does_not_change() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Deployed))
+        .verdict(InSync)
+        .clusters(&["a"])
+        .monitor("a", Some(InSync))
+        .reconcile();
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Merged, Cause::GitHubLabel)
+    );
+    assert_eq!(plan.verdict, Some(InSync));
+    assert!(!plan.changes_labels());
+}
+
+#[test]
+fn drift_after_deploy_moves_to_drifted_and_back() {
+    let drifted = case(&["state/deployed"], MERGED, Some(PrState::Deployed))
+        .verdict(InSync)
+        .clusters(&["a", "b"])
+        .monitor("a", Some(InSync))
+        .monitor("b", Some(Drifted))
+        .reconcile();
+    assert_eq!(
+        (drifted.target, drifted.verdict),
+        (PrState::Drifted, Some(Drifted))
+    );
+    let repaired = case(&["state/drifted"], MERGED, Some(PrState::Drifted))
+        .verdict(Drifted)
+        .clusters(&["a", "b"])
+        .monitor("a", Some(InSync))
+        .monitor("b", Some(InSync))
+        .reconcile();
+    assert_eq!(
+        (repaired.target, repaired.verdict),
+        (PrState::Deployed, Some(InSync))
+    );
+}
+
+#[test]
+fn a_merged_pr_gets_a_monitor_per_cluster_and_loses_those_removed() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Merged))
+        .clusters(&["a", "b"])
+        .monitor("a", None)
+        .monitor("gone", Some(InSync))
+        .reconcile();
+    let monitors = plan.monitors.expect("a reconcile plans monitors");
+    assert_eq!(monitors.wanted, strings(&["a", "b"]));
+    assert_eq!(monitors.apply, strings(&["b"]));
+    assert_eq!(monitors.retire, strings(&["gone"]));
+}
+
+#[test]
+fn an_open_pr_needs_no_monitor() {
+    let plan = case(&["state/approved"], OPEN, Some(PrState::Approved))
+        .clusters(&["a"])
+        .reconcile();
+    let monitors = plan.monitors.expect("a reconcile plans monitors");
+    assert!(monitors.wanted.is_empty() && monitors.is_empty());
+}
+
+#[test]
+fn an_outdated_monitor_is_applied_again_and_its_phase_does_not_count() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Merged))
+        .clusters(&["a"])
+        .outdated_monitor("a", Some(InSync))
+        .reconcile();
+    assert_eq!(plan.monitors.map(|m| m.apply), Some(strings(&["a"])));
+    assert_eq!(plan.target, PrState::Merged);
+    assert_eq!(plan.verdict, None);
+}
+
+#[test]
+fn following_github_writes_no_label_and_says_what_is_wrong() {
+    let plan = case(&["bug"], OPEN, Some(PrState::Approved)).plan_with(Plan::follow_github);
+    assert_eq!(plan.target, PrState::Open);
+    assert!(!plan.changes_labels());
+    let [synced, consistent, ready] = plan.conditions();
+    assert!(synced.holds);
+    assert_eq!(
+        (consistent.holds, consistent.reason),
+        (false, "MissingStateLabel")
+    );
+    assert!(!ready.holds);
+}
+
+#[test]
+fn pushing_the_record_is_refused_when_the_facts_contradict_it() {
+    let plan = case(&["state/open"], OPEN, Some(PrState::Approved))
+        .plan_with(|o| Plan::push_recorded(o).expect("applicable"));
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Approved, Cause::Recorded)
+    );
+    assert_eq!(plan.labels.remove, strings(&["state/open"]));
+    let refused = case(&["state/merged"], MERGED, Some(PrState::Approved));
+    let error = Plan::push_recorded(&Observation {
+        labels: &refused.labels,
+        facts: refused.facts,
+        merge_commit_known: true,
+        record: refused.record,
+        clusters: &[],
+        monitors: &[],
+        prefix: &refused.prefix,
+    });
+    assert_eq!(
+        error,
+        Err(NotApplicable {
+            state: Some(PrState::Approved),
+            facts: MERGED
+        })
+    );
+}
+
+#[test]
+fn ensuring_consistency_leaves_monitors_and_verdicts_alone() {
+    let plan = case(&["state/merged"], MERGED, Some(PrState::Merged))
+        .clusters(&["a"])
+        .monitor("a", Some(InSync))
+        .plan_with(Plan::ensure_consistency);
+    assert_eq!(plan.target, PrState::Merged);
+    assert_eq!(plan.verdict, None);
+    assert_eq!(plan.monitors, None, "monitors are the reconcile's business");
+}
