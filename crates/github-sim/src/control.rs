@@ -200,6 +200,25 @@ impl Control {
         Ok(names(&Value::Array(items)))
     }
 
+    /// A repository label's definition: `(name, colour, description)`.
+    pub fn repo_label(&self, repo: &str, label: &str) -> Option<(String, String, Option<String>)> {
+        let (o, n) = split(repo).ok()?;
+        let g = self.shared.lock();
+        let found = crate::labels::find_label(g.world.repo(o, n)?, label)?;
+        Some((
+            found.name.clone(),
+            found.color.clone(),
+            found.description.clone(),
+        ))
+    }
+
+    /// Deletes a label's definition, as a person does in the repository's settings: the label goes
+    /// from every PR too, without a webhook for each.
+    pub fn delete_repo_label(&self, repo: &str, label: &str) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        self.with_world(|w| w.delete_label(o, n, label))
+    }
+
     /// Accepts `token` from now on, acting as `login`.
     pub fn add_token(&self, token: &str, login: &str) {
         let mut g = self.shared.lock();

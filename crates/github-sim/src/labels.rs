@@ -14,6 +14,8 @@ const DOC_ADD: &str = "https://docs.github.com/rest/issues/labels#add-labels-to-
 const DOC_SET: &str = "https://docs.github.com/rest/issues/labels#set-labels-for-an-issue";
 const DOC_REMOVE: &str = "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue";
 const DOC_CREATE: &str = "https://docs.github.com/rest/issues/labels#create-a-label";
+const DOC_UPDATE: &str = "https://docs.github.com/rest/issues/labels#update-a-label";
+const DOC_DELETE: &str = "https://docs.github.com/rest/issues/labels#delete-a-label";
 const DOC_ISSUE_LABELS: &str =
     "https://docs.github.com/rest/issues/labels#list-labels-for-an-issue";
 
@@ -260,6 +262,65 @@ impl World {
         };
         repo.labels.push(l.clone());
         Ok(render::label(&self.base, repo, &l))
+    }
+
+    /// `PATCH /repos/{o}/{r}/labels/{name}`: a new colour and description (a name is kept).
+    pub fn update_label(
+        &mut self,
+        owner: &str,
+        name: &str,
+        label: &str,
+        color: Option<&str>,
+        description: Option<Option<&str>>,
+    ) -> Result<Value, ApiError> {
+        let color = match color {
+            None => None,
+            Some(c) => Some(
+                normalize_color(c)
+                    .ok_or_else(|| ApiError::validation("Label", "invalid", "color", DOC_UPDATE))?,
+            ),
+        };
+        let base = self.base.clone();
+        let repo = self
+            .repo_mut(owner, name)
+            .ok_or_else(|| ApiError::not_found(DOC_UPDATE))?;
+        let index = repo
+            .labels
+            .iter()
+            .position(|l| same_name(&l.name, label))
+            .ok_or_else(|| ApiError::not_found(DOC_UPDATE))?;
+        let existing = &mut repo.labels[index];
+        if let Some(color) = color {
+            existing.color = color;
+        }
+        if let Some(description) = description {
+            existing.description = description.map(str::to_string);
+        }
+        let updated = existing.clone();
+        Ok(render::label(&base, repo, &updated))
+    }
+
+    /// `DELETE /repos/{o}/{r}/labels/{name}`: the definition goes, and the label with it from
+    /// every issue (GitHub sends no `unlabeled` event for that).
+    pub fn delete_label(&mut self, owner: &str, name: &str, label: &str) -> Result<(), ApiError> {
+        let now = self.now();
+        let repo = self
+            .repo_mut(owner, name)
+            .ok_or_else(|| ApiError::not_found(DOC_DELETE))?;
+        let id = repo
+            .labels
+            .iter()
+            .find(|l| same_name(&l.name, label))
+            .map(|l| l.id)
+            .ok_or_else(|| ApiError::not_found(DOC_DELETE))?;
+        repo.labels.retain(|l| l.id != id);
+        for pr in repo.pulls.values_mut() {
+            if pr.labels.contains(&id) {
+                pr.labels.retain(|l| *l != id);
+                pr.updated_at = now;
+            }
+        }
+        Ok(())
     }
 
     /// `GET /repos/{o}/{r}/labels` items, in creation order (defaults first).

@@ -44,6 +44,14 @@ pub trait GitHubApi: GitHubClient {
     async fn create_label(&self, repo: &Repository, label: &NewLabel)
     -> Result<Label, GitHubError>;
 
+    /// Gives an existing label of the repository this colour and description (its name is kept).
+    async fn update_label(
+        &self,
+        repo: &Repository,
+        name: &str,
+        label: &NewLabel,
+    ) -> Result<Label, GitHubError>;
+
     /// Every open pull request of the repository (all pages).
     async fn list_open_prs(&self, repo: &Repository) -> Result<Vec<PullRequest>, GitHubError>;
 

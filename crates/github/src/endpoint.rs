@@ -22,6 +22,7 @@ pub enum Endpoint {
     RemoveIssueLabel,
     ListRepoLabels,
     CreateRepoLabel,
+    UpdateRepoLabel,
     GetContents,
     GetRepoInstallation,
     RateLimit,
@@ -29,13 +30,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 11] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
         Endpoint::RemoveIssueLabel,
         Endpoint::ListRepoLabels,
         Endpoint::CreateRepoLabel,
+        Endpoint::UpdateRepoLabel,
         Endpoint::GetContents,
         Endpoint::GetRepoInstallation,
         Endpoint::RateLimit,
@@ -53,6 +55,7 @@ impl Endpoint {
             }
             Endpoint::ListRepoLabels => "GET /repos/{owner}/{repo}/labels",
             Endpoint::CreateRepoLabel => "POST /repos/{owner}/{repo}/labels",
+            Endpoint::UpdateRepoLabel => "PATCH /repos/{owner}/{repo}/labels/{name}",
             Endpoint::GetContents => "GET /repos/{owner}/{repo}/contents/{path}",
             Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
             Endpoint::RateLimit => "GET /rate_limit",
@@ -64,6 +67,7 @@ impl Endpoint {
         match self {
             Endpoint::AddIssueLabels | Endpoint::CreateRepoLabel => Method::POST,
             Endpoint::RemoveIssueLabel => Method::DELETE,
+            Endpoint::UpdateRepoLabel => Method::PATCH,
             _ => Method::GET,
         }
     }
@@ -132,6 +136,10 @@ pub fn repo_labels_path(repo: &Repository, per_page: u8) -> String {
 
 pub fn create_label_path(repo: &Repository) -> String {
     format!("{}/labels", repo_base(repo))
+}
+
+pub fn repo_label_path(repo: &Repository, name: &str) -> String {
+    format!("{}/labels/{}", repo_base(repo), encode_segment(name))
 }
 
 /// The contents of `path` at `git_ref` (a commit SHA, branch or tag).
@@ -232,6 +240,10 @@ mod tests {
         assert_eq!(
             create_label_path(&repo()),
             "/repos/octo-org/hello.world/labels"
+        );
+        assert_eq!(
+            repo_label_path(&repo(), "state/open"),
+            "/repos/octo-org/hello.world/labels/state%2Fopen"
         );
         assert_eq!(
             installation_path(&repo()),

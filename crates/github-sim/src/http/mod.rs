@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, patch, post};
 
 use crate::shared::Shared;
 
@@ -36,6 +36,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/repos/{owner}/{repo}/labels",
             get(rest::list_labels).post(rest::create_label),
+        )
+        // Catch-all, as for issue labels: `state/open` whether or not the client encoded the `/`.
+        .route(
+            "/repos/{owner}/{repo}/labels/{*name}",
+            patch(rest::update_label).delete(rest::delete_label),
         )
         .route(
             "/repos/{owner}/{repo}/contents",

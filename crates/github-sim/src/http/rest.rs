@@ -206,6 +206,35 @@ pub async fn create_label(
     Ok(resp)
 }
 
+pub async fn update_label(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_json(DOC_CREATE))?;
+    let color = v.get("color").and_then(Value::as_str).map(str::to_string);
+    // Absent: kept; `null`: cleared.
+    let description = v.get("description").map(|d| d.as_str().map(str::to_string));
+    let label = s.with_world(|w| {
+        w.update_label(
+            &o,
+            &r,
+            &name,
+            color.as_deref(),
+            description.as_ref().map(|d| d.as_deref()),
+        )
+    })?;
+    Ok(Json(label).into_response())
+}
+
+pub async fn delete_label(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, name)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    s.with_world(|w| w.delete_label(&o, &r, &name))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `Accept: application/vnd.github.raw` (or `.v3.raw`) asks for the bytes themselves.
 fn raw_media_type(headers: &HeaderMap) -> Option<String> {
     headers

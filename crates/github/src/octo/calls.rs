@@ -146,6 +146,27 @@ impl GitHubApi for OctocrabGitHub {
         })
     }
 
+    #[instrument(skip(self, label), fields(%repo))]
+    async fn update_label(
+        &self,
+        repo: &Repository,
+        name: &str,
+        label: &NewLabel,
+    ) -> Result<Label, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let body = serde_json::json!({ "color": label.color, "description": label.description });
+        let call = Call {
+            endpoint: Endpoint::UpdateRepoLabel,
+            path: endpoint::repo_label_path(repo, name),
+            body: Some(body),
+            accept: JSON,
+        };
+        let endpoint = call.endpoint;
+        self.write(&octo, call)
+            .await?
+            .map_err(|reply| status_error(endpoint, &reply, &format!("label {name} of {repo}")))
+    }
+
     #[instrument(skip(self), fields(%repo))]
     async fn list_open_prs(&self, repo: &Repository) -> Result<Vec<PullRequest>, GitHubError> {
         let octo = self.octo_for(repo).await?;
