@@ -118,13 +118,6 @@ pub enum DriftError {
     },
     #[error("the DriftMonitor has no {0}")]
     MissingField(&'static str),
-    #[error("the DriftMonitor {0} changed while its status was written; it will be checked again")]
-    Conflict(String),
-    #[error("writing the status of DriftMonitor {name}: {source}")]
-    WriteStatus {
-        name: String,
-        source: Box<kube::Error>,
-    },
 }
 
 impl DriftError {
@@ -139,7 +132,6 @@ impl DriftError {
             Self::Discovery { .. } => "DiscoveryFailed",
             Self::Kube { .. } => "ClusterError",
             Self::MissingField(_) => "InvalidMonitor",
-            Self::Conflict(_) | Self::WriteStatus { .. } => "StatusWriteFailed",
         }
     }
 }

@@ -11,10 +11,12 @@ use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams, PostParams},
 };
-use prtracker_api::{DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, Repository};
+use prtracker_api::{
+    DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, Repository, status::write_status,
+};
 use prtracker_drift::{
     CLUSTER_LABEL, ClusterRegistry, DriftChecker, DriftReport, IN_CLUSTER, KUBECONFIG_KEY,
-    mark_pending, next_status, write_status,
+    mark_pending, next_status,
 };
 use prtracker_github::{GitHubAuth, GitHubConfig, OctocrabGitHub};
 use prtracker_github_sim::Simulator;
@@ -118,7 +120,8 @@ async fn check(
     let status = next_status(&monitor, &result);
     let wrote = write_status(client, &monitor, status)
         .await
-        .expect("status written");
+        .expect("status written")
+        .is_some();
     let report = result.expect("checked");
     (report, api.get(name).await.expect("monitor"), wrote)
 }
@@ -347,6 +350,7 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
         write_status(&client, &created, status)
             .await
             .expect("written after Pending, without a conflict")
+            .is_some()
     );
     // A monitor with a verdict is not marked again.
     let checked = monitors

@@ -1,11 +1,16 @@
 //! Auto-tracking: a tracker for every open PR of the configured repositories, made from webhooks as
-//! PRs open and from a periodic listing that catches what a lost webhook missed.
+//! PRs open and from a periodic listing that catches what a lost webhook missed. Only open PRs get
+//! one: a `closed` delivery for a PR never tracked is of no use to anyone.
 
 use kube::{
     Api, Client,
     api::{ObjectMeta, PostParams},
+    runtime::reflector::Store,
 };
-use prtracker_api::{PullRequestTracker, PullRequestTrackerSpec, Repository};
+use prtracker_api::{
+    PullRequestTracker, PullRequestTrackerSpec, Repository,
+    names::{tracker_name, tracker_name_unique},
+};
 use prtracker_github::GitHubApi;
 use tracing::{info, warn};
 
@@ -21,24 +26,25 @@ pub struct AutoTrack {
     pub manifests_path: String,
 }
 
+/// Whether two repositories are one on GitHub, where names are case-insensitive.
+pub fn same_repository(a: &Repository, b: &Repository) -> bool {
+    a.owner().eq_ignore_ascii_case(b.owner()) && a.name().eq_ignore_ascii_case(b.name())
+}
+
+/// Whether `tracker` follows PR `number` of `repo`.
+pub fn tracks_pr(tracker: &PullRequestTracker, repo: &Repository, number: u64) -> bool {
+    tracker.spec.number == number && same_repository(&tracker.spec.repository, repo)
+}
+
 impl AutoTrack {
     pub fn tracks(&self, repo: &Repository) -> bool {
-        self.repos
-            .iter()
-            .any(|r| r.to_string().eq_ignore_ascii_case(&repo.to_string()))
+        self.repos.iter().any(|r| same_repository(r, repo))
     }
 
-    /// Creates the PR's tracker unless it exists; true when it was created.
-    pub async fn ensure_tracker(
-        &self,
-        client: &Client,
-        repo: &Repository,
-        number: u64,
-    ) -> Result<bool, kube::Error> {
-        let api: Api<PullRequestTracker> = Api::namespaced(client.clone(), &self.namespace);
-        let tracker = PullRequestTracker {
+    fn tracker(&self, name: String, repo: &Repository, number: u64) -> PullRequestTracker {
+        PullRequestTracker {
             metadata: ObjectMeta {
-                name: Some(tracker_name(repo, number)),
+                name: Some(name),
                 namespace: Some(self.namespace.clone()),
                 labels: Some([(AUTO_TRACKED_LABEL.to_owned(), "true".to_owned())].into()),
                 ..Default::default()
@@ -50,60 +56,83 @@ impl AutoTrack {
                 manifests_path: self.manifests_path.clone(),
             },
             status: None,
-        };
-        match api.create(&PostParams::default(), &tracker).await {
-            Ok(_) => {
-                info!(%repo, number, namespace = %self.namespace, "tracking a new PR");
-                Ok(true)
-            }
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-            Err(error) => Err(error),
         }
     }
 
-    /// One pass over every open PR of every tracked repository.
-    pub async fn list_and_track(&self, client: &Client, github: &dyn GitHubApi) -> usize {
-        let mut created = 0;
-        for repo in &self.repos {
-            match github.list_open_prs(repo).await {
-                Ok(prs) => {
-                    for pr in prs {
-                        match self.ensure_tracker(client, repo, pr.number).await {
-                            Ok(true) => created += 1,
-                            Ok(false) => {}
-                            Err(error) => {
-                                warn!(%repo, number = pr.number, %error, "could not create a tracker")
-                            }
-                        }
+    /// Creates the PR's tracker unless it exists; true when it was created. Where the name is
+    /// taken by a tracker of another PR (two repositories whose names differ only in characters a
+    /// Kubernetes name cannot hold), the tracker gets a name with a hash of its repository.
+    pub async fn ensure_tracker(
+        &self,
+        client: &Client,
+        repo: &Repository,
+        number: u64,
+    ) -> Result<bool, kube::Error> {
+        let api: Api<PullRequestTracker> = Api::namespaced(client.clone(), &self.namespace);
+        for name in [
+            tracker_name(repo, number),
+            tracker_name_unique(repo, number),
+        ] {
+            match api
+                .create(
+                    &PostParams::default(),
+                    &self.tracker(name.clone(), repo, number),
+                )
+                .await
+            {
+                Ok(_) => {
+                    info!(%repo, number, namespace = %self.namespace, tracker = %name, "tracking a new PR");
+                    return Ok(true);
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    match api.get_opt(&name).await? {
+                        Some(existing) if tracks_pr(&existing, repo, number) => return Ok(false),
+                        // Deleted between our create and our read: the next event recreates it.
+                        None => return Ok(false),
+                        Some(other) => warn!(
+                            tracker = %name, %repo, number, taken_by = %other.spec.repository,
+                            "the tracker name is taken by another PR's tracker; using a unique name"
+                        ),
                     }
                 }
-                Err(error) => warn!(%repo, %error, "could not list open PRs"),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(false)
+    }
+
+    /// One pass over every open PR of every tracked repository; PRs that the leader's cache shows
+    /// tracked already cost no request.
+    pub async fn list_and_track(
+        &self,
+        client: &Client,
+        github: &dyn GitHubApi,
+        known: &Store<PullRequestTracker>,
+    ) -> usize {
+        let mut created = 0;
+        for repo in &self.repos {
+            let prs = match github.list_open_prs(repo).await {
+                Ok(prs) => prs,
+                Err(error) => {
+                    warn!(%repo, %error, "could not list open PRs");
+                    continue;
+                }
+            };
+            for pr in prs {
+                if known.find(|t| tracks_pr(t, repo, pr.number)).is_some() {
+                    continue;
+                }
+                match self.ensure_tracker(client, repo, pr.number).await {
+                    Ok(true) => created += 1,
+                    Ok(false) => {}
+                    Err(error) => {
+                        warn!(%repo, number = pr.number, %error, "could not create a tracker")
+                    }
+                }
             }
         }
         created
     }
-}
-
-/// `<owner>-<name>-<number>`, lowercased, in the characters a Kubernetes name allows.
-pub fn tracker_name(repo: &Repository, number: u64) -> String {
-    let raw = format!("{}-{}-{number}", repo.owner(), repo.name()).to_ascii_lowercase();
-    let mut name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    name = name.trim_matches(|c| c == '-' || c == '.').to_owned();
-    if name.len() > 253 {
-        let suffix = format!("-{number}");
-        name.truncate(253 - suffix.len());
-        name.push_str(&suffix);
-    }
-    name
 }
 
 #[cfg(test)]
@@ -111,12 +140,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tracker_names_are_kubernetes_names() {
-        let repo: Repository = "Octo_Org/Hello.World".parse().expect("repository");
-        assert_eq!(tracker_name(&repo, 1347), "octo-org-hello.world-1347");
-        let repo: Repository = "_x/.github"
-            .parse()
-            .unwrap_or_else(|_| "x/.github".parse().expect("repo"));
-        assert!(!tracker_name(&repo, 1).starts_with(['-', '.']));
+    fn repositories_compare_as_github_does() {
+        let configured: Repository = "octo-org/shop".parse().expect("repository");
+        let delivered: Repository = "Octo-Org/Shop".parse().expect("repository");
+        assert!(same_repository(&configured, &delivered));
+        let other: Repository = "octo-org/shop2".parse().expect("repository");
+        assert!(!same_repository(&configured, &other));
     }
 }

@@ -1,16 +1,27 @@
-//! prtracker's runtime: the tracker controller, the GitHub webhook endpoint, metrics and health,
-//! leader election, auto-tracking. The binary's `prtracker run` validates [`RunArgs`] into an
-//! [`OperatorConfig`] and calls [`run`].
+//! prtracker's runtime: the tracker and monitor controllers, the GitHub webhook endpoint, metrics
+//! and health, leader election, auto-tracking. The binary's `prtracker run` validates [`RunArgs`]
+//! into an [`OperatorConfig`] and calls [`run`].
+//!
+//! - [`trackers`]: the tracker controller (one plan per reconcile);
+//! - [`monitors`]: the DriftMonitor controller (one check per interval, backing off on failure);
+//! - [`watches`]: the watches the controllers share;
+//! - [`events`]: Kubernetes Events for what a sync changed;
+//! - [`backoff`]: retries that back off, per object;
+//! - [`webhook`]: the GitHub webhook endpoint;
+//! - [`metrics`]: Prometheus metrics and health probes;
+//! - [`autotrack`], [`leader`], [`args`]: auto-tracking, the lease, the flags.
 
 pub mod args;
 pub mod autotrack;
-pub mod controller;
+pub mod backoff;
+pub mod events;
 pub mod leader;
 pub mod metrics;
-pub mod monitor_controller;
+pub mod monitors;
 mod run;
-pub mod verdict;
+pub mod trackers;
+pub mod watches;
 pub mod webhook;
 
 pub use args::{OperatorConfig, RunArgs};
-pub use run::run;
+pub use run::{run, vouch_if_idle};

@@ -1,31 +1,30 @@
 //! The coordinator (the seed's `Coordinator`): GitHub ⇄ PullRequestTracker, and the DriftMonitors of
 //! a merged PR. GitHub is the source of truth; the operator writes to GitHub only to repair labels
 //! (recovery, facts that moved, conflicts) and for its own verdicts.
+//!
+//! Every entry point is the same three steps: read once (the PR; the tracker and its monitors come
+//! from the caller), plan (pure, in the domain), carry the plan out (the PR's labels, the monitors,
+//! then the status, written once and only when it changed).
 
 use std::sync::Arc;
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-use kube::{
-    Api, Client, Resource, ResourceExt,
-    api::{Patch, PatchParams, PostParams},
-};
+use kube::{Client, ResourceExt};
 use prtracker_api::{
-    DriftMonitor, DriftMonitorSpec, DriftPhase, ManifestSource, PullRequestTracker,
-    PullRequestTrackerStatus,
+    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, names::monitor_name,
+    status::write_status,
 };
-use prtracker_domain::{LabelDiff, PrState, apply_diff};
+use prtracker_domain::{NotApplicable, Observation, Plan, Record};
 use prtracker_github::{GitHubApi, PullRequest};
-use tracing::{info, instrument, warn};
+use tracing::{instrument, warn};
 
 use crate::{
     error::SyncError,
     labels::LabelManager,
+    monitors,
     result::SyncResult,
-    status::{failed_status, needs_write, synced_status},
+    status::{failed_status, synced_status},
 };
-
-/// The field manager of every write the operator makes.
-pub const FIELD_MANAGER: &str = "prtracker";
 
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
@@ -33,6 +32,24 @@ pub struct Coordinator {
     github: Arc<dyn GitHubApi>,
     labels: Arc<dyn LabelManager>,
     monitor_interval: String,
+}
+
+/// What one sync did.
+#[derive(Debug)]
+pub struct Synced {
+    /// The tracker as it now stands (as written, or as it was when its status already said all).
+    pub tracker: PullRequestTracker,
+    /// The plan carried out.
+    pub plan: Plan,
+    pub result: SyncResult,
+    /// Whether the status was written.
+    pub status_written: bool,
+    /// Clusters whose monitor was created or updated, and those whose monitor was deleted.
+    pub monitors_applied: Vec<String>,
+    pub monitors_retired: Vec<String>,
+    /// A write that failed after the labels were put right (a monitor the apiserver refused): the
+    /// status records it, and the caller retries.
+    pub incomplete: Option<SyncError>,
 }
 
 impl Coordinator {
@@ -52,6 +69,19 @@ impl Coordinator {
         self
     }
 
+    /// One whole reconcile of a tracker whose monitors are `monitors`: the PR's state (GitHub wins;
+    /// a missing label recovered; conflicts removed), the monitors' verdict, the monitors of a
+    /// merged PR; one GitHub read, the label writes the plan needs, at most one status write.
+    #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
+    pub async fn reconcile(
+        &self,
+        tracker: &PullRequestTracker,
+        monitors: &[DriftMonitor],
+    ) -> Result<Synced, SyncError> {
+        self.sync(tracker, monitors, |observed| Ok(Plan::reconcile(observed)))
+            .await
+    }
+
     /// GitHub → tracker: the tracker's status follows the PR's labels and facts. Writes nothing to
     /// GitHub; a state label that is missing or conflicting shows as `Consistent=False`.
     #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
@@ -59,34 +89,21 @@ impl Coordinator {
         &self,
         tracker: &PullRequestTracker,
     ) -> Result<SyncResult, SyncError> {
-        let (repo, pr) = self.fetch(tracker).await?;
-        let _ = repo;
-        let reading = self.labels.current_state(&pr);
-        let mut result = SyncResult::unchanged(recorded_state(tracker).unwrap_or(reading.state));
-        result.final_state = reading.state;
-        let status = synced_status(tracker, &pr, reading.state, &reading, &result);
-        self.write_status(tracker, status).await?;
-        Ok(result)
+        let synced = self
+            .sync(tracker, &[], |observed| Ok(Plan::follow_github(observed)))
+            .await?;
+        Ok(synced.result)
     }
 
-    /// Tracker → GitHub: puts the tracker's state on the PR (the operator's own verdicts, e.g.
-    /// Deployed or Drifted). Refuses a state the PR's facts contradict.
+    /// Tracker → GitHub: puts the tracker's recorded state on the PR (the operator's own verdicts,
+    /// e.g. Deployed or Drifted). Refuses a state the PR's facts contradict.
     #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
     pub async fn sync_prt_to_github(
         &self,
         tracker: &PullRequestTracker,
     ) -> Result<SyncResult, SyncError> {
-        let state = recorded_state(tracker);
-        let (repo, pr) = self.fetch(tracker).await?;
-        let Some(state) = state.filter(|s| s.is_consistent_with(pr.facts())) else {
-            let error = SyncError::StateNotApplicable {
-                state,
-                why: format!("the PR's facts are {:?}", pr.facts()),
-            };
-            self.record_failure(tracker, &error).await;
-            return Err(error);
-        };
-        self.put_state(tracker, &repo, &pr, state).await
+        let synced = self.sync(tracker, &[], Plan::push_recorded).await?;
+        Ok(synced.result)
     }
 
     /// A full check (the seed's `EnsureConsistency`): GitHub wins where it shows a state label; where
@@ -98,85 +115,12 @@ impl Coordinator {
         &self,
         tracker: &PullRequestTracker,
     ) -> Result<bool, SyncError> {
-        let (repo, pr) = self.fetch(tracker).await?;
-        let reading = self.labels.current_state(&pr);
-        let target = if !reading.missing {
-            reading.state
-        } else {
-            match recorded_state(tracker) {
-                Some(recorded) if recorded.is_consistent_with(pr.facts()) => {
-                    info!(state = %recorded, "recovering the tracker's state label on the PR");
-                    recorded
-                }
-                _ => reading.state,
-            }
-        };
-        let result = self.put_state(tracker, &repo, &pr, target).await?;
-        let already = !result.changed_labels() && recorded_state(tracker) == Some(target);
-        Ok(already)
-    }
-
-    /// Puts `state` on the PR (a no-op when it is there alone) and records the outcome.
-    async fn put_state(
-        &self,
-        tracker: &PullRequestTracker,
-        repo: &prtracker_api::Repository,
-        pr: &PullRequest,
-        state: PrState,
-    ) -> Result<SyncResult, SyncError> {
-        let before = self.labels.current_state(pr);
-        let diff = match self.labels.apply_state(repo, pr, state).await {
-            Ok(diff) => diff,
-            Err(error) => {
-                let error = SyncError::from(error);
-                self.record_failure(tracker, &error).await;
-                return Err(error);
-            }
-        };
-        let after_labels = apply_diff(&pr.label_names(), &diff);
-        let mut after_pr = pr.clone();
-        after_pr.labels = after_labels
-            .into_iter()
-            .map(|name| prtracker_github::Label {
-                name,
-                color: String::new(),
-                description: None,
+        let synced = self
+            .sync(tracker, &[], |observed| {
+                Ok(Plan::ensure_consistency(observed))
             })
-            .collect();
-        let after = self.labels.current_state(&after_pr);
-        let LabelDiff { add, remove } = diff;
-        let result = SyncResult {
-            initial_state: recorded_state(tracker).unwrap_or(before.state),
-            final_state: state,
-            labels_added: add,
-            labels_removed: remove,
-            errors: Vec::new(),
-            sync_time: Timestamp::now(),
-        };
-        let status = synced_status(tracker, pr, state, &after, &result);
-        self.write_status(tracker, status).await?;
-        Ok(result)
-    }
-
-    /// Records the monitors' combined verdict, and when it moves the state (`new_state`), puts that
-    /// state in the status and on the PR (CRD → GitHub). Returns the sync's result when labels moved.
-    #[instrument(skip_all, fields(tracker = %tracker.name_any()))]
-    pub async fn apply_drift_verdict(
-        &self,
-        tracker: &PullRequestTracker,
-        verdict: DriftPhase,
-        new_state: Option<PrState>,
-    ) -> Result<Option<SyncResult>, SyncError> {
-        let mut status = tracker.status.clone().unwrap_or_default();
-        status.drift_verdict = Some(verdict);
-        if let Some(state) = new_state {
-            status.state = Some(state);
-        }
-        let written = self.write_status(tracker, status).await?;
-        match new_state {
-            Some(_) => self.sync_prt_to_github(&written).await.map(Some),
-            None => Ok(None),
-        }
+            .await?;
+        Ok(!synced.status_written && !synced.plan.changes_labels())
     }
 
     /// One DriftMonitor per cluster for a merged tracker, owned by it (deleted with it). Idempotent:
@@ -187,66 +131,165 @@ impl Coordinator {
         tracker: &PullRequestTracker,
         clusters: &[String],
     ) -> Result<Vec<DriftMonitor>, SyncError> {
-        let name = tracker.name_any();
-        let namespace = tracker
-            .namespace()
-            .ok_or(SyncError::MissingField("namespace"))?;
         let commit = tracker
             .status
             .as_ref()
             .and_then(|s| s.merge_commit_sha.clone())
-            .ok_or_else(|| SyncError::NotMerged(name.clone()))?;
-        let owner = tracker
-            .controller_owner_ref(&())
-            .ok_or(SyncError::MissingField("metadata.uid"))?;
-        let api: Api<DriftMonitor> = Api::namespaced(self.kube.clone(), &namespace);
-        let mut monitors = Vec::with_capacity(clusters.len());
+            .ok_or_else(|| SyncError::NotMerged(tracker.name_any()))?;
+        let mut created = Vec::with_capacity(clusters.len());
         for cluster in clusters {
-            let mut monitor = DriftMonitor::new(
-                &monitor_name(&name, cluster),
-                DriftMonitorSpec {
-                    tracker: name.clone(),
-                    cluster: cluster.clone(),
-                    source: ManifestSource {
-                        repository: tracker.spec.repository.clone(),
-                        commit: commit.clone(),
-                        path: tracker.spec.manifests_path.clone(),
-                    },
-                    interval: self.monitor_interval.clone(),
-                },
-            );
-            monitor.metadata.namespace = Some(namespace.clone());
-            monitor.metadata.owner_references = Some(vec![owner.clone()]);
-            monitor
-                .metadata
-                .labels
-                .get_or_insert_default()
-                .insert("prtracker.io/tracker".into(), name.clone());
-            let applied = api
-                .patch(
-                    &monitor.name_any(),
-                    &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(&monitor),
-                )
-                .await?;
-            monitors.push(applied);
+            let desired = monitors::desired(tracker, cluster, &commit, &self.monitor_interval)?;
+            created.push(monitors::apply(&self.kube, &desired).await?);
         }
         let mut status = tracker.status.clone().unwrap_or_default();
-        let names: Vec<String> = monitors.iter().map(ResourceExt::name_any).collect();
+        let names: Vec<String> = created.iter().map(ResourceExt::name_any).collect();
         if status.drift_monitors != names {
             status.drift_monitors = names;
-            self.write_status(tracker, status).await?;
+            self.write(tracker, status).await?;
         }
-        Ok(monitors)
+        Ok(created)
     }
 
-    async fn fetch(
+    /// Read, plan, carry out.
+    async fn sync(
         &self,
         tracker: &PullRequestTracker,
-    ) -> Result<(prtracker_api::Repository, PullRequest), SyncError> {
-        let repo = tracker.spec.repository.clone();
-        match self.github.get_pr(&repo, tracker.spec.number).await {
-            Ok(pr) => Ok((repo, pr)),
+        monitors: &[DriftMonitor],
+        make_plan: impl FnOnce(&Observation<'_>) -> Result<Plan, NotApplicable>,
+    ) -> Result<Synced, SyncError> {
+        let pr = self.read_pr(tracker).await?;
+        let commit = merge_commit(&pr);
+        let seen = monitors::seen(tracker, commit, &self.monitor_interval, monitors);
+        let labels = pr.label_names();
+        let observed = Observation {
+            labels: &labels,
+            facts: pr.facts(),
+            merge_commit_known: commit.is_some(),
+            record: record(tracker),
+            clusters: &tracker.spec.clusters,
+            monitors: &seen,
+            prefix: self.labels.prefix(),
+        };
+        match make_plan(&observed) {
+            Ok(plan) => self.carry_out(tracker, &pr, plan, monitors).await,
+            Err(refused) => {
+                let error = SyncError::StateNotApplicable {
+                    state: refused.state,
+                    why: format!("the PR's facts are {:?}", refused.facts),
+                };
+                self.record_failure(tracker, &error).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The labels, then the monitors, then the status, once.
+    async fn carry_out(
+        &self,
+        tracker: &PullRequestTracker,
+        pr: &PullRequest,
+        plan: Plan,
+        existing: &[DriftMonitor],
+    ) -> Result<Synced, SyncError> {
+        let mut result = SyncResult::unchanged(plan.initial);
+        result.final_state = plan.target;
+        if plan.changes_labels() {
+            match self
+                .labels
+                .sync_to_github(&tracker.spec.repository, pr, plan.target)
+                .await
+            {
+                Ok(done) => {
+                    result.labels_added = done.labels_added;
+                    result.labels_removed = done.labels_removed;
+                    result.errors = done.errors;
+                }
+                Err(error) => {
+                    let error = SyncError::from(error);
+                    self.record_failure(tracker, &error).await;
+                    return Err(error);
+                }
+            }
+        }
+
+        let mut incomplete = None;
+        let mut applied = Vec::new();
+        let mut retired = Vec::new();
+        let monitor_names = match &plan.monitors {
+            None => tracker
+                .status
+                .as_ref()
+                .map(|s| s.drift_monitors.clone())
+                .unwrap_or_default(),
+            Some(monitor_plan) => {
+                let commit = merge_commit(pr).unwrap_or_default();
+                for cluster in &monitor_plan.apply {
+                    let outcome =
+                        match monitors::desired(tracker, cluster, commit, &self.monitor_interval) {
+                            Ok(desired) => monitors::apply(&self.kube, &desired).await,
+                            Err(error) => Err(error),
+                        };
+                    match outcome {
+                        Ok(_) => applied.push(cluster.clone()),
+                        Err(error) => {
+                            warn!(%cluster, %error, "could not create the cluster's DriftMonitor");
+                            result
+                                .errors
+                                .push(format!("the DriftMonitor of cluster {cluster}: {error}"));
+                            incomplete.get_or_insert(error);
+                        }
+                    }
+                }
+                for cluster in &monitor_plan.retire {
+                    for monitor in existing.iter().filter(|m| &m.spec.cluster == cluster) {
+                        match monitors::retire(&self.kube, monitor).await {
+                            Ok(()) => retired.push(cluster.clone()),
+                            Err(error) => {
+                                warn!(%cluster, %error, "could not delete the cluster's DriftMonitor");
+                                result.errors.push(format!(
+                                    "deleting the DriftMonitor of cluster {cluster}, no longer in the spec: {error}"
+                                ));
+                                incomplete.get_or_insert(error);
+                            }
+                        }
+                    }
+                }
+                let name = tracker.name_any();
+                monitor_plan
+                    .wanted
+                    .iter()
+                    .filter(|cluster| {
+                        applied.contains(cluster)
+                            || existing.iter().any(|m| &&m.spec.cluster == cluster)
+                    })
+                    .map(|cluster| monitor_name(&name, cluster))
+                    .collect()
+            }
+        };
+
+        let status = synced_status(tracker, pr, &plan, &result, monitor_names);
+        let (tracker, status_written) = match self.write(tracker, status).await? {
+            Some(written) => (written, true),
+            None => (tracker.clone(), false),
+        };
+        Ok(Synced {
+            tracker,
+            plan,
+            result,
+            status_written,
+            monitors_applied: applied,
+            monitors_retired: retired,
+            incomplete,
+        })
+    }
+
+    async fn read_pr(&self, tracker: &PullRequestTracker) -> Result<PullRequest, SyncError> {
+        match self
+            .github
+            .get_pr(&tracker.spec.repository, tracker.spec.number)
+            .await
+        {
+            Ok(pr) => Ok(pr),
             Err(error) => {
                 let error = SyncError::from(error);
                 self.record_failure(tracker, &error).await;
@@ -260,82 +303,34 @@ impl Coordinator {
     async fn record_failure(&self, tracker: &PullRequestTracker, error: &SyncError) {
         warn!(%error, "sync failed");
         let status = failed_status(tracker, error.reason(), error.to_string());
-        if let Err(write_error) = self.write_status(tracker, status).await {
+        if let Err(write_error) = self.write(tracker, status).await {
             warn!(%write_error, "could not record the failure in the tracker's status");
         }
     }
 
-    /// Replaces the tracker's status when it changed, and only then. The write carries the
-    /// tracker's resourceVersion, so it cannot overwrite a newer object.
-    async fn write_status(
+    /// Writes the status when it says something new, stamped with the time of the sync.
+    async fn write(
         &self,
         tracker: &PullRequestTracker,
         mut status: PullRequestTrackerStatus,
-    ) -> Result<PullRequestTracker, SyncError> {
-        if !needs_write(tracker, &status) {
-            return Ok(tracker.clone());
-        }
+    ) -> Result<Option<PullRequestTracker>, SyncError> {
         status.last_sync_time = Some(Time(Timestamp::now()));
-        let namespace = tracker
-            .namespace()
-            .ok_or(SyncError::MissingField("namespace"))?;
-        let api: Api<PullRequestTracker> = Api::namespaced(self.kube.clone(), &namespace);
-        let mut updated = tracker.clone();
-        updated.status = Some(status);
-        match api
-            .replace_status(&tracker.name_any(), &PostParams::default(), &updated)
-            .await
-        {
-            Ok(written) => Ok(written),
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                Err(SyncError::Conflict(tracker.name_any()))
-            }
-            Err(error) => Err(error.into()),
-        }
+        Ok(write_status(&self.kube, tracker, status).await?)
     }
 }
 
-/// The state the tracker records, if any.
-fn recorded_state(tracker: &PullRequestTracker) -> Option<PrState> {
-    tracker.status.as_ref().and_then(|s| s.state)
+/// What the tracker recorded.
+fn record(tracker: &PullRequestTracker) -> Record {
+    let status = tracker.status.as_ref();
+    Record {
+        state: status.and_then(|s| s.state),
+        verdict: status.and_then(|s| s.drift_verdict),
+    }
 }
 
-/// `<tracker>-<cluster>`, cut to Kubernetes' 253 characters with a hash suffix when too long, so
-/// distinct pairs keep distinct names.
-pub fn monitor_name(tracker: &str, cluster: &str) -> String {
-    const MAX: usize = 253;
-    let name = format!("{tracker}-{cluster}");
-    if name.len() <= MAX {
-        return name;
-    }
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let suffix = format!("-{hash:016x}");
-    let keep = MAX - suffix.len();
-    let cut = name[..keep].trim_end_matches(['-', '.']);
-    format!("{cut}{suffix}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn monitor_names_join_tracker_and_cluster() {
-        assert_eq!(monitor_name("pr-7", "staging"), "pr-7-staging");
-    }
-
-    #[test]
-    fn long_monitor_names_are_cut_and_stay_distinct() {
-        let tracker = "a".repeat(240);
-        let one = monitor_name(&tracker, "cluster-one-xxxxxxxxxxxx");
-        let two = monitor_name(&tracker, "cluster-two-xxxxxxxxxxxx");
-        assert!(one.len() <= 253 && two.len() <= 253);
-        assert_ne!(one, two);
-        assert!(
-            one.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        );
-    }
+/// The merge commit of a merged PR (GitHub's field names a test merge before that).
+fn merge_commit(pr: &PullRequest) -> Option<&str> {
+    pr.merge_commit_sha
+        .as_deref()
+        .filter(|sha| pr.is_merged() && !sha.is_empty())
 }

@@ -1,5 +1,6 @@
 //! What can stop a sync.
 
+use prtracker_api::status::StatusWriteError;
 use prtracker_domain::PrState;
 use prtracker_github::GitHubError;
 
@@ -25,6 +26,18 @@ pub enum SyncError {
 
     #[error("the tracker has no {0}")]
     MissingField(&'static str),
+
+    #[error(transparent)]
+    Status(StatusWriteError),
+}
+
+impl From<StatusWriteError> for SyncError {
+    fn from(error: StatusWriteError) -> Self {
+        match error {
+            StatusWriteError::Conflict { name, .. } => SyncError::Conflict(name),
+            other => SyncError::Status(other),
+        }
+    }
 }
 
 impl SyncError {
@@ -37,7 +50,7 @@ impl SyncError {
             Self::GitHub(GitHubError::RateLimited { .. }) => "RateLimited",
             Self::GitHub(GitHubError::Unavailable { .. }) => "GitHubUnavailable",
             Self::GitHub(_) => "GitHubError",
-            Self::Kube(_) => "KubernetesError",
+            Self::Kube(_) | Self::Status(_) => "KubernetesError",
             Self::Conflict(_) => "Conflict",
             Self::StateNotApplicable { .. } => "StateNotApplicable",
             Self::NotMerged(_) => "NotMerged",

@@ -7,22 +7,28 @@ use std::{
 };
 
 use async_trait::async_trait;
-use prtracker_api::Repository;
 use prtracker_domain::{
-    LabelDiff, LabelPrefix, PrState, StateReading, current_state, label_diff, same_label,
+    LabelDiff, LabelPrefix, PrState, Repository, StateReading, current_state, label_diff,
+    same_label,
 };
 use prtracker_github::{GitHubApi, GitHubError, Label, NewLabel, PullRequest};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::result::SyncResult;
 
 /// The seed's `LabelManager`.
 #[async_trait]
 pub trait LabelManager: Send + Sync {
-    /// The PR's state as its labels and facts give it (SPEC rules 1–5); pure.
-    fn current_state(&self, pr: &PullRequest) -> StateReading;
+    /// The prefix of the state labels it reads and writes.
+    fn prefix(&self) -> &LabelPrefix;
 
-    /// Makes the PR's labels say `state` and reports what changed.
+    /// The PR's state as its labels and facts give it (SPEC rules 1–5); pure.
+    fn current_state(&self, pr: &PullRequest) -> StateReading {
+        current_state(&pr.label_names(), pr.facts(), self.prefix())
+    }
+
+    /// Makes the PR's labels say `state`, and reports what changed, with the errors met on the way
+    /// that did not stop it (a label definition GitHub would not let it create).
     async fn sync_to_github(
         &self,
         repo: &Repository,
@@ -30,14 +36,20 @@ pub trait LabelManager: Send + Sync {
         state: PrState,
     ) -> Result<SyncResult, GitHubError>;
 
-    /// Applies `state` to the PR: its label added (its definition created first if the repository
-    /// lacks it), then every other state label removed. Returns the change made.
+    /// Applies `state` to the PR: its label added, then every other state label removed. Returns
+    /// the change made.
     async fn apply_state(
         &self,
         repo: &Repository,
         pr: &PullRequest,
         state: PrState,
-    ) -> Result<LabelDiff, GitHubError>;
+    ) -> Result<LabelDiff, GitHubError> {
+        let result = self.sync_to_github(repo, pr, state).await?;
+        Ok(LabelDiff {
+            add: result.labels_added,
+            remove: result.labels_removed,
+        })
+    }
 }
 
 /// The label manager over a GitHub client.
@@ -58,10 +70,6 @@ impl GitHubLabelManager {
         }
     }
 
-    pub fn prefix(&self) -> &LabelPrefix {
-        &self.prefix
-    }
-
     /// Creates, with the project's colour and description, every state label the repository lacks.
     /// GitHub would otherwise create a label on first use, grey and undescribed.
     pub async fn ensure_label_definitions(&self, repo: &Repository) -> Result<(), GitHubError> {
@@ -79,15 +87,15 @@ impl GitHubLabelManager {
             if existing.iter().any(|label| same_label(&label.name, &name)) {
                 continue;
             }
-            let definition = NewLabel {
-                name: name.clone(),
-                color: state.color().to_owned(),
-                description: Some(state.description().to_owned()),
-            };
-            match self.github.create_label(repo, &definition).await {
+            match self
+                .github
+                .create_label(repo, &definition(&self.prefix, state))
+                .await
+            {
+                Ok(_) => info!(%repo, label = %name, "created label definition"),
                 // Someone (another replica, a person) made it between our list and our create.
-                Ok(_) | Err(GitHubError::LabelAlreadyExists { .. }) => {
-                    info!(%repo, label = %name, "created label definition")
+                Err(GitHubError::LabelAlreadyExists { .. }) => {
+                    debug!(%repo, label = %name, "label definition already there")
                 }
                 Err(error) => return Err(error),
             }
@@ -98,18 +106,58 @@ impl GitHubLabelManager {
         Ok(())
     }
 
-    /// Forgets what is known of a repository's label definitions (someone may have deleted one).
+    /// Forgets what is known of a repository's label definitions (someone deleted one).
     pub fn forget_definitions(&self, repo: &Repository) {
         if let Ok(mut defined) = self.defined.lock() {
             defined.remove(repo);
         }
     }
+
+    /// A label GitHub made on first use, because its definition was gone although this manager
+    /// thought it known: forget what it knew, and give the label its colour and description back.
+    async fn repair_definition(&self, repo: &Repository, added: &Label, state: PrState) {
+        self.forget_definitions(repo);
+        let wanted = definition(&self.prefix, state);
+        match self.github.update_label(repo, &added.name, &wanted).await {
+            Ok(_) => {
+                info!(%repo, label = %added.name, "the label's definition had been deleted; restored it")
+            }
+            Err(error) => {
+                warn!(%repo, label = %added.name, %error, "could not restore the label's definition")
+            }
+        }
+    }
+}
+
+/// The definition prtracker gives a state's label.
+fn definition(prefix: &LabelPrefix, state: PrState) -> NewLabel {
+    NewLabel {
+        name: prefix.label_for(state),
+        color: state.color().to_owned(),
+        description: Some(state.description().to_owned()),
+    }
+}
+
+/// GitHub's colour for a label it creates on first use, without a definition.
+const GITHUB_DEFAULT_COLOR: &str = "ededed";
+
+/// Whether a label as GitHub returned it after an add was made by GitHub itself on first use.
+fn made_on_first_use(label: &Label) -> bool {
+    label.color.eq_ignore_ascii_case(GITHUB_DEFAULT_COLOR) && label.description.is_none()
+}
+
+/// Definition failures that do not stop a label write: GitHub adds the label anyway, grey.
+fn definition_failure_is_tolerable(error: &GitHubError) -> bool {
+    matches!(
+        error,
+        GitHubError::Forbidden { .. } | GitHubError::Validation { .. }
+    )
 }
 
 #[async_trait]
 impl LabelManager for GitHubLabelManager {
-    fn current_state(&self, pr: &PullRequest) -> StateReading {
-        current_state(&pr.label_names(), pr.facts(), &self.prefix)
+    fn prefix(&self) -> &LabelPrefix {
+        &self.prefix
     }
 
     async fn sync_to_github(
@@ -118,27 +166,23 @@ impl LabelManager for GitHubLabelManager {
         pr: &PullRequest,
         state: PrState,
     ) -> Result<SyncResult, GitHubError> {
-        let initial = self.current_state(pr).state;
-        let diff = self.apply_state(repo, pr, state).await?;
-        let mut result = SyncResult::unchanged(initial);
+        let mut result = SyncResult::unchanged(self.current_state(pr).state);
         result.final_state = state;
-        result.labels_added = diff.add;
-        result.labels_removed = diff.remove;
-        Ok(result)
-    }
-
-    async fn apply_state(
-        &self,
-        repo: &Repository,
-        pr: &PullRequest,
-        state: PrState,
-    ) -> Result<LabelDiff, GitHubError> {
         let diff = label_diff(&pr.label_names(), state, &self.prefix);
         if diff.is_empty() {
-            return Ok(diff);
+            return Ok(result);
         }
-        if !diff.add.is_empty() {
-            self.ensure_label_definitions(repo).await?;
+        if !diff.add.is_empty()
+            && let Err(error) = self.ensure_label_definitions(repo).await
+        {
+            if !definition_failure_is_tolerable(&error) {
+                return Err(error);
+            }
+            warn!(%repo, %error, "could not create the state labels' definitions");
+            result.errors.push(format!(
+                "the state labels' definitions could not be created in {repo} ({error}); GitHub \
+                 creates a missing label grey and without a description"
+            ));
         }
         // Add first, then remove: an observer sees the new label beside the old one for one round
         // trip, never a PR without a state label. Single-label calls, never a replace of the whole
@@ -146,6 +190,11 @@ impl LabelManager for GitHubLabelManager {
         for label in &diff.add {
             let now_on_pr = self.github.add_label(repo, pr.number, label).await?;
             debug!(%repo, number = pr.number, %label, labels = ?names(&now_on_pr), "added state label");
+            if let Some(added) = now_on_pr.iter().find(|l| same_label(&l.name, label))
+                && made_on_first_use(added)
+            {
+                self.repair_definition(repo, added, state).await;
+            }
         }
         for label in &diff.remove {
             match self.github.remove_label(repo, pr.number, label).await {
@@ -156,7 +205,9 @@ impl LabelManager for GitHubLabelManager {
             debug!(%repo, number = pr.number, %label, "removed state label");
         }
         info!(%repo, number = pr.number, state = %state, added = ?diff.add, removed = ?diff.remove, "applied state");
-        Ok(diff)
+        result.labels_added = diff.add;
+        result.labels_removed = diff.remove;
+        Ok(result)
     }
 }
 

@@ -6,10 +6,12 @@
 mod coordinator;
 mod error;
 mod labels;
+pub mod monitors;
 mod result;
 pub mod status;
 
-pub use coordinator::{Coordinator, FIELD_MANAGER, monitor_name};
+pub use coordinator::{Coordinator, Synced};
 pub use error::SyncError;
 pub use labels::{GitHubLabelManager, LabelManager};
+pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
 pub use result::SyncResult;

@@ -818,3 +818,103 @@ async fn a_stale_tracker_cannot_overwrite_a_newer_status() {
     assert_eq!(status.title.as_deref(), Some("written by someone newer"));
     assert_eq!(status.state, Some(PrState::Approved));
 }
+
+/// The requests sent to GitHub's REST API since `from` (the simulator's control API aside).
+fn github_requests_since(env: &Env, from: usize) -> Vec<String> {
+    env.sim
+        .requests()
+        .into_iter()
+        .skip(from)
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reconcile_of_an_unchanged_pr_costs_one_conditional_read_and_no_write() {
+    let env = env("cost-unchanged").await;
+    let number = env.open_pr(&["state/open"]);
+    let tracker = env.tracker(number, None).await;
+    let first = env
+        .coordinator
+        .reconcile(&tracker, &[])
+        .await
+        .expect("first");
+    assert!(first.status_written, "a new tracker gets its status");
+
+    let (github_before, kube_before, writes_before) = (
+        env.sim.requests().len(),
+        env.kube_writes.requests(),
+        env.kube_writes.writes(),
+    );
+    let again = env
+        .coordinator
+        .reconcile(&first.tracker, &[])
+        .await
+        .expect("again");
+    assert!(!again.status_written && !again.plan.changes_labels());
+    let sent = github_requests_since(&env, github_before);
+    assert_eq!(
+        sent,
+        [format!("GET /repos/{REPO}/pulls/{number} 304")],
+        "one conditional read, answered 304"
+    );
+    assert_eq!(
+        env.kube_writes.requests() - kube_before,
+        0,
+        "an unchanged PR costs no apiserver request at all (writes before: {writes_before})"
+    );
+}
+
+#[tokio::test]
+async fn a_persons_label_change_costs_one_read_the_label_write_and_one_status_write() {
+    let env = env("cost-change").await;
+    let number = env.open_pr(&["state/open"]);
+    let tracker = env.tracker(number, None).await;
+    // The label definitions exist already, as in any repository prtracker has written to before.
+    let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
+    labels
+        .ensure_label_definitions(&REPO.parse().expect("repository"))
+        .await
+        .expect("definitions");
+    let synced = env
+        .coordinator
+        .reconcile(&tracker, &[])
+        .await
+        .expect("first");
+
+    env.sim
+        .add_label(REPO, number, "state/approved", PERSON)
+        .expect("label");
+    let (github_before, kube_before, writes_before) = (
+        env.sim.requests().len(),
+        env.kube_writes.requests(),
+        env.kube_writes.writes(),
+    );
+    let changed = env
+        .coordinator
+        .reconcile(&synced.tracker, &[])
+        .await
+        .expect("reconcile");
+    assert_eq!(changed.plan.target, PrState::Approved);
+    let sent = github_requests_since(&env, github_before);
+    assert_eq!(
+        sent,
+        [
+            format!("GET /repos/{REPO}/pulls/{number} 200"),
+            format!("DELETE /repos/{REPO}/issues/{number}/labels/state%2Fopen 200"),
+        ],
+        "one read, then the removal of the label that lost"
+    );
+    assert_eq!(
+        env.kube_writes.writes() - writes_before,
+        1,
+        "one status write"
+    );
+    assert_eq!(
+        env.kube_writes.requests() - kube_before,
+        1,
+        "and no other apiserver request"
+    );
+    assert_eq!(env.labels(number), ["state/approved"]);
+    assert_eq!(state(&changed.tracker), Some(PrState::Approved));
+}

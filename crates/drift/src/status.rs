@@ -1,104 +1,21 @@
-//! One check of a `DriftMonitor`: its manifests read from GitHub at the source commit, its cluster
-//! resolved, the two compared; and the status that follows from the verdict.
-//!
-//! Status rules:
+//! The status of a `DriftMonitor` that follows from a check (pure), and the mark of a first check
+//! under way. Rules:
 //! - a check made gives phase `InSync` or `Drifted`, the counts, the drifted objects, the commit
 //!   checked, and `Ready=True` with reason `InSync` or `Drifted`;
 //! - a check that could not be made gives phase `Error` and `Ready=False` with the error's reason
 //!   and message; the counts and objects of the last check made are kept;
 //! - the status is written only when something other than the time of the check changed
-//!   ([`needs_write`]): a monitor that stays in sync costs no write.
-
-use std::sync::Arc;
+//!   (`prtracker_api::status::write_status`): a monitor that stays in sync costs no write.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-use kube::{Api, Client, ResourceExt, api::PostParams};
+use kube::Client;
 use prtracker_api::{
-    DriftMonitor, DriftMonitorStatus, DriftPhase, ManifestSource,
+    DriftMonitor, DriftMonitorStatus, DriftPhase,
     conditions::{ConditionUpdate, READY, set_condition},
-};
-use prtracker_github::GitHubApi;
-use tracing::{debug, instrument};
-
-use crate::{
-    clusters::ClusterRegistry,
-    compare::{CompareOptions, Comparer, DriftReport},
-    error::{ClusterError, DriftError, ManifestError},
-    manifests::{DesiredObject, ParseLimits, parse_manifests},
+    status::{StatusWriteError, replace_status},
 };
 
-/// Checks monitors: reads their manifests, resolves their clusters, compares.
-#[derive(Clone)]
-pub struct DriftChecker {
-    github: Arc<dyn GitHubApi>,
-    clusters: ClusterRegistry,
-    limits: ParseLimits,
-    options: CompareOptions,
-}
-
-impl DriftChecker {
-    pub fn new(github: Arc<dyn GitHubApi>, clusters: ClusterRegistry) -> Self {
-        Self {
-            github,
-            clusters,
-            limits: ParseLimits::default(),
-            options: CompareOptions::default(),
-        }
-    }
-
-    pub fn with_options(mut self, options: CompareOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    pub fn with_limits(mut self, limits: ParseLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    pub fn clusters(&self) -> &ClusterRegistry {
-        &self.clusters
-    }
-
-    /// The desired objects of `source`.
-    pub async fn desired(&self, source: &ManifestSource) -> Result<Vec<DesiredObject>, DriftError> {
-        let files = self
-            .github
-            .read_files(&source.repository, &source.path, &source.commit)
-            .await?;
-        let objects = parse_manifests(&files, self.limits)?;
-        if objects.is_empty() {
-            return Err(ManifestError::Empty {
-                path: source.path.clone(),
-            }
-            .into());
-        }
-        Ok(objects)
-    }
-
-    /// One check of `monitor`.
-    #[instrument(skip_all, fields(monitor = %monitor.name_any(), cluster = %monitor.spec.cluster))]
-    pub async fn check(&self, monitor: &DriftMonitor) -> Result<DriftReport, DriftError> {
-        let desired = self.desired(&monitor.spec.source).await?;
-        let cluster = monitor.spec.cluster.as_str();
-        let client = self.clusters.client(cluster).await?;
-        let result = Comparer::new(client, cluster, self.options.clone())
-            .compare(&desired)
-            .await;
-        if let Err(DriftError::Cluster(ClusterError::Unreachable { .. })) = &result {
-            // Built afresh next time, in case the address or credentials behind it changed.
-            self.clusters.forget(cluster);
-        }
-        let report = result?;
-        debug!(
-            checked = report.checked,
-            drifted = report.drifted,
-            missing = report.missing,
-            "checked"
-        );
-        Ok(report)
-    }
-}
+use crate::{compare::DriftReport, error::DriftError};
 
 /// The status that follows a check of `monitor` with `result`.
 pub fn next_status(
@@ -180,7 +97,7 @@ pub fn pending_status(monitor: &DriftMonitor) -> DriftMonitorStatus {
 pub async fn mark_pending(
     client: &Client,
     monitor: DriftMonitor,
-) -> Result<DriftMonitor, DriftError> {
+) -> Result<DriftMonitor, StatusWriteError> {
     if monitor.status.as_ref().and_then(|s| s.phase).is_some() {
         return Ok(monitor);
     }
@@ -192,67 +109,14 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
-/// Whether `next` says anything `current` does not, the time of the check aside.
-pub fn needs_write(current: Option<&DriftMonitorStatus>, next: &DriftMonitorStatus) -> bool {
-    let Some(current) = current else {
-        return true;
-    };
-    comparable(current) != comparable(next)
-}
-
-fn comparable(status: &DriftMonitorStatus) -> DriftMonitorStatus {
-    let mut status = status.clone();
-    status.last_check_time = None;
-    for condition in &mut status.conditions {
-        condition.last_transition_time = Time(Timestamp::UNIX_EPOCH);
-    }
-    status
-}
-
-/// Writes `status` through the status subresource, guarded by the monitor's resourceVersion, if
-/// [`needs_write`] says so. Returns whether it wrote.
-pub async fn write_status(
-    client: &Client,
-    monitor: &DriftMonitor,
-    status: DriftMonitorStatus,
-) -> Result<bool, DriftError> {
-    if !needs_write(monitor.status.as_ref(), &status) {
-        return Ok(false);
-    }
-    replace_status(client, monitor, status).await.map(|_| true)
-}
-
-/// Replaces the monitor's status, guarded by its resourceVersion; the monitor as written.
-async fn replace_status(
-    client: &Client,
-    monitor: &DriftMonitor,
-    status: DriftMonitorStatus,
-) -> Result<DriftMonitor, DriftError> {
-    let name = monitor.name_any();
-    let namespace = monitor
-        .namespace()
-        .ok_or(DriftError::MissingField("metadata.namespace"))?;
-    let api: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
-    let mut updated = monitor.clone();
-    updated.status = Some(status);
-    match api
-        .replace_status(&name, &PostParams::default(), &updated)
-        .await
-    {
-        Ok(written) => Ok(written),
-        Err(kube::Error::Api(status)) if status.code == 409 => Err(DriftError::Conflict(name)),
-        Err(source) => Err(DriftError::WriteStatus {
-            name,
-            source: Box::new(source),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use prtracker_api::{DriftMonitorSpec, DriftedResource, Repository};
+    use prtracker_api::{
+        DriftMonitorSpec, DriftedResource, ManifestSource, Repository, status::needs_write,
+    };
 
     use super::*;
+    use crate::error::ClusterError;
 
     #[test]
     fn a_monitor_never_checked_is_pending_and_not_ready() {
@@ -367,7 +231,10 @@ mod tests {
     fn the_time_of_a_check_alone_is_no_reason_to_write() {
         let mut monitor = monitor();
         let first = next_status(&monitor, &Ok(drifted()));
-        assert!(needs_write(None, &first));
+        assert!(
+            needs_write(&monitor, &first),
+            "a monitor without status needs one"
+        );
         monitor.status = Some(first);
         std::thread::sleep(std::time::Duration::from_millis(5));
         let again = next_status(&monitor, &Ok(drifted()));
@@ -378,7 +245,7 @@ mod tests {
                 .as_ref()
                 .and_then(|s| s.last_check_time.clone())
         );
-        assert!(!needs_write(monitor.status.as_ref(), &again));
+        assert!(!needs_write(&monitor, &again));
         let in_sync = next_status(
             &monitor,
             &Ok(DriftReport {
@@ -386,12 +253,9 @@ mod tests {
                 ..DriftReport::default()
             }),
         );
-        assert!(needs_write(monitor.status.as_ref(), &in_sync));
+        assert!(needs_write(&monitor, &in_sync));
         let mut counted = drifted();
         counted.checked = 5;
-        assert!(needs_write(
-            monitor.status.as_ref(),
-            &next_status(&monitor, &Ok(counted))
-        ));
+        assert!(needs_write(&monitor, &next_status(&monitor, &Ok(counted))));
     }
 }

@@ -1,0 +1,134 @@
+//! The DriftMonitor controller: each monitor checks its cluster against its commit's manifests
+//! every `spec.interval`, and writes its status only when the verdict or what it found changed.
+//! A check that cannot be made is retried sooner, backing off from 5 s to the interval. Its status
+//! changes wake the tracker controller, which folds the verdicts into the PR's state.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::{Stream, StreamExt};
+use kube::{
+    Client, ResourceExt,
+    runtime::{Controller, controller::Action, reflector::Store, watcher},
+};
+use prtracker_api::{
+    DriftMonitor,
+    interval::parse_interval,
+    status::{StatusWriteError, write_status},
+};
+use prtracker_drift::{DriftChecker, mark_pending, next_status};
+use tracing::{debug, warn};
+
+use crate::{
+    backoff::{Failures, MAX_BACKOFF, backoff},
+    trackers::{RECONCILE_CONCURRENCY, ReconcileObserver, after_store_ready},
+};
+
+/// What every monitor check shares.
+pub struct MonitorContext {
+    pub client: Client,
+    pub checker: DriftChecker,
+    /// Consecutive failed checks per monitor.
+    pub failures: Failures<DriftMonitor>,
+    pub observer: ReconcileObserver,
+}
+
+impl MonitorContext {
+    pub fn new(client: Client, checker: DriftChecker) -> Self {
+        Self {
+            client,
+            checker,
+            failures: Failures::default(),
+            observer: Box::new(|_, _, _| {}),
+        }
+    }
+}
+
+/// A failed write of a monitor's status (a failed check is a verdict, Error, not a failure).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct MonitorError(#[from] StatusWriteError);
+
+/// After a conflict (the monitor changed meanwhile), check again soon with the newer object.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// The interval of a monitor whose own cannot be read (the CRD's schema should not let that be).
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
+
+pub async fn reconcile(
+    monitor: Arc<DriftMonitor>,
+    ctx: Arc<MonitorContext>,
+) -> Result<Action, MonitorError> {
+    let started = Instant::now();
+    // A monitor never checked says so while its first check runs.
+    let monitor = match mark_pending(&ctx.client, (*monitor).clone()).await {
+        Ok(monitor) => monitor,
+        Err(StatusWriteError::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
+        Err(error) => {
+            (ctx.observer)("monitor", started.elapsed(), Some("StatusWriteFailed"));
+            return Err(error.into());
+        }
+    };
+    let result = ctx.checker.check(&monitor).await;
+    let interval = parse_interval(&monitor.spec.interval).unwrap_or(FALLBACK_INTERVAL);
+    let next = match &result {
+        Ok(_) => {
+            ctx.failures.succeeded(&monitor);
+            interval
+        }
+        Err(error) => {
+            let failures = ctx.failures.failed(&monitor);
+            warn!(monitor = %monitor.name_any(), %error, failures, "drift check failed");
+            backoff(failures, interval.min(MAX_BACKOFF))
+        }
+    };
+    let status = next_status(&monitor, &result);
+    let written = write_status(&ctx.client, &monitor, status).await;
+    let failure = match (&result, &written) {
+        (Err(error), _) => Some(error.reason()),
+        (Ok(_), Err(StatusWriteError::Conflict { .. })) | (Ok(_), Ok(_)) => None,
+        (Ok(_), Err(_)) => Some("StatusWriteFailed"),
+    };
+    (ctx.observer)("monitor", started.elapsed(), failure);
+    match written {
+        Ok(written) => {
+            debug!(monitor = %monitor.name_any(), changed = written.is_some(), "checked");
+            Ok(Action::requeue(next))
+        }
+        Err(StatusWriteError::Conflict { .. }) => Ok(Action::requeue(CONFLICT_RETRY)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub fn error_policy(
+    monitor: Arc<DriftMonitor>,
+    error: &MonitorError,
+    ctx: Arc<MonitorContext>,
+) -> Action {
+    let failures = ctx.failures.failed(&monitor);
+    warn!(monitor = %monitor.name_any(), %error, failures, "could not record a drift check");
+    Action::requeue(backoff(failures, MAX_BACKOFF))
+}
+
+/// The monitor controller over the shared monitor watch: checks on creation, spec changes and
+/// requests (not on its own status writes), then every interval.
+pub fn monitor_controller(
+    checks: impl Stream<Item = Result<DriftMonitor, watcher::Error>> + Send + 'static,
+    store: Store<DriftMonitor>,
+    ctx: Arc<MonitorContext>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> impl std::future::Future<Output = ()> {
+    let shutdown = after_store_ready(shutdown, store.clone());
+    Controller::for_stream(checks, store)
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                debug!(%error, "monitor controller event");
+            }
+        })
+}

@@ -1,0 +1,204 @@
+//! What the leader runs: the tracker and monitor controllers over their watches, auto-tracking's
+//! periodic listing, and the chores. Built when the lease is won, stopped at shutdown.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use kube::{
+    Api, Client,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::{ObjectRef, Store},
+    },
+};
+use prtracker_api::{DriftMonitor, PullRequestTracker};
+use prtracker_drift::{ClusterRegistry, DriftChecker};
+use prtracker_github::OctocrabGitHub;
+use prtracker_sync::{Coordinator, GitHubLabelManager};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::info;
+
+use super::{
+    checks::trackers_api,
+    signals::until_shutdown,
+    tasks::{Workload, count_by_state, periodic},
+};
+use crate::{
+    args::OperatorConfig,
+    autotrack::AutoTrack,
+    metrics::{Health, Metrics},
+    monitors::{MonitorContext, monitor_controller},
+    trackers::{TrackerContext, tracker_controller, tracker_watch},
+    watches::monitor_feed,
+};
+
+/// What the controllers share with the rest of the process.
+pub struct Runtime {
+    pub client: Client,
+    pub github: Arc<OctocrabGitHub>,
+    pub metrics: Metrics,
+    pub health: Health,
+    pub shutdown: watch::Receiver<bool>,
+    /// Where the webhook routing finds the leader's tracker cache.
+    pub leader_cache: Arc<OnceLock<Store<PullRequestTracker>>>,
+    /// Set once the caches are filled: the liveness chore reads it.
+    pub workload: Arc<OnceLock<Workload>>,
+}
+
+/// Runs the controllers until shutdown.
+pub async fn run_controllers(
+    config: &OperatorConfig,
+    runtime: Runtime,
+    autotrack: Option<AutoTrack>,
+    webhook_triggers: mpsc::Receiver<ObjectRef<PullRequestTracker>>,
+) {
+    let Runtime {
+        client,
+        github,
+        metrics,
+        health,
+        shutdown,
+        leader_cache,
+        workload,
+    } = runtime;
+    let monitors_api: Api<DriftMonitor> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let feed = monitor_feed(monitors_api);
+    let trackers = tracker_watch(trackers_api(&client, config.namespace.as_deref()));
+    let tracker_store = trackers.store.clone();
+    let monitor_store = feed.store.clone();
+
+    let labels = Arc::new(GitHubLabelManager::new(
+        github.clone(),
+        config.label_prefix.clone(),
+    ));
+    let coordinator = Coordinator::new(client.clone(), github.clone(), labels)
+        .with_monitor_interval(config.monitor_interval.clone());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "prtracker".into(),
+            instance: config.leader_election.as_ref().map(|l| l.identity.clone()),
+        },
+    );
+    let mut tracker_ctx = TrackerContext::new(
+        coordinator,
+        recorder,
+        monitor_store.clone(),
+        config.resync_interval,
+    );
+    tracker_ctx.observer = observer(&metrics, &health);
+    let tracker_ctx = Arc::new(tracker_ctx);
+    let mut monitor_ctx = MonitorContext::new(
+        client.clone(),
+        DriftChecker::new(
+            github.clone(),
+            ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
+        ),
+    );
+    monitor_ctx.observer = observer(&metrics, &health);
+    let monitor_ctx = Arc::new(monitor_ctx);
+
+    let triggers = futures::stream::select(ReceiverStream::new(webhook_triggers), feed.owners);
+    let tracker_controller = tracker_controller(
+        trackers,
+        tracker_ctx.clone(),
+        triggers,
+        until_shutdown(shutdown.clone()),
+    );
+    let monitor_controller = monitor_controller(
+        feed.checks,
+        monitor_store.clone(),
+        monitor_ctx.clone(),
+        until_shutdown(shutdown.clone()),
+    );
+    let feed_driver = feed.driver;
+
+    // The caches serve the webhook routing and the liveness chore once filled.
+    let caches_ready = {
+        let (trackers, monitors) = (tracker_store.clone(), monitor_store.clone());
+        let shutdown = shutdown.clone();
+        async move {
+            let filled =
+                async { futures::join!(trackers.wait_until_ready(), monitors.wait_until_ready()) };
+            tokio::select! {
+                (Ok(()), Ok(())) = filled => {
+                    let _ = leader_cache.set(trackers.clone());
+                    let _ = workload.set(Workload { trackers, monitors });
+                    info!("caches filled: webhooks are routed through the leader's cache");
+                }
+                () = until_shutdown(shutdown) => {},
+            }
+        }
+    };
+
+    let listing = periodic(config.resync_interval, shutdown.clone(), {
+        let (client, github, known) = (client.clone(), github.clone(), tracker_store.clone());
+        move || {
+            let (autotrack, client, github, known) = (
+                autotrack.clone(),
+                client.clone(),
+                github.clone(),
+                known.clone(),
+            );
+            async move {
+                if let Some(autotrack) = autotrack {
+                    let created = autotrack
+                        .list_and_track(&client, github.as_ref(), &known)
+                        .await;
+                    if created > 0 {
+                        info!(
+                            created,
+                            "auto-tracking: the periodic listing found untracked PRs"
+                        );
+                    }
+                }
+            }
+        }
+    });
+    let chores = periodic(Duration::from_secs(15), shutdown.clone(), {
+        let (trackers, monitors) = (tracker_store.clone(), monitor_store.clone());
+        move || {
+            metrics.set_trackers_by_state(count_by_state(&trackers));
+            tracker_ctx.failures.forget_gone(&trackers);
+            monitor_ctx.failures.forget_gone(&monitors);
+            async {}
+        }
+    });
+    // The monitor watch stops with the controllers it feeds.
+    let feed = {
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                () = feed_driver => {},
+                () = until_shutdown(shutdown) => {},
+            }
+        }
+    };
+    futures::join!(
+        tracker_controller,
+        monitor_controller,
+        feed,
+        listing,
+        chores,
+        caches_ready
+    );
+    info!("controllers stopped");
+}
+
+/// Reconcile outcomes into the metrics, and progress into liveness.
+fn observer(metrics: &Metrics, health: &Health) -> crate::trackers::ReconcileObserver {
+    let (metrics, health) = (metrics.clone(), health.clone());
+    Box::new(move |controller, duration, failure| {
+        health.progress();
+        match failure {
+            None => metrics.reconcile_ok(controller, duration),
+            Some(reason) => metrics.reconcile_error(controller, reason, duration),
+        }
+    })
+}
