@@ -9,31 +9,23 @@
 //! Every label has bounded cardinality: controller names, result and reason codes, states, and the
 //! GitHub client's endpoint templates, never URLs, names or numbers.
 
+mod github;
+mod health;
+mod routes;
+
 use std::{
     collections::BTreeSet,
     fmt,
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
 use prometheus_client::{
-    collector::Collector,
-    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
+    encoding::EncodeLabelSet,
     metrics::{
-        MetricType,
-        counter::{ConstCounter, Counter},
+        counter::Counter,
         family::Family,
-        gauge::{ConstGauge, Gauge},
+        gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
     registry::{Registry, Unit},
@@ -41,16 +33,10 @@ use prometheus_client::{
 use prtracker_domain::PrState;
 use prtracker_github::{GitHubMetrics, MetricsSnapshot};
 
-/// The OpenMetrics text content type, served when the scraper asks for it (Prometheus does).
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// The classic Prometheus text content type, served otherwise (curl, older scrapers).
-pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str =
-    prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// Label value of `prtracker_github_requests_total{status}` when no HTTP answer came (timeout,
-/// connection error).
-pub const NO_HTTP_STATUS: &str = "error";
+pub use github::NO_HTTP_STATUS;
+use github::{GitHubCollector, GitHubSource, signed};
+pub use health::{DEFAULT_STALL_AFTER, Health};
+pub use routes::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE, router};
 
 /// The outcome of one webhook delivery: the `result` label of `prtracker_webhook_deliveries_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,159 +125,6 @@ type HistogramFamily = Family<ControllerLabels, Histogram, fn() -> Histogram>;
 fn duration_histogram() -> Histogram {
     // 5 ms .. ~41 s: a reconcile is a few GitHub and apiserver round trips, or a wait on a rate limit.
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
-}
-
-/// Where the GitHub client's counters are read at scrape time.
-#[derive(Clone)]
-enum GitHubSource {
-    Handle(Arc<GitHubMetrics>),
-    Snapshots(Arc<dyn Fn() -> MetricsSnapshot + Send + Sync>),
-}
-
-/// A collector that reads the GitHub client's counters on each scrape.
-#[derive(Clone, Default)]
-struct GitHubCollector {
-    source: Arc<RwLock<Option<GitHubSource>>>,
-}
-
-impl fmt::Debug for GitHubCollector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitHubCollector").finish_non_exhaustive()
-    }
-}
-
-impl GitHubCollector {
-    fn snapshot(&self) -> Option<MetricsSnapshot> {
-        let source = self
-            .source
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()?;
-        Some(match source {
-            GitHubSource::Handle(m) => m.snapshot(),
-            GitHubSource::Snapshots(f) => f(),
-        })
-    }
-}
-
-fn counter(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: impl prometheus_client::encoding::EncodeCounterValue,
-) -> Result<(), fmt::Error> {
-    let c = ConstCounter::new(value);
-    c.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)
-}
-
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: i64,
-) -> Result<(), fmt::Error> {
-    let g = ConstGauge::new(value);
-    g.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
-}
-
-fn signed(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-impl Collector for GitHubCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let Some(s) = self.snapshot() else {
-            return Ok(());
-        };
-        {
-            let mut family = encoder.encode_descriptor(
-                "prtracker_github_requests",
-                "Requests sent to the GitHub API, by endpoint template and HTTP status (\"error\": no answer).",
-                None,
-                MetricType::Counter,
-            )?;
-            for r in &s.requests {
-                let status = r
-                    .status
-                    .map_or_else(|| NO_HTTP_STATUS.to_owned(), |s| s.to_string());
-                let labels = [("endpoint", r.endpoint.to_owned()), ("status", status)];
-                ConstCounter::new(r.count).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        counter(
-            &mut encoder,
-            "prtracker_github_not_modified",
-            "GitHub answers 304 Not Modified (ETag cache hits; not counted against the rate limit).",
-            s.not_modified,
-        )?;
-        counter(
-            &mut encoder,
-            "prtracker_github_retries",
-            "GitHub requests repeated after a 5xx, a timeout or a transport error.",
-            s.retries,
-        )?;
-        counter(
-            &mut encoder,
-            "prtracker_github_rate_limit_waits",
-            "Times a GitHub request waited for a rate limit.",
-            s.rate_limit_waits,
-        )?;
-        counter(
-            &mut encoder,
-            "prtracker_github_rate_limit_wait_seconds",
-            "Time spent waiting for GitHub rate limits.",
-            s.rate_limit_wait_seconds,
-        )?;
-        counter(
-            &mut encoder,
-            "prtracker_github_rate_limited_errors",
-            "GitHub calls that failed as rate limited instead of waiting longer.",
-            s.rate_limited_errors,
-        )?;
-        counter(
-            &mut encoder,
-            "prtracker_github_write_delay_seconds",
-            "Time GitHub writes waited for their spacing.",
-            s.write_delay_seconds,
-        )?;
-        if let Some(remaining) = s.rate_limit_remaining {
-            gauge(
-                &mut encoder,
-                "prtracker_github_rate_limit_remaining",
-                "Requests left in the current GitHub rate-limit window, as last reported by GitHub.",
-                signed(remaining),
-            )?;
-        }
-        if let Some(limit) = s.rate_limit_limit {
-            gauge(
-                &mut encoder,
-                "prtracker_github_rate_limit_limit",
-                "Requests allowed per GitHub rate-limit window, as last reported by GitHub.",
-                signed(limit),
-            )?;
-        }
-        if let Some(reset) = s.rate_limit_reset {
-            gauge(
-                &mut encoder,
-                "prtracker_github_rate_limit_reset_timestamp_seconds",
-                "When the current GitHub rate-limit window resets, in Unix seconds.",
-                signed(reset),
-            )?;
-        }
-        gauge(
-            &mut encoder,
-            "prtracker_github_cache_entries",
-            "Entries in the GitHub client's ETag cache.",
-            signed(s.cache_entries as u64),
-        )?;
-        gauge(
-            &mut encoder,
-            "prtracker_github_cache_bytes",
-            "Approximate bytes held by the GitHub client's ETag cache.",
-            signed(s.cache_bytes as u64),
-        )?;
-        Ok(())
-    }
 }
 
 struct Inner {
@@ -535,169 +368,5 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.inner.registry)?;
         Ok(out)
-    }
-}
-
-/// How long the controller loop may go without progress before `/healthz` fails, by default.
-pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(300);
-
-struct HealthInner {
-    ready: AtomicBool,
-    started: Instant,
-    /// Milliseconds since `started` at the last progress.
-    last_progress_ms: AtomicU64,
-    stall_after: Duration,
-}
-
-/// Readiness and liveness, shared by the runtime (which updates them) and the probe routes.
-///
-/// - Ready: set by the runtime once the CRDs are found and the controllers run ([`Health::set_ready`]).
-/// - Live: the controller loop calls [`Health::progress`] whenever it makes progress, and at least
-///   on a timer shorter than the stall time (its resync tick, also on a standby replica); the
-///   process is live unless that has not happened for `stall_after`. Live from the start.
-#[derive(Clone)]
-pub struct Health {
-    inner: Arc<HealthInner>,
-}
-
-impl fmt::Debug for Health {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Health")
-            .field("ready", &self.is_ready())
-            .field("since_progress", &self.since_progress())
-            .field("stall_after", &self.inner.stall_after)
-            .finish()
-    }
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Self::new(DEFAULT_STALL_AFTER)
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-impl Health {
-    /// Not ready, live; dead once no progress is recorded for `stall_after`.
-    pub fn new(stall_after: Duration) -> Self {
-        Self {
-            inner: Arc::new(HealthInner {
-                ready: AtomicBool::new(false),
-                started: Instant::now(),
-                last_progress_ms: AtomicU64::new(0),
-                stall_after,
-            }),
-        }
-    }
-
-    pub fn set_ready(&self, ready: bool) {
-        self.inner.ready.store(ready, Ordering::Relaxed);
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Relaxed)
-    }
-
-    /// Records progress of the controller loop now.
-    pub fn progress(&self) {
-        let now = millis(self.inner.started.elapsed());
-        self.inner
-            .last_progress_ms
-            .fetch_max(now, Ordering::Relaxed);
-    }
-
-    /// Time since the last progress (or since start).
-    pub fn since_progress(&self) -> Duration {
-        let last = Duration::from_millis(self.inner.last_progress_ms.load(Ordering::Relaxed));
-        self.inner.started.elapsed().saturating_sub(last)
-    }
-
-    pub fn stall_after(&self) -> Duration {
-        self.inner.stall_after
-    }
-
-    /// Live unless the loop has not progressed for `stall_after`.
-    pub fn is_live(&self) -> bool {
-        self.since_progress() <= self.inner.stall_after
-    }
-}
-
-#[derive(Clone)]
-struct AppState {
-    metrics: Metrics,
-    health: Health,
-}
-
-/// `GET /metrics` (OpenMetrics text when the `Accept` header asks for it, as Prometheus does;
-/// Prometheus text 0.0.4 otherwise), `GET /healthz` (200 `ok`, 503 when stalled), `GET /readyz`
-/// (200 `ok` when ready, else 503).
-pub fn router(metrics: Metrics, health: Health) -> Router {
-    Router::new()
-        .route("/metrics", get(serve_metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(AppState { metrics, health })
-}
-
-async fn serve_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let openmetrics = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/openmetrics-text"));
-    let (body, content_type) = if openmetrics {
-        (state.metrics.encode_openmetrics(), OPENMETRICS_CONTENT_TYPE)
-    } else {
-        (
-            state.metrics.encode_prometheus_text(),
-            PROMETHEUS_TEXT_CONTENT_TYPE,
-        )
-    };
-    match body {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
-        )
-            .into_response(),
-        Err(_) => {
-            tracing::error!("encoding the metrics failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "encoding the metrics failed\n",
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn healthz(State(state): State<AppState>) -> Response {
-    if state.health.is_live() {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        let since = state.health.since_progress();
-        tracing::warn!(
-            since_progress_secs = since.as_secs(),
-            "liveness probe failing: the controller loop has not progressed"
-        );
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "stalled: no controller progress for {}s (limit {}s)\n",
-                since.as_secs(),
-                state.health.stall_after().as_secs()
-            ),
-        )
-            .into_response()
-    }
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if state.health.is_ready() {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
     }
 }

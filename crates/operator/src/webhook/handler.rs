@@ -1,0 +1,232 @@
+//! `POST /webhook`: the checks in their order (see the module's documentation), each answered with
+//! GitHub's expectations of a receiver: 2xx for what was taken, 4xx for what never will be, 503 for
+//! what may be redelivered.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use tokio::sync::mpsc;
+
+use super::{
+    ENQUEUE_TIMEOUT, WebhookConfig,
+    dedup::Deliveries,
+    payload::{PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_pull_request},
+    signature::verify_signature,
+};
+use crate::metrics::{Metrics, WebhookResult};
+
+struct Shared {
+    secrets: Vec<Vec<u8>>,
+    max_body_bytes: usize,
+    seen: Deliveries,
+    events: mpsc::Sender<WebhookEvent>,
+    metrics: Metrics,
+}
+
+impl Shared {
+    fn answer(&self, result: WebhookResult, status: StatusCode, message: &str) -> Response {
+        self.metrics.webhook_delivery(result);
+        let body = serde_json::json!({ "result": result.as_str(), "msg": message });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// The router serving `POST /webhook`; accepted events go to `events`, every outcome is counted
+/// in `metrics` (`prtracker_webhook_deliveries_total{result}`).
+pub fn router(
+    config: WebhookConfig,
+    events: mpsc::Sender<WebhookEvent>,
+    metrics: Metrics,
+) -> Router {
+    let secrets: Vec<Vec<u8>> = config
+        .secrets
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if secrets.is_empty() {
+        tracing::error!(
+            "no webhook secret is configured: every webhook delivery will be refused with 401"
+        );
+    }
+    let shared = Arc::new(Shared {
+        secrets,
+        max_body_bytes: config.max_body_bytes,
+        seen: Deliveries::new(config.dedup_capacity),
+        events,
+        metrics,
+    });
+    Router::new()
+        .route("/webhook", post(handle))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(shared)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let too_large = |shared: &Shared| {
+        shared.answer(
+            WebhookResult::TooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body larger than {} bytes", shared.max_body_bytes),
+        )
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::warn!("webhook delivery refused: body over the limit");
+            return too_large(&shared);
+        }
+        Err(rejection) => {
+            tracing::warn!(error = %rejection, "webhook delivery: the body could not be read");
+            return shared.answer(
+                WebhookResult::Malformed,
+                StatusCode::BAD_REQUEST,
+                &format!("the body could not be read: {rejection}"),
+            );
+        }
+    };
+    if body.len() > shared.max_body_bytes {
+        return too_large(&shared);
+    }
+
+    let delivery = header_str(&headers, "x-github-delivery")
+        .unwrap_or_default()
+        .to_owned();
+    let event = header_str(&headers, "x-github-event")
+        .unwrap_or_default()
+        .to_owned();
+
+    if shared.secrets.is_empty() {
+        tracing::warn!(
+            %delivery, %event,
+            "webhook delivery refused: no webhook secret is configured, unsigned events are not accepted"
+        );
+        return shared.answer(
+            WebhookResult::BadSignature,
+            StatusCode::UNAUTHORIZED,
+            "no webhook secret configured on this endpoint",
+        );
+    }
+    let Some(signature) = header_str(&headers, "x-hub-signature-256") else {
+        tracing::warn!(%delivery, %event, "webhook delivery refused: no X-Hub-Signature-256");
+        return shared.answer(
+            WebhookResult::BadSignature,
+            StatusCode::UNAUTHORIZED,
+            "missing X-Hub-Signature-256",
+        );
+    };
+    if !verify_signature(&shared.secrets, &body, signature) {
+        tracing::warn!(%delivery, %event, "webhook delivery refused: bad signature");
+        return shared.answer(
+            WebhookResult::BadSignature,
+            StatusCode::UNAUTHORIZED,
+            "signature does not match",
+        );
+    }
+
+    if event.is_empty() {
+        return shared.answer(
+            WebhookResult::Malformed,
+            StatusCode::BAD_REQUEST,
+            "missing X-GitHub-Event",
+        );
+    }
+
+    if !shared.seen.first_sight(&delivery) {
+        tracing::debug!(%delivery, %event, "duplicate webhook delivery ignored");
+        return shared.answer(
+            WebhookResult::Duplicate,
+            StatusCode::OK,
+            "duplicate delivery, already processed",
+        );
+    }
+
+    match event.as_str() {
+        "ping" => {
+            tracing::info!(%delivery, "webhook ping");
+            shared.answer(WebhookResult::Ping, StatusCode::OK, "pong")
+        }
+        "pull_request" => pull_request(&shared, &headers, &body, delivery).await,
+        _ => {
+            tracing::debug!(%delivery, %event, "webhook event ignored");
+            shared.answer(
+                WebhookResult::Ignored,
+                StatusCode::ACCEPTED,
+                &format!("event {event} ignored"),
+            )
+        }
+    }
+}
+
+async fn pull_request(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    delivery: String,
+) -> Response {
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
+    let parsed =
+        json_payload(content_type, body).and_then(|json| parse_pull_request(&delivery, &json));
+    let event = match parsed {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(%delivery, %error, "malformed pull_request delivery");
+            shared.seen.forget(&delivery);
+            return shared.answer(
+                WebhookResult::Malformed,
+                StatusCode::BAD_REQUEST,
+                &format!("malformed pull_request payload: {error}"),
+            );
+        }
+    };
+    if !PULL_REQUEST_ACTIONS.contains(&event.action.as_str()) {
+        tracing::debug!(%delivery, action = %event.action, "pull_request action ignored");
+        return shared.answer(
+            WebhookResult::Ignored,
+            StatusCode::ACCEPTED,
+            &format!("pull_request action {} ignored", event.action),
+        );
+    }
+    let (repository, number, action) = (
+        event.repository.to_string(),
+        event.number,
+        event.action.clone(),
+    );
+    match shared
+        .events
+        .send_timeout(WebhookEvent::PullRequest(event), ENQUEUE_TIMEOUT)
+        .await
+    {
+        Ok(()) => {
+            tracing::debug!(%delivery, %repository, number, %action, "pull_request delivery accepted");
+            shared.answer(WebhookResult::Accepted, StatusCode::ACCEPTED, "accepted")
+        }
+        Err(error) => {
+            let why = match error {
+                mpsc::error::SendTimeoutError::Timeout(_) => "the event queue is full",
+                mpsc::error::SendTimeoutError::Closed(_) => "the operator is shutting down",
+            };
+            tracing::warn!(%delivery, %repository, number, %action, "pull_request delivery refused: {why}");
+            shared.seen.forget(&delivery);
+            shared.answer(
+                WebhookResult::Unavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("{why}, retry later"),
+            )
+        }
+    }
+}
