@@ -27,11 +27,14 @@ else
   test_filter=(-- --skip fixture_)
 fi
 
+# The shipped binary leaves the demo and the dev tools out; the tests run the development build
+# (`--features prtracker/dev`), and clippy checks both.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features prtracker/dev -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked "${test_filter[@]}" 2>&1 | tee "$log"
+cargo test --workspace --locked --features prtracker/dev "${test_filter[@]}" 2>&1 | tee "$log"
 # One closing line for the whole workspace: cargo prints one per test binary, the last often a doc-test
 # run with nothing in it.
 echo "scripts/test.sh finished in $(( $(date +%s) - started ))s"

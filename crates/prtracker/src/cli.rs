@@ -30,7 +30,8 @@ pub enum Command {
     Run(Box<prtracker_operator::RunArgs>),
     /// The whole system on this machine, and a pull request's life played through it: two local
     /// clusters, the GitHub simulator, the operator; opened, approved, merged, deployed, drifted,
-    /// repaired. Needs the control plane built by scripts/build-control-plane.sh.
+    /// repaired. Needs the control plane built by scripts/build-control-plane.sh, and the development
+    /// build (`cargo run -p prtracker --features dev -- demo`).
     Demo {
         /// Keep everything running at the end, until Ctrl-C, to explore with kubectl.
         #[arg(long)]
@@ -42,7 +43,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
-    /// Tools for developing prtracker and trying it out locally.
+    /// Tools for developing prtracker and trying it out locally (development build only:
+    /// `--features dev`).
     #[command(subcommand)]
     Dev(DevCommand),
 }
