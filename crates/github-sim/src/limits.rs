@@ -51,6 +51,10 @@ pub struct Faults {
     pub primary_status: Option<u16>,
     /// The next N webhook deliveries are not sent (recorded as dropped).
     pub drop_webhooks: u32,
+    /// `POST /repos/{o}/{r}/labels` answers 403, as for a token or App without the Issues write
+    /// permission; adding a label to a PR still works (GitHub creates it grey).
+    #[serde(default)]
+    pub forbid_label_creation: bool,
 }
 
 #[derive(Debug)]

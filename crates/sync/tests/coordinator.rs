@@ -918,3 +918,76 @@ async fn a_persons_label_change_costs_one_read_the_label_write_and_one_status_wr
     assert_eq!(env.labels(number), ["state/approved"]);
     assert_eq!(state(&changed.tracker), Some(PrState::Approved));
 }
+
+#[tokio::test]
+async fn a_label_definition_deleted_on_github_is_restored_when_its_label_is_next_added() {
+    let env = env("definition-deleted").await;
+    let number = env.open_pr(&["bug"]);
+    let tracker = env.tracker(number, Some(PrState::Approved)).await;
+    // Recovery adds state/approved, defining every state label on the way.
+    let synced = env
+        .coordinator
+        .reconcile(&tracker, &[])
+        .await
+        .expect("first");
+    assert_eq!(env.labels(number), ["bug", "state/approved"]);
+
+    // A person deletes the definition (and so the label, from every PR); the coordinator still
+    // believes the repository's definitions complete.
+    env.sim
+        .delete_repo_label(REPO, "state/approved")
+        .expect("deleted");
+    assert_eq!(env.labels(number), ["bug"]);
+    env.coordinator
+        .reconcile(&synced.tracker, &[])
+        .await
+        .expect("recovered again");
+    assert_eq!(env.labels(number), ["bug", "state/approved"]);
+    let (_, color, description) = env
+        .sim
+        .repo_label(REPO, "state/approved")
+        .expect("GitHub made the label again on first use");
+    assert_eq!(color, PrState::Approved.color(), "not GitHub's grey");
+    assert_eq!(
+        description.as_deref(),
+        Some(PrState::Approved.description())
+    );
+}
+
+#[tokio::test]
+async fn label_definitions_github_refuses_are_reported_and_the_label_is_still_written() {
+    let env = env("definitions-refused").await;
+    let number = env.open_pr(&["bug"]);
+    let tracker = env.tracker(number, Some(PrState::Approved)).await;
+    env.sim.set_faults(Faults {
+        forbid_label_creation: true,
+        ..Default::default()
+    });
+    let synced = env
+        .coordinator
+        .reconcile(&tracker, &[])
+        .await
+        .expect("synced");
+    assert_eq!(
+        env.labels(number),
+        ["bug", "state/approved"],
+        "the label was written"
+    );
+    assert_eq!(synced.result.labels_added, ["state/approved"]);
+    assert_eq!(synced.result.errors.len(), 1, "{:?}", synced.result.errors);
+    assert!(
+        synced.result.errors[0].contains("could not be created"),
+        "{}",
+        synced.result.errors[0]
+    );
+    let recorded = synced
+        .tracker
+        .status
+        .as_ref()
+        .and_then(|s| s.last_sync_result.as_ref())
+        .expect("the sync's result is recorded");
+    assert_eq!(
+        recorded.errors, synced.result.errors,
+        "and kept in the status"
+    );
+}

@@ -367,3 +367,42 @@ async fn kubectl_get_prt_shows_the_printer_columns() {
         );
     }
 }
+
+/// The names the operator gives auto-tracked PRs' trackers and their monitors, for repositories
+/// whose names Kubernetes cannot hold as they are: the apiserver, the judge, takes every one.
+#[tokio::test]
+async fn the_apiserver_takes_the_names_of_trackers_and_monitors_of_awkward_repositories() {
+    use prtracker_api::names::{monitor_name, tracker_name, tracker_name_unique};
+
+    let (trackers, client, namespace) = namespaced::<PullRequestTracker>("awkward-names").await;
+    let monitors: Api<DriftMonitor> = Api::namespaced(client, &namespace);
+    let long = format!("{}/{}", "o".repeat(39), "n.-".repeat(33));
+    for (text, number) in [
+        ("octo-org/.github", 1),
+        ("Octo_Org/Hello.World", 1347),
+        ("a/-x.y", 2),
+        ("a/x_.y", 3),
+        ("a/x..y", 4),
+        ("a/_", 5),
+        ("a/...", 6),
+        (long.as_str(), 2_147_483_647),
+    ] {
+        let repo: prtracker_api::Repository = text.parse().expect("a GitHub repository");
+        for name in [
+            tracker_name(&repo, number),
+            tracker_name_unique(&repo, number),
+        ] {
+            let mut object = tracker(&name, number);
+            object.spec.repository = repo.clone();
+            trackers
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap_or_else(|e| panic!("{text}: the tracker {name} was refused: {e}"));
+            let monitor_name = monitor_name(&name, "in-cluster");
+            monitors
+                .create(&PostParams::default(), &monitor(&monitor_name))
+                .await
+                .unwrap_or_else(|e| panic!("{text}: the monitor {monitor_name} was refused: {e}"));
+        }
+    }
+}

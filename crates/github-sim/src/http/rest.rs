@@ -195,6 +195,13 @@ pub async fn create_label(
         .get("description")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if s.lock().limits.faults.forbid_label_creation {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+            DOC_CREATE,
+        ));
+    }
     let label =
         s.with_world(|w| w.create_label(&o, &r, &name, color.as_deref(), desc.as_deref()))?;
     let mut resp = (StatusCode::CREATED, Json(label.clone())).into_response();

@@ -67,3 +67,63 @@ pub fn vouch_if_idle(health: &Health, workload: Option<&Workload>) {
         health.progress();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::{reflector, watcher};
+    use prtracker_api::PullRequestTrackerSpec;
+
+    use super::*;
+
+    fn workload(trackers: usize) -> Workload {
+        let (tracker_store, mut writer) = reflector::store();
+        for i in 0..trackers {
+            let mut tracker = PullRequestTracker::new(
+                &format!("t-{i}"),
+                PullRequestTrackerSpec {
+                    repository: "o/r".parse().expect("repository"),
+                    number: 1,
+                    clusters: Vec::new(),
+                    manifests_path: ".".into(),
+                },
+            );
+            tracker.metadata.namespace = Some("ns".into());
+            writer.apply_watcher_event(&watcher::Event::Apply(tracker));
+        }
+        let (monitors, _) = reflector::store();
+        Workload {
+            trackers: tracker_store,
+            monitors,
+        }
+    }
+
+    /// Whether `vouch` recorded progress: the time since the last progress shrinks only then
+    /// (without progress it can only grow), so no clock window is assumed.
+    fn vouched(vouch: impl FnOnce(&Health)) -> bool {
+        let health = Health::new(Duration::from_secs(3600));
+        std::thread::sleep(Duration::from_millis(5));
+        let before = health.since_progress();
+        vouch(&health);
+        health.since_progress() < before
+    }
+
+    #[test]
+    fn the_idle_timer_does_not_vouch_for_a_leader_with_work() {
+        assert!(
+            !vouched(|health| vouch_if_idle(health, Some(&workload(1)))),
+            "a leader with trackers is live only through its reconciles"
+        );
+    }
+
+    #[test]
+    fn the_idle_timer_vouches_for_a_follower_and_an_idle_leader() {
+        assert!(
+            vouched(|health| vouch_if_idle(health, None)),
+            "a follower runs no controller that could stall"
+        );
+        assert!(
+            vouched(|health| vouch_if_idle(health, Some(&workload(0)))),
+            "a leader with nothing to do cannot stall"
+        );
+    }
+}
