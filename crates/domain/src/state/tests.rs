@@ -31,17 +31,25 @@ fn from_str_rejects_unknown_names() {
 }
 
 #[test]
-fn serializes_in_camel_case() {
-    for state in PrState::ALL {
-        let json = serde_json::to_string(&state).unwrap();
-        assert_eq!(json, format!("\"{state:?}\""));
+fn serializes_as_pascal_case_names() {
+    // PascalCase, the Kubernetes convention for enum values in CRDs: the camelCase and
+    // lowercase spellings (one and the same for these one-word names) are neither written
+    // nor read.
+    let names = [
+        "Draft", "Open", "Approved", "Merged", "Deployed", "Drifted", "Closed",
+    ];
+    for (state, name) in PrState::ALL.into_iter().zip(names) {
+        let json = format!("\"{name}\"");
+        assert_eq!(serde_json::to_string(&state).unwrap(), json);
         assert_eq!(serde_json::from_str::<PrState>(&json).unwrap(), state);
+        let camel: String = name[..1].to_lowercase() + &name[1..];
+        for wrong in [camel, name.to_lowercase()] {
+            assert!(
+                serde_json::from_str::<PrState>(&format!("\"{wrong}\"")).is_err(),
+                "{wrong} read as a state"
+            );
+        }
     }
-    assert_eq!(
-        serde_json::to_string(&PrState::Deployed).unwrap(),
-        "\"Deployed\""
-    );
-    assert!(serde_json::from_str::<PrState>("\"deployed\"").is_err());
 }
 
 #[test]
