@@ -39,5 +39,10 @@ cargo test --workspace --locked --features prtracker/dev "${test_filter[@]}" 2>&
 # run with nothing in it.
 echo "scripts/test.sh finished in $(( $(date +%s) - started ))s"
 [[ -z $fixture_note ]] || echo "$fixture_note"
-awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+# Skipped: the ignored tests and those filtered out (the fixture_* tests when their folder is
+# absent; a run without a filter filters out none), the latter found by the words "filtered out".
+awk '/^test result:/ {
+       passed += $4; failed += $6; skipped += $8
+       for (i = 2; i < NF; i++) if ($i == "filtered" && $(i + 1) ~ /^out/) skipped += $(i - 1)
+     }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }' "$log"

@@ -379,21 +379,29 @@ async fn a_reset_beyond_max_wait_fails_at_once_with_rate_limited() {
     assert!(err.retry_at().unwrap() >= epoch(reset));
     assert!(err.is_transient());
     assert_eq!(sim.requests().len(), 1);
+    let m = gh.metrics();
+    assert_eq!(
+        (m.rate_limit_waits, m.rate_limit_wait_seconds, m.retries),
+        (0, 0.0, 0),
+        "gave up without waiting toward a reset an hour away, and without retrying"
+    );
 
-    // Later calls fail without sending anything.
-    let start = Instant::now();
+    // Later calls fail without sending anything, and without waiting either.
     for _ in 0..3 {
         let err = gh.add_label(&repo(), n, "state/open").await.unwrap_err();
         assert!(matches!(err, GitHubError::RateLimited { .. }), "{err:?}");
+        assert!(err.retry_at().unwrap() >= epoch(reset));
     }
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "no waiting toward a reset an hour away"
-    );
     assert_eq!(sim.requests().len(), 1, "nothing more was sent");
     let m = gh.metrics();
     assert_eq!(m.rate_limited_errors, 4);
     assert_eq!(m.total_requests(), 1);
+    assert_eq!(
+        (m.rate_limit_waits, m.rate_limit_wait_seconds, m.retries),
+        (0, 0.0, 0),
+        "no waiting toward a reset an hour away"
+    );
+    assert_eq!(m.write_delay_seconds, 0.0, "no write was spaced either");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +412,6 @@ async fn bad_credentials_fail_at_once_with_one_request() {
     let (sim, n) = sim_with_pr().await;
     let gh = OctocrabGitHub::new(config(&sim).with_auth(GitHubAuth::Token("ghp_revoked".into())))
         .unwrap();
-    let start = Instant::now();
     let err = gh.get_pr(&repo(), n).await.unwrap_err();
     assert!(matches!(err, GitHubError::BadCredentials { .. }), "{err:?}");
     let text = err.to_string();
@@ -414,15 +421,30 @@ async fn bad_credentials_fail_at_once_with_one_request() {
     );
     assert_eq!(err.status(), Some(401));
     assert!(!err.is_transient());
-    assert!(start.elapsed() < Duration::from_secs(5));
+    // At once: one request, no retry after a backoff, no wait as for a rate limit.
     let log = sim.requests();
     assert_eq!(statuses(&log), [401]);
-    assert_eq!(gh.metrics().retries, 0);
+    let m = gh.metrics();
+    assert_eq!(m.count(GET_PULL, Some(401)), 1);
+    assert_eq!(
+        (m.total_requests(), m.retries, m.rate_limit_waits),
+        (1, 0, 0),
+        "one request, neither retried nor waited for"
+    );
+    assert_eq!(m.rate_limit_wait_seconds, 0.0);
 
+    // The next call is not held back by the first refusal either: one request, refused too.
     let err = gh.add_label(&repo(), n, "x").await.unwrap_err();
     assert!(matches!(err, GitHubError::BadCredentials { .. }));
-    assert_eq!(sim.requests().len(), 2);
+    assert_eq!(statuses(&sim.requests()), [401, 401]);
     assert!(sim.pull_labels(REPO, n).unwrap().is_empty());
+    let m = gh.metrics();
+    assert_eq!(
+        (m.total_requests(), m.retries, m.rate_limit_waits),
+        (2, 0, 0),
+        "one request each, neither retried nor waited for"
+    );
+    assert_eq!(m.rate_limit_wait_seconds, 0.0);
 }
 
 #[tokio::test]

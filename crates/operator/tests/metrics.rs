@@ -3,7 +3,10 @@
 // Helpers outside #[test] fns unwrap too; clippy.toml only covers the test fns.
 #![allow(clippy::unwrap_used)]
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::body::Body;
 use http::{Request, StatusCode, header};
@@ -323,24 +326,49 @@ async fn readyz_is_503_until_ready() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
+/// `/healthz` answers 503 once the last progress is older than the stall time, and 200 while it is
+/// not; `progress()` restarts that clock.
+///
+/// `Health` reads the real clock (`std::time::Instant`), so no assertion here may need something to
+/// happen within a short window of wall-clock time: a stall is proven with a stall time of zero and
+/// a sleep (which lasts at least as long as asked), liveness with a stall time of an hour, and the
+/// restart of the clock by comparing the time since progress with a time measured around it.
 #[tokio::test]
-async fn healthz_fails_when_the_loop_stalls_and_recovers_on_progress() {
-    let health = Health::new(Duration::from_millis(200));
-    let app = router(Metrics::new(), health.clone());
-    // Live from the start, ready or not.
-    let (status, _, body) = get(app.clone(), "/healthz", None).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
-
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let (status, _, body) = get(app.clone(), "/healthz", None).await;
+async fn healthz_fails_past_the_stall_time_and_progress_restarts_the_clock() {
+    // Stalled: no progress for longer than a stall time of zero.
+    let stalled = Health::new(Duration::ZERO);
+    let app = router(Metrics::new(), stalled.clone());
+    let slept = Duration::from_millis(100);
+    tokio::time::sleep(slept).await;
+    assert!(stalled.since_progress() >= slept, "{stalled:?}");
+    assert!(!stalled.is_live());
+    let (status, _, body) = get(app, "/healthz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.starts_with("stalled"), "{body}");
-    assert!(!health.is_live());
 
-    health.progress();
-    let (status, _, _) = get(app, "/healthz", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(health.since_progress() < Duration::from_millis(200));
+    // Progress restarts the clock: the time since progress is at most the time since the call
+    // (plus the millisecond `Health` rounds progress down to), however slow the machine is.
+    let before_progress = Instant::now();
+    stalled.progress();
+    let since = stalled.since_progress();
+    let bound = before_progress.elapsed() + Duration::from_millis(1);
+    assert!(
+        since <= bound,
+        "progress() restarts the clock: {since:?} since progress, yet it was called at most \
+         {bound:?} ago"
+    );
+
+    // Live from the start, ready or not, and after progress: within a stall time of an hour, which
+    // no test run comes near.
+    let live = Health::new(Duration::from_secs(3600));
+    let app = router(Metrics::new(), live.clone());
+    let (status, _, body) = get(app.clone(), "/healthz", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    assert!(live.is_live());
+    live.progress();
+    assert!(live.is_live());
+    let (status, _, body) = get(app, "/healthz", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
 }
 
 #[tokio::test]
