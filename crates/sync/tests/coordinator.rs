@@ -706,7 +706,7 @@ async fn a_no_op_sync_costs_no_kubernetes_write_and_no_counted_github_request() 
 }
 
 #[tokio::test]
-async fn apply_state_never_shows_an_observer_zero_or_several_state_labels() {
+async fn apply_state_never_shows_an_observer_no_state_label_and_two_only_until_the_removal() {
     let env = env("atomic").await;
     let number = env.open_pr(&["state/approved", "bug"]);
     env.sim.merge_pull(REPO, number, PERSON).expect("merge");
