@@ -7,6 +7,7 @@
 //! - [`watches`]: the watches the controllers share;
 //! - [`events`]: Kubernetes Events for what a sync changed;
 //! - [`backoff`]: retries that back off, per object;
+//! - [`ledger`]: the changes heard of per PR, so no write follows a stale read;
 //! - [`webhook`]: the GitHub webhook endpoint;
 //! - [`metrics`]: Prometheus metrics and health probes;
 //! - [`autotrack`], [`leader`], [`args`]: auto-tracking, the lease, the flags.
@@ -16,6 +17,7 @@ pub mod autotrack;
 pub mod backoff;
 pub mod events;
 pub mod leader;
+pub mod ledger;
 pub mod metrics;
 pub mod monitors;
 mod run;

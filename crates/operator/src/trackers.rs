@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use kube::{
     Api, ResourceExt,
     runtime::{
@@ -32,6 +32,7 @@ use tracing::{debug, warn};
 use crate::{
     backoff::{Failures, MAX_BACKOFF, backoff},
     events,
+    ledger::ChangeLedger,
     watches::forget_managed_fields,
 };
 
@@ -45,6 +46,9 @@ pub const RECONCILE_CONCURRENCY: u16 = 16;
 
 /// After a conflict (someone wrote the tracker meanwhile), try again soon with the newer object.
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// After a read overtaken by a newer change, read again at once (the change's own trigger usually
+/// comes first).
+const STALE_RETRY: Duration = Duration::from_millis(20);
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,17 +104,20 @@ pub async fn reconcile(
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     let result = reconcile_tracker(&tracker, &ctx).await;
-    (ctx.observer)(
-        "tracker",
-        started.elapsed(),
-        result.as_ref().err().map(ReconcileError::reason),
-    );
+    // Someone else's newer write is no failure of ours: read again, that is all.
+    let failure = match &result {
+        Err(ReconcileError::Sync(SyncError::Conflict(_) | SyncError::StaleRead(_))) | Ok(_) => None,
+        Err(error) => Some(error.reason()),
+    };
+    (ctx.observer)("tracker", started.elapsed(), failure);
     match result {
         Ok(action) => {
             ctx.failures.succeeded(&tracker);
             Ok(action)
         }
         Err(ReconcileError::Sync(SyncError::Conflict(_))) => Ok(Action::requeue(CONFLICT_RETRY)),
+        // A newer change arrived: it has queued a reconcile of its own; this one reads again soon.
+        Err(ReconcileError::Sync(SyncError::StaleRead(_))) => Ok(Action::requeue(STALE_RETRY)),
         Err(error) => Err(error),
     }
 }
@@ -201,9 +208,11 @@ pub struct TrackerWatch<S> {
 }
 
 /// Watches `trackers`: the store keeps every tracker, the stream yields those whose spec or
-/// refresh annotation changed.
+/// refresh annotation changed. A changed annotation is a delivery a follower passed on: the
+/// `ledger` hears of it, as the leader's own endpoint would have.
 pub fn tracker_watch(
     trackers: Api<PullRequestTracker>,
+    ledger: Arc<ChangeLedger>,
 ) -> TrackerWatch<impl Stream<Item = Result<PullRequestTracker, watcher::Error>> + Send + 'static> {
     let (store, writer) = reflector::store();
     let stream = watcher(trackers, watcher::Config::default().any_semantic())
@@ -211,7 +220,11 @@ pub fn tracker_watch(
         .modify(forget_managed_fields)
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(generation_or_refresh, Default::default());
+        .predicate_filter(generation_or_refresh, Default::default())
+        .map_ok(move |tracker| {
+            ledger.tell(&tracker.spec.repository, tracker.spec.number);
+            tracker
+        });
     TrackerWatch { store, stream }
 }
 

@@ -170,3 +170,53 @@ fn the_binary_links_the_test_parts_only_through_its_dev_feature() {
         );
     }
 }
+
+/// A source file over this many lines holds more than one concern, unless it says at its top why
+/// it does not.
+const MAX_LINES: usize = 500;
+
+#[test]
+fn no_source_file_is_over_500_lines_without_a_reason_at_its_top() {
+    fn visit(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir)
+            .expect("a source directory")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                visit(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(&crates).expect("crates/").flatten() {
+        let src = entry.path().join("src");
+        if src.is_dir() {
+            visit(&src, &mut sources);
+        }
+    }
+    assert!(
+        sources.len() > 50,
+        "the walk found too few files: {}",
+        sources.len()
+    );
+    let too_long: Vec<String> = sources
+        .iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(path).expect("a source file");
+            let lines = text.lines().count();
+            let says_why = text
+                .lines()
+                .take(10)
+                .any(|line| line.contains("Over 500 lines because"));
+            (lines > MAX_LINES && !says_why).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(
+        too_long.is_empty(),
+        "split these by concern, or say at their top \"Over 500 lines because ...\": {too_long:?}"
+    );
+}

@@ -14,17 +14,33 @@ use prtracker_api::{
     DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, names::monitor_name,
     status::write_status,
 };
-use prtracker_domain::{NotApplicable, Observation, Plan, Record};
+use prtracker_domain::{NotApplicable, Observation, Plan, Record, Repository};
 use prtracker_github::{GitHubApi, PullRequest};
-use tracing::{instrument, warn};
+use tracing::{info, instrument, warn};
 
 use crate::{
     error::SyncError,
-    labels::LabelManager,
+    labels::{LabelManager, Written},
     monitors,
     result::SyncResult,
     status::{failed_status, synced_status},
 };
+
+/// How recent the operator's knowledge of a PR is: a number that grows with every change to the
+/// PR it hears of (a webhook delivery, a follower's hand-over). A read made while it stood at one
+/// value is stale once it has grown: nothing is written on its strength.
+pub trait Freshness: Send + Sync {
+    fn heard(&self, repo: &Repository, number: u64) -> u64;
+}
+
+/// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).
+struct HearsNothing;
+
+impl Freshness for HearsNothing {
+    fn heard(&self, _: &Repository, _: u64) -> u64 {
+        0
+    }
+}
 
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
@@ -32,6 +48,7 @@ pub struct Coordinator {
     github: Arc<dyn GitHubApi>,
     labels: Arc<dyn LabelManager>,
     monitor_interval: String,
+    freshness: Arc<dyn Freshness>,
 }
 
 /// What one sync did.
@@ -60,7 +77,14 @@ impl Coordinator {
             github,
             labels,
             monitor_interval: prtracker_api::interval::DEFAULT_INTERVAL.to_owned(),
+            freshness: Arc::new(HearsNothing),
         }
+    }
+
+    /// Where the coordinator learns of changes to a PR made after it read it.
+    pub fn with_freshness(mut self, freshness: Arc<dyn Freshness>) -> Self {
+        self.freshness = freshness;
+        self
     }
 
     /// The check interval given to the DriftMonitors this coordinator creates.
@@ -157,6 +181,8 @@ impl Coordinator {
         monitors: &[DriftMonitor],
         make_plan: impl FnOnce(&Observation<'_>) -> Result<Plan, NotApplicable>,
     ) -> Result<Synced, SyncError> {
+        let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
+        let heard = self.freshness.heard(repo, number);
         let pr = self.read_pr(tracker).await?;
         let commit = merge_commit(&pr);
         let seen = monitors::seen(tracker, commit, &self.monitor_interval, monitors);
@@ -171,7 +197,7 @@ impl Coordinator {
             prefix: self.labels.prefix(),
         };
         match make_plan(&observed) {
-            Ok(plan) => self.carry_out(tracker, &pr, plan, monitors).await,
+            Ok(plan) => self.carry_out(tracker, &pr, plan, monitors, heard).await,
             Err(refused) => {
                 let error = SyncError::StateNotApplicable {
                     state: refused.state,
@@ -190,19 +216,27 @@ impl Coordinator {
         pr: &PullRequest,
         plan: Plan,
         existing: &[DriftMonitor],
+        heard: u64,
     ) -> Result<Synced, SyncError> {
+        let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
+        let still_fresh = || self.freshness.heard(repo, number) == heard;
+        let stale = || SyncError::StaleRead(tracker.name_any());
         let mut result = SyncResult::unchanged(plan.initial);
         result.final_state = plan.target;
         if plan.changes_labels() {
             match self
                 .labels
-                .sync_to_github(&tracker.spec.repository, pr, plan.target)
+                .write_state(repo, pr, plan.target, &still_fresh)
                 .await
             {
-                Ok(done) => {
+                Ok(Written::Done(done)) => {
                     result.labels_added = done.labels_added;
                     result.labels_removed = done.labels_removed;
                     result.errors = done.errors;
+                }
+                Ok(Written::Interrupted(done)) => {
+                    info!(added = ?done.labels_added, removed = ?done.labels_removed, "the PR changed under the write; reading it again");
+                    return Err(stale());
                 }
                 Err(error) => {
                     let error = SyncError::from(error);
@@ -267,6 +301,10 @@ impl Coordinator {
             }
         };
 
+        // A status from a read that a newer change has overtaken would only be overwritten.
+        if !still_fresh() {
+            return Err(stale());
+        }
         let status = synced_status(tracker, pr, &plan, &result, monitor_names);
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),

@@ -16,6 +16,11 @@ pub enum SyncError {
     #[error("the tracker {0} changed while it was being synced; retry with the newer object")]
     Conflict(String),
 
+    /// A change to the PR arrived after it was read (a webhook, or labels that moved under a
+    /// write): nothing more is written on the strength of that read; the caller reads again.
+    #[error("the PR of tracker {0} changed after it was read; reading it again before writing")]
+    StaleRead(String),
+
     /// The tracker has no state to push to GitHub, or one the PR's facts contradict.
     #[error("cannot put {state:?} on the PR: {why}")]
     StateNotApplicable { state: Option<PrState>, why: String },
@@ -52,6 +57,7 @@ impl SyncError {
             Self::GitHub(_) => "GitHubError",
             Self::Kube(_) | Self::Status(_) => "KubernetesError",
             Self::Conflict(_) => "Conflict",
+            Self::StaleRead(_) => "StaleRead",
             Self::StateNotApplicable { .. } => "StateNotApplicable",
             Self::NotMerged(_) => "NotMerged",
             Self::MissingField(_) => "InvalidTracker",

@@ -16,6 +16,20 @@ use tracing::{debug, info, warn};
 
 use crate::result::SyncResult;
 
+/// What a guarded label write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Every write of the change was made.
+    Done(SyncResult),
+    /// Stopped part-way because the PR changed under it: a newer change was heard of, a label to
+    /// remove was already gone, or a removal left the PR without a state label (then the state its
+    /// facts give was put back first). What was done is in the result; read the PR again.
+    Interrupted(SyncResult),
+}
+
+/// Whether the read a write is based on is still the newest the caller knows of.
+pub type StillFresh<'a> = &'a (dyn Fn() -> bool + Send + Sync);
+
 /// The seed's `LabelManager`.
 #[async_trait]
 pub trait LabelManager: Send + Sync {
@@ -34,7 +48,21 @@ pub trait LabelManager: Send + Sync {
         repo: &Repository,
         pr: &PullRequest,
         state: PrState,
-    ) -> Result<SyncResult, GitHubError>;
+    ) -> Result<SyncResult, GitHubError> {
+        match self.write_state(repo, pr, state, &|| true).await? {
+            Written::Done(result) | Written::Interrupted(result) => Ok(result),
+        }
+    }
+
+    /// [`LabelManager::sync_to_github`], asking `still_fresh` before every write: a write is never
+    /// based on a read older than the newest change the caller has heard of.
+    async fn write_state(
+        &self,
+        repo: &Repository,
+        pr: &PullRequest,
+        state: PrState,
+        still_fresh: StillFresh<'_>,
+    ) -> Result<Written, GitHubError>;
 
     /// Applies `state` to the PR: its label added, then every other state label removed. Returns
     /// the change made.
@@ -160,17 +188,18 @@ impl LabelManager for GitHubLabelManager {
         &self.prefix
     }
 
-    async fn sync_to_github(
+    async fn write_state(
         &self,
         repo: &Repository,
         pr: &PullRequest,
         state: PrState,
-    ) -> Result<SyncResult, GitHubError> {
+        still_fresh: StillFresh<'_>,
+    ) -> Result<Written, GitHubError> {
         let mut result = SyncResult::unchanged(self.current_state(pr).state);
         result.final_state = state;
         let diff = label_diff(&pr.label_names(), state, &self.prefix);
         if diff.is_empty() {
-            return Ok(result);
+            return Ok(Written::Done(result));
         }
         if !diff.add.is_empty()
             && let Err(error) = self.ensure_label_definitions(repo).await
@@ -188,8 +217,12 @@ impl LabelManager for GitHubLabelManager {
         // trip, never a PR without a state label. Single-label calls, never a replace of the whole
         // set, so a label a person adds meanwhile is never clobbered.
         for label in &diff.add {
+            if !still_fresh() {
+                return Ok(Written::Interrupted(result));
+            }
             let now_on_pr = self.github.add_label(repo, pr.number, label).await?;
             debug!(%repo, number = pr.number, %label, labels = ?names(&now_on_pr), "added state label");
+            result.labels_added.push(label.clone());
             if let Some(added) = now_on_pr.iter().find(|l| same_label(&l.name, label))
                 && made_on_first_use(added)
             {
@@ -197,17 +230,34 @@ impl LabelManager for GitHubLabelManager {
             }
         }
         for label in &diff.remove {
-            match self.github.remove_label(repo, pr.number, label).await {
-                // Already gone (a person, or a retried request that had succeeded): done.
-                Ok(_) | Err(GitHubError::LabelNotOnIssue { .. }) => {}
-                Err(error) => return Err(error),
+            // A removal on the strength of a stale read could take away the label a person has
+            // just chosen: it waits for a fresh read instead.
+            if !still_fresh() {
+                return Ok(Written::Interrupted(result));
             }
+            let remaining = match self.github.remove_label(repo, pr.number, label).await {
+                Ok(remaining) => remaining,
+                // Already gone: someone else is changing the labels. Read them again.
+                Err(GitHubError::LabelNotOnIssue { .. }) => {
+                    return Ok(Written::Interrupted(result));
+                }
+                Err(error) => return Err(error),
+            };
             debug!(%repo, number = pr.number, %label, "removed state label");
+            result.labels_removed.push(label.clone());
+            if self.prefix.state_labels(&names(&remaining)).is_empty() {
+                // Someone removed the label this write was keeping: the PR is left with none.
+                // Put back what GitHub's facts imply, never a state read before their change.
+                let facts = PrState::from_facts(pr.facts());
+                let label = self.prefix.label_for(facts);
+                warn!(%repo, number = pr.number, %label, "a concurrent change left the PR without a state label; putting back its facts' state");
+                self.github.add_label(repo, pr.number, &label).await?;
+                result.labels_added.push(label);
+                return Ok(Written::Interrupted(result));
+            }
         }
         info!(%repo, number = pr.number, state = %state, added = ?diff.add, removed = ?diff.remove, "applied state");
-        result.labels_added = diff.add;
-        result.labels_removed = diff.remove;
-        Ok(result)
+        Ok(Written::Done(result))
     }
 }
 

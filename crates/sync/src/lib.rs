@@ -10,8 +10,8 @@ pub mod monitors;
 mod result;
 pub mod status;
 
-pub use coordinator::{Coordinator, Synced};
+pub use coordinator::{Coordinator, Freshness, Synced};
 pub use error::SyncError;
-pub use labels::{GitHubLabelManager, LabelManager};
+pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
 pub use result::SyncResult;

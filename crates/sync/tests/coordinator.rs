@@ -991,3 +991,62 @@ async fn label_definitions_github_refuses_are_reported_and_the_label_is_still_wr
         "and kept in the status"
     );
 }
+
+#[tokio::test]
+async fn a_removal_that_leaves_no_state_label_puts_back_what_the_facts_say_not_the_stale_read() {
+    use prtracker_github::GitHubClient;
+    use prtracker_sync::{LabelManager, Written};
+
+    let env = env("removal-race").await;
+    let number = env.open_pr(&["state/approved"]);
+    let repo = REPO.parse().expect("repository");
+    // A person moves the PR back to open: adds state/open ...
+    env.sim
+        .add_label(REPO, number, "state/open", PERSON)
+        .expect("label");
+    // ... the operator reads it now, with both labels: approved wins the read ...
+    let read = env.github.get_pr(&repo, number).await.expect("PR");
+    // ... and the person removes state/approved before the operator writes.
+    env.sim
+        .remove_label(REPO, number, "state/approved", PERSON)
+        .expect("unlabel");
+    let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
+    let written = labels
+        .write_state(&repo, &read, PrState::Approved, &|| true)
+        .await
+        .expect("written");
+    assert!(
+        matches!(written, Written::Interrupted(_)),
+        "the write noticed the PR changed under it: {written:?}"
+    );
+    assert_eq!(
+        env.labels(number),
+        ["state/open"],
+        "the person's last choice stands, and the PR is never left without a state label"
+    );
+}
+
+#[tokio::test]
+async fn no_label_is_written_on_a_read_a_newer_change_has_overtaken() {
+    use prtracker_github::GitHubClient;
+    use prtracker_sync::{LabelManager, Written};
+
+    let env = env("stale-read").await;
+    let number = env.open_pr(&["state/open", "state/approved"]);
+    let repo = REPO.parse().expect("repository");
+    let read = env.github.get_pr(&repo, number).await.expect("PR");
+    let writes_before = env.label_writes().len();
+    let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
+    let written = labels
+        .write_state(&repo, &read, PrState::Approved, &|| false)
+        .await
+        .expect("nothing to fail");
+    assert!(matches!(written, Written::Interrupted(_)), "{written:?}");
+    assert_eq!(
+        env.label_writes().len(),
+        writes_before,
+        "a stale read wrote: {:?}",
+        env.label_writes()
+    );
+    assert_eq!(env.labels(number), ["state/approved", "state/open"]);
+}

@@ -29,6 +29,7 @@ use super::{
 use crate::{
     args::OperatorConfig,
     autotrack::AutoTrack,
+    ledger::ChangeLedger,
     metrics::{Health, Metrics},
     monitors::{MonitorContext, monitor_controller},
     trackers::{TrackerContext, tracker_controller, tracker_watch},
@@ -46,6 +47,8 @@ pub struct Runtime {
     pub leader_cache: Arc<OnceLock<Store<PullRequestTracker>>>,
     /// Set once the caches are filled: the liveness chore reads it.
     pub workload: Arc<OnceLock<Workload>>,
+    /// The changes heard of per PR, which the webhook endpoint also tells.
+    pub ledger: Arc<ChangeLedger>,
 }
 
 /// Runs the controllers until shutdown.
@@ -63,13 +66,17 @@ pub async fn run_controllers(
         shutdown,
         leader_cache,
         workload,
+        ledger,
     } = runtime;
     let monitors_api: Api<DriftMonitor> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
     let feed = monitor_feed(monitors_api);
-    let trackers = tracker_watch(trackers_api(&client, config.namespace.as_deref()));
+    let trackers = tracker_watch(
+        trackers_api(&client, config.namespace.as_deref()),
+        ledger.clone(),
+    );
     let tracker_store = trackers.store.clone();
     let monitor_store = feed.store.clone();
 
@@ -78,7 +85,8 @@ pub async fn run_controllers(
         config.label_prefix.clone(),
     ));
     let coordinator = Coordinator::new(client.clone(), github.clone(), labels)
-        .with_monitor_interval(config.monitor_interval.clone());
+        .with_monitor_interval(config.monitor_interval.clone())
+        .with_freshness(ledger);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {

@@ -36,6 +36,7 @@ use crate::{
     args::OperatorConfig,
     autotrack::AutoTrack,
     leader::Leadership,
+    ledger::ChangeLedger,
     metrics::{self, Health, Metrics},
     webhook::{self, WebhookConfig, WebhookEvent},
 };
@@ -58,9 +59,11 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     tokio::spawn(signals::forward_signals(shutdown_tx.clone()));
 
     let (events_tx, events) = mpsc::channel::<WebhookEvent>(1024);
+    let ledger = Arc::new(ChangeLedger::default());
     let app = metrics::router(metrics.clone(), health.clone()).merge(webhook::router(
         WebhookConfig {
             secrets: config.webhook_secrets.clone(),
+            ledger: Some(ledger.clone()),
             ..WebhookConfig::default()
         },
         events_tx,
@@ -142,6 +145,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             leader_cache,
             workload,
+            ledger,
         };
         let lost = async {
             match leadership.as_mut() {

@@ -20,12 +20,16 @@ use super::{
     payload::{PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_pull_request},
     signature::verify_signature,
 };
-use crate::metrics::{Metrics, WebhookResult};
+use crate::{
+    ledger::ChangeLedger,
+    metrics::{Metrics, WebhookResult},
+};
 
 struct Shared {
     secrets: Vec<Vec<u8>>,
     max_body_bytes: usize,
     seen: Deliveries,
+    ledger: Option<Arc<ChangeLedger>>,
     events: mpsc::Sender<WebhookEvent>,
     metrics: Metrics,
 }
@@ -59,6 +63,7 @@ pub fn router(
         secrets,
         max_body_bytes: config.max_body_bytes,
         seen: Deliveries::new(config.dedup_capacity),
+        ledger: config.ledger,
         events,
         metrics,
     });
@@ -200,6 +205,9 @@ async fn pull_request(
             StatusCode::ACCEPTED,
             &format!("pull_request action {} ignored", event.action),
         );
+    }
+    if let Some(ledger) = &shared.ledger {
+        ledger.tell(&event.repository, event.number);
     }
     let (repository, number, action) = (
         event.repository.to_string(),

@@ -20,7 +20,9 @@ mod handler;
 mod payload;
 mod signature;
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
+
+use crate::ledger::ChangeLedger;
 
 pub use handler::router;
 pub use payload::{
@@ -47,6 +49,9 @@ pub struct WebhookConfig {
     pub max_body_bytes: usize,
     /// Delivery ids remembered to drop repeated deliveries (default 10,000); 0 disables it.
     pub dedup_capacity: usize,
+    /// Told of every PR a delivery says changed, as the delivery is accepted (before it queues),
+    /// so that no label write follows a read older than it.
+    pub ledger: Option<Arc<ChangeLedger>>,
 }
 
 impl WebhookConfig {
@@ -66,6 +71,7 @@ impl Default for WebhookConfig {
             secrets: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            ledger: None,
         }
     }
 }
@@ -79,6 +85,7 @@ impl fmt::Debug for WebhookConfig {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("dedup_capacity", &self.dedup_capacity)
+            .field("ledger", &self.ledger.is_some())
             .finish()
     }
 }
