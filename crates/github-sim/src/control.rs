@@ -174,6 +174,61 @@ impl Control {
         self.shared.with_world(|w| w.set_files(o, n, sha, files))
     }
 
+    /// Pushes commit `sha` straight to `branch` (no PR), as a person with push rights does: its
+    /// parent is the branch's head, and the branch moves to it. `files` are the commit's whole
+    /// tree, as [`Control::set_files`] stores them. 404 for an unknown branch, 422 for a sha that
+    /// is already a commit.
+    pub fn push_commit<P, B>(
+        &self,
+        repo: &str,
+        branch: &str,
+        sha: &str,
+        files: impl IntoIterator<Item = (P, B)>,
+    ) -> Result<(), ApiError>
+    where
+        P: Into<String>,
+        B: Into<Vec<u8>>,
+    {
+        self.push_commit_as(repo, branch, sha, files, DEFAULT_ACTOR)
+    }
+
+    /// [`Control::push_commit`] by `actor` (the sender of the `synchronize` webhook when the
+    /// branch is an open PR's head).
+    pub fn push_commit_as<P, B>(
+        &self,
+        repo: &str,
+        branch: &str,
+        sha: &str,
+        files: impl IntoIterator<Item = (P, B)>,
+        actor: &str,
+    ) -> Result<(), ApiError>
+    where
+        P: Into<String>,
+        B: Into<Vec<u8>>,
+    {
+        let (o, n) = split(repo)?;
+        let files: BTreeMap<String, Vec<u8>> = files
+            .into_iter()
+            .map(|(p, b)| (p.into(), b.into()))
+            .collect();
+        self.shared
+            .with_world(|w| w.push_commit(o, n, branch, sha, files, actor))
+    }
+
+    /// The sha `branch` points at; `None` for an unknown repository or branch.
+    pub fn branch_head(&self, repo: &str, branch: &str) -> Option<String> {
+        let (o, n) = split(repo).ok()?;
+        self.shared.lock().world.branch_head(o, n, branch)
+    }
+
+    /// The parents of commit `sha`, first parent first; `None` for a commit without recorded
+    /// history (unknown, or known only by files set through [`Control::set_files`]).
+    pub fn commit_parents(&self, repo: &str, sha: &str) -> Option<Vec<String>> {
+        let (o, n) = split(repo).ok()?;
+        let g = self.shared.lock();
+        g.world.repo(o, n)?.parents(sha).map(<[String]>::to_vec)
+    }
+
     /// The PR as `GET /repos/{o}/{r}/pulls/{n}` would return it (without touching any budget).
     pub fn pull(&self, repo: &str, number: u64) -> Option<Value> {
         let (o, n) = split(repo).ok()?;

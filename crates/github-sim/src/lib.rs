@@ -18,6 +18,7 @@
 
 #![recursion_limit = "512"]
 
+mod commits;
 mod config;
 mod contents;
 mod control;

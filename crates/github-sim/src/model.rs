@@ -75,6 +75,21 @@ pub struct PullRequest {
     pub updated_at: i64,
 }
 
+/// A commit as the simulator keeps it: its place in history and who made it. Commits never
+/// change once made, so `GET /commits/{sha}` answers the same body (and ETag) for ever.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// Parent shas, first parent first: a merge commit's first parent is the base branch's head
+    /// when it was made, its second the PR's head. The initial commit has none.
+    pub parents: Vec<String>,
+    /// Login of the author.
+    pub author: String,
+    /// Made by GitHub itself (a merge), so committed by `web-flow` rather than the author.
+    pub by_github: bool,
+    pub message: String,
+    pub at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub id: u64,
@@ -91,6 +106,9 @@ pub struct Repo {
     pub branches: HashMap<String, String>,
     /// commit sha -> path -> bytes.
     pub files: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    /// commit sha -> its parents (first parent first) and authorship. A sha that only has files
+    /// (set by the control API) is a commit without recorded parents.
+    pub commits: HashMap<String, Commit>,
 }
 
 impl Repo {
@@ -100,6 +118,16 @@ impl Repo {
 
     pub fn label(&self, id: u64) -> Option<&Label> {
         self.labels.iter().find(|l| l.id == id)
+    }
+
+    /// The parents of commit `sha`, first parent first; `None` for an unknown commit.
+    pub fn parents(&self, sha: &str) -> Option<&[String]> {
+        self.commits.get(sha).map(|c| c.parents.as_slice())
+    }
+
+    /// Records a commit; a sha already recorded keeps its history, as a git object does.
+    pub fn record_commit(&mut self, sha: &str, commit: Commit) {
+        self.commits.entry(sha.to_string()).or_insert(commit);
     }
 }
 
@@ -259,7 +287,18 @@ impl World {
             let mut branches = HashMap::new();
             branches.insert(default_branch.clone(), initial.clone());
             let mut files = HashMap::new();
-            files.insert(initial, BTreeMap::new());
+            files.insert(initial.clone(), BTreeMap::new());
+            let mut commits = HashMap::new();
+            commits.insert(
+                initial,
+                Commit {
+                    parents: Vec::new(),
+                    author: owner.to_string(),
+                    by_github: false,
+                    message: "Initial commit".to_string(),
+                    at: now,
+                },
+            );
             self.repos.insert(
                 key.clone(),
                 Repo {
@@ -275,6 +314,7 @@ impl World {
                     next_number: 1,
                     branches,
                     files,
+                    commits,
                 },
             );
         }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, DOCS};
 use crate::ids;
-use crate::model::{PrState, PullRequest, World};
+use crate::model::{Commit, PrState, PullRequest, World};
 
 /// A new pull request (control API).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -72,6 +72,17 @@ impl World {
             .head_sha
             .unwrap_or_else(|| ids::sha40(&format!("{key}:{number}:head:0")));
         repo.branches.insert(head_ref.clone(), head_sha.clone());
+        // The head commit branched off the base branch's head.
+        repo.record_commit(
+            &head_sha,
+            Commit {
+                parents: vec![base_sha.clone()],
+                author: user.clone(),
+                by_github: false,
+                message: new.title.clone(),
+                at: now,
+            },
+        );
         repo.pulls.insert(
             number,
             PullRequest {
@@ -160,6 +171,8 @@ impl World {
     ) -> Result<String, ApiError> {
         let key = World::repo_key(owner, name);
         self.account(actor);
+        // GitHub's merge commits are committed by its `web-flow` account.
+        self.account("web-flow");
         let now = self.now();
         let pr = self.pr_mut(&key, number)?;
         if pr.state != PrState::Open {
@@ -178,12 +191,32 @@ impl World {
         pr.merged_by = Some(actor.to_string());
         pr.merge_commit_sha = Some(sha.clone());
         pr.updated_at = now;
-        let (head_sha, base_ref) = (pr.head_sha.clone(), pr.base_ref.clone());
+        let (head_sha, base_ref, base_sha) = (
+            pr.head_sha.clone(),
+            pr.base_ref.clone(),
+            pr.base_sha.clone(),
+        );
+        let message = format!(
+            "Merge pull request #{number} from {owner}/{}\n\n{}",
+            pr.head_ref, pr.title
+        );
         if let Some(repo) = self.repos.get_mut(&key) {
             if !repo.files.contains_key(&sha) {
                 let tree = repo.files.get(&head_sha).cloned().unwrap_or_default();
                 repo.files.insert(sha.clone(), tree);
             }
+            // First parent: where the base branch is now, which may be past the PR's base sha.
+            let base_head = repo.branches.get(&base_ref).cloned().unwrap_or(base_sha);
+            repo.record_commit(
+                &sha,
+                Commit {
+                    parents: vec![base_head, head_sha],
+                    author: actor.to_string(),
+                    by_github: true,
+                    message,
+                    at: now,
+                },
+            );
             repo.branches.insert(base_ref, sha.clone());
         }
         self.emit_pull_request(&key, number, "closed", actor, Map::new());
@@ -254,6 +287,16 @@ impl World {
         pr.updated_at = now;
         let head_ref = pr.head_ref.clone();
         if let Some(repo) = self.repos.get_mut(&key) {
+            repo.record_commit(
+                &after,
+                Commit {
+                    parents: vec![before.clone()],
+                    author: actor.to_string(),
+                    by_github: false,
+                    message: format!("Update {head_ref}"),
+                    at: now,
+                },
+            );
             repo.branches.insert(head_ref, after.clone());
         }
         let mut extra = Map::new();

@@ -462,3 +462,239 @@ async fn merge_carries_head_files_and_unknown_contents_404() {
     );
     assert_eq!(pr["merge_commit_sha"], merge.as_str());
 }
+
+fn parent_shas(commit: &Value) -> Vec<String> {
+    commit["parents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sha"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn merge_commit_parents_are_the_base_head_at_merge_time_then_the_pr_head() {
+    let (sim, c, n) = setup().await;
+    let initial = sim.branch_head("acme/app", "main").unwrap();
+    let r: Value = c
+        .get(&format!("/repos/acme/app/commits/{initial}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(parent_shas(&r).is_empty(), "the initial commit has none");
+    let head = sim.pull("acme/app", n).unwrap()["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        sim.commit_parents("acme/app", &head).unwrap(),
+        [initial],
+        "the PR's head branched off main"
+    );
+    // Someone pushes to main while the PR is open: the merge's first parent is that push.
+    sim.push_commit(
+        "acme/app",
+        "main",
+        "aaaa000000000000000000000000000000000001",
+        [("x", "1")],
+    )
+    .unwrap();
+    let merge = sim.merge_pull("acme/app", n, "octocat").unwrap();
+    let want = vec![
+        "aaaa000000000000000000000000000000000001".to_string(),
+        head.clone(),
+    ];
+    assert_eq!(sim.commit_parents("acme/app", &merge).unwrap(), want);
+    assert_eq!(sim.branch_head("acme/app", "main").unwrap(), merge);
+    let r = c.get(&format!("/repos/acme/app/commits/{merge}")).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(parent_shas(&body), want);
+    assert_eq!(body["committer"]["login"], "web-flow");
+    assert!(
+        body["commit"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Merge pull request #{n} from acme/"))
+    );
+    // A branch name, its `refs/heads/` form and an abbreviation name the same commit.
+    for reference in ["main", "refs/heads/main", &merge[..10]] {
+        let r: Value = c
+            .get(&format!("/repos/acme/app/commits/{reference}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["sha"], merge.as_str(), "{reference}");
+    }
+}
+
+#[tokio::test]
+async fn a_push_to_a_branch_records_its_parent_and_moves_the_branch() {
+    let (sim, c, n) = setup().await;
+    let before = sim.branch_head("acme/app", "main").unwrap();
+    let sha = "bbbb000000000000000000000000000000000002";
+    sim.push_commit(
+        "acme/app",
+        "main",
+        sha,
+        [("deploy/app.yaml", "replicas: 2\n")],
+    )
+    .unwrap();
+    assert_eq!(sim.branch_head("acme/app", "main").as_deref(), Some(sha));
+    assert_eq!(sim.commit_parents("acme/app", sha).unwrap(), [before]);
+    let body: Value = c
+        .get("/repos/acme/app/branches/main")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["commit"]["sha"], sha);
+    let commit: Value = c
+        .get(&format!("/repos/acme/app/commits/{sha}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(commit["files"][0]["filename"], "deploy/app.yaml");
+    assert_eq!(commit["files"][0]["patch"], "@@ -0,0 +1,1 @@\n+replicas: 2");
+    let r = c
+        .get("/repos/acme/app/contents/deploy/app.yaml?ref=main")
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+
+    // A second push changes the file: the diff is against the first push.
+    let next = "bbbb000000000000000000000000000000000003";
+    sim.push_commit(
+        "acme/app",
+        "main",
+        next,
+        [("deploy/app.yaml", "replicas: 3\n")],
+    )
+    .unwrap();
+    let commit: Value = c
+        .get(&format!("/repos/acme/app/commits/{next}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(parent_shas(&commit), [sha]);
+    assert_eq!(commit["files"][0]["status"], "modified");
+    assert_eq!(
+        (
+            commit["stats"]["additions"].clone(),
+            commit["stats"]["deletions"].clone()
+        ),
+        (Value::from(1), Value::from(1))
+    );
+
+    // Commits never change, and a push needs a branch.
+    let again = sim
+        .push_commit("acme/app", "main", sha, [("a", "b")])
+        .unwrap_err();
+    assert_eq!(again.status.as_u16(), 422);
+    let nowhere = sim
+        .push_commit("acme/app", "nope", "cccc", [("a", "b")])
+        .unwrap_err();
+    assert_eq!(nowhere.status.as_u16(), 404);
+
+    // A push to an open PR's branch (here `feature-1`, a name with no `/`) moves the PR's head.
+    let head_ref = sim.pull("acme/app", n).unwrap()["head"]["ref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.push_commit("acme/app", &head_ref, "dddd", [("a", "b")])
+        .unwrap();
+    assert_eq!(sim.pull("acme/app", n).unwrap()["head"]["sha"], "dddd");
+}
+
+#[tokio::test]
+async fn branch_names_with_a_slash_resolve_encoded_or_not() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    sim.create_pull(
+        "acme/app",
+        NewPull {
+            title: "t".into(),
+            head_ref: Some("feature/a b".into()),
+            head_sha: Some("eeee000000000000000000000000000000000005".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let c = Client::new(&sim);
+    for path in ["feature/a%20b", "feature%2Fa%20b"] {
+        let r = c.get(&format!("/repos/acme/app/branches/{path}")).await;
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["name"], "feature/a b");
+        assert_eq!(
+            body["_links"]["self"].as_str().unwrap(),
+            format!("{}/repos/acme/app/branches/feature/a%20b", sim.url())
+        );
+        let r = c.get(&format!("/repos/acme/app/commits/{path}")).await;
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unmoved_branch_answers_a_conditional_get_with_a_free_304() {
+    let (sim, c, _) = setup().await;
+    let path = "/repos/acme/app/branches/main";
+    let r = c.get(path).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let tag = hdr(&r, "etag").unwrap();
+    let used = sim.budget(sim.token()).used;
+    let conditional = || {
+        let request = c.req(Method::GET, path).header("if-none-match", &tag);
+        async move { request.send().await.unwrap() }
+    };
+    for _ in 0..3 {
+        assert_eq!(conditional().await.status().as_u16(), 304);
+    }
+    assert_eq!(sim.budget(sim.token()).used, used, "304s cost nothing");
+    // The same holds for a commit, which never changes.
+    let head = sim.branch_head("acme/app", "main").unwrap();
+    let commit = format!("/repos/acme/app/commits/{head}");
+    let ctag = hdr(&c.get(&commit).await, "etag").unwrap();
+    let r = c
+        .req(Method::GET, &commit)
+        .header("if-none-match", &ctag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    // Once the branch moves, the same tag gets the new head, and that counts.
+    sim.push_commit("acme/app", "main", "ffff", [("a", "b")])
+        .unwrap();
+    let used = sim.budget(sim.token()).used;
+    let r = conditional().await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_ne!(hdr(&r, "etag").unwrap(), tag);
+    assert_eq!(r.json::<Value>().await.unwrap()["commit"]["sha"], "ffff");
+    assert_eq!(sim.budget(sim.token()).used, used + 1);
+}
+
+#[tokio::test]
+async fn unknown_commits_are_422_and_unknown_branches_404_as_on_github() {
+    let (_sim, c, _) = setup().await;
+    let r = c.get("/repos/acme/app/commits/deadbeef").await;
+    assert_eq!(r.status().as_u16(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "No commit found for SHA: deadbeef");
+    assert_eq!(body["status"], "422");
+    let r = c.get("/repos/acme/app/branches/nope").await;
+    assert_eq!(r.status().as_u16(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "Branch not found");
+    assert_eq!(body["status"], "404");
+    for path in [
+        "/repos/acme/nope/commits/main",
+        "/repos/acme/nope/branches/main",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["message"], "Not Found");
+    }
+}

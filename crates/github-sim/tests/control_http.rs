@@ -222,3 +222,54 @@ async fn app_jwt_buys_an_installation_token() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn control_push_to_a_branch_and_read_its_head() {
+    let sim = sim().await;
+    sim.create_repo("acme/web").unwrap();
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}/_sim/repos/acme/web/branches/{p}", sim.url());
+    let before = sim.branch_head("acme/web", "main").unwrap();
+    let r = http
+        .post(url("main"))
+        .json(&json!({
+            "sha": "abc123",
+            "files": {"a.yaml": "x: 2"},
+            "files_base64": {"b.bin": "AAE="},
+            "actor": "carol",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"name": "main", "sha": "abc123"})
+    );
+    let r: Value = http
+        .get(url("main"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["sha"], "abc123");
+    assert_eq!(sim.commit_parents("acme/web", "abc123").unwrap(), [before]);
+    let raw = http
+        .get(format!("{}/_sim/raw/acme/web/main/b.bin", sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.bytes().await.unwrap().as_ref(), [0u8, 1]);
+    let missing = http
+        .post(url("release/1.x"))
+        .json(&json!({"sha": "def456"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let missing = http.get(url("release/1.x")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert!(sim.requests().is_empty(), "control calls are not logged");
+}

@@ -357,3 +357,86 @@ async fn fixture_error_404_with_status() {
     assert_eq!(body["message"], "Not Found");
     assert_eq!(body["status"], "404");
 }
+
+/// The simulator signs no commit: GitHub's body for an unsigned one has nulls where these
+/// recordings, of signed commits, have a signature.
+const UNSIGNED: [&str; 3] = [
+    ".commit.verification.signature",
+    ".commit.verification.payload",
+    ".commit.verification.verified_at",
+];
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// A merged PR whose head carried two manifests: the merge commit, the PR's head sha, and the
+/// base branch's head before the merge.
+async fn merged_with_files(
+    sim: &prtracker_github_sim::SimulatorHandle,
+) -> (String, String, String) {
+    let n = repo_with_pr(sim, &[]).await;
+    let base = sim.branch_head("acme/app", "main").unwrap();
+    let head = sim.pull("acme/app", n).unwrap()["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.set_files(
+        "acme/app",
+        &head,
+        [
+            ("deploy/app.yaml", "kind: ConfigMap\n"),
+            ("deploy/svc.yaml", "kind: Service\n"),
+        ],
+    )
+    .unwrap();
+    (sim.merge_pull("acme/app", n, "bob").unwrap(), head, base)
+}
+
+#[tokio::test]
+async fn fixture_commit_get() {
+    let sim = sim().await;
+    let (merge, head, base) = merged_with_files(&sim).await;
+    let resp = Client::new(&sim)
+        .get(&format!("/repos/acme/app/commits/{merge}"))
+        .await;
+    assert_headers("commit-get.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("commit-get.json");
+    assert_eq!(keys(&body), keys(&fx), "top-level members");
+    assert_eq!(keys(&body["commit"]), keys(&fx["commit"]), "commit members");
+    assert_shape("commit-get.json", &fx, &body, &UNSIGNED);
+    assert_eq!(body["sha"], merge.as_str());
+    let parents: Vec<&str> = body["parents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(parents, [base.as_str(), head.as_str()], "base first");
+    // The merge added both files to the (empty) first parent.
+    assert_eq!(body["files"].as_array().unwrap().len(), 2);
+    assert_eq!(body["stats"]["additions"], 2);
+    assert_eq!(body["files"][0]["status"], "added");
+}
+
+#[tokio::test]
+async fn fixture_branch_get() {
+    let sim = sim().await;
+    let (merge, _, _) = merged_with_files(&sim).await;
+    let resp = Client::new(&sim).get("/repos/acme/app/branches/main").await;
+    assert_headers("branch-get.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("branch-get.json");
+    assert_eq!(keys(&body), keys(&fx), "top-level members");
+    assert_eq!(keys(&body["commit"]), keys(&fx["commit"]), "commit members");
+    let unsigned: Vec<String> = UNSIGNED.iter().map(|p| format!(".commit{p}")).collect();
+    let unsigned: Vec<&str> = unsigned.iter().map(String::as_str).collect();
+    assert_shape("branch-get.json", &fx, &body, &unsigned);
+    assert_eq!(body["name"], "main");
+    assert_eq!(body["commit"]["sha"], merge.as_str());
+    assert_eq!(body["protected"], fx["protected"]);
+    assert_eq!(body["protection"], fx["protection"]);
+}

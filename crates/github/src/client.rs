@@ -63,4 +63,16 @@ pub trait GitHubApi: GitHubClient {
         path: &str,
         commit: &str,
     ) -> Result<Vec<RepoFile>, GitHubError>;
+
+    /// The shas of commit `sha`'s parents, first parent first: for a merge commit, the base
+    /// branch's head it was merged onto, then the PR's head. A commit never changes, so an
+    /// answer may be kept for good. [`GitHubError::NotFound`] for an unknown commit.
+    async fn commit_parents(
+        &self,
+        repo: &Repository,
+        sha: &str,
+    ) -> Result<Vec<String>, GitHubError>;
+
+    /// The sha of `branch`'s head now. [`GitHubError::NotFound`] for an unknown branch.
+    async fn branch_head(&self, repo: &Repository, branch: &str) -> Result<String, GitHubError>;
 }

@@ -24,13 +24,15 @@ pub enum Endpoint {
     CreateRepoLabel,
     UpdateRepoLabel,
     GetContents,
+    GetCommit,
+    GetBranch,
     GetRepoInstallation,
     RateLimit,
     GetApp,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -39,6 +41,8 @@ impl Endpoint {
         Endpoint::CreateRepoLabel,
         Endpoint::UpdateRepoLabel,
         Endpoint::GetContents,
+        Endpoint::GetCommit,
+        Endpoint::GetBranch,
         Endpoint::GetRepoInstallation,
         Endpoint::RateLimit,
         Endpoint::GetApp,
@@ -57,6 +61,8 @@ impl Endpoint {
             Endpoint::CreateRepoLabel => "POST /repos/{owner}/{repo}/labels",
             Endpoint::UpdateRepoLabel => "PATCH /repos/{owner}/{repo}/labels/{name}",
             Endpoint::GetContents => "GET /repos/{owner}/{repo}/contents/{path}",
+            Endpoint::GetCommit => "GET /repos/{owner}/{repo}/commits/{ref}",
+            Endpoint::GetBranch => "GET /repos/{owner}/{repo}/branches/{branch}",
             Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
             Endpoint::RateLimit => "GET /rate_limit",
             Endpoint::GetApp => "GET /app",
@@ -96,6 +102,14 @@ pub fn encode_segment(segment: &str) -> String {
 pub fn encode_repo_path(path: &str) -> String {
     path.split('/')
         .filter(|s| !s.is_empty() && *s != ".")
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Encodes a git ref (`feature/a`, `refs/heads/main`) segment by segment, keeping its `/`.
+pub fn encode_ref(name: &str) -> String {
+    name.split('/')
         .map(encode_segment)
         .collect::<Vec<_>>()
         .join("/")
@@ -151,6 +165,21 @@ pub fn contents_path(repo: &Repository, path: &str, git_ref: &str) -> String {
         repo_base(repo),
         encode_segment(git_ref)
     )
+}
+
+/// One commit, named by its sha or any ref. GitHub pages a commit's changed files (300 a page);
+/// one a page keeps the answer small, since only the commit's own members are read.
+pub fn commit_path(repo: &Repository, git_ref: &str) -> String {
+    format!(
+        "{}/commits/{}?per_page=1",
+        repo_base(repo),
+        encode_ref(git_ref)
+    )
+}
+
+/// One branch: GitHub takes its name with `/` as it is (`branches/feature/a`).
+pub fn branch_path(repo: &Repository, branch: &str) -> String {
+    format!("{}/branches/{}", repo_base(repo), encode_ref(branch))
 }
 
 pub fn installation_path(repo: &Repository) -> String {
@@ -220,6 +249,10 @@ mod tests {
         assert!(Endpoint::AddIssueLabels.is_spaced());
         assert!(Endpoint::CreateRepoLabel.is_spaced());
         assert!(!Endpoint::GetPull.is_write());
+        assert!(!Endpoint::GetCommit.is_write() && !Endpoint::GetBranch.is_write());
+        // Every endpoint is listed once in ALL.
+        let distinct: std::collections::BTreeSet<Endpoint> = Endpoint::ALL.into_iter().collect();
+        assert_eq!(distinct.len(), Endpoint::ALL.len());
     }
 
     #[test]
@@ -248,6 +281,27 @@ mod tests {
         assert_eq!(
             installation_path(&repo()),
             "/repos/octo-org/hello.world/installation"
+        );
+    }
+
+    #[test]
+    fn commit_and_branch_paths_keep_the_slashes_of_a_ref() {
+        let sha = "f5f9756a1dd52a53820cc54927abb34725377987";
+        assert_eq!(
+            commit_path(&repo(), sha),
+            format!("/repos/octo-org/hello.world/commits/{sha}?per_page=1")
+        );
+        assert_eq!(
+            commit_path(&repo(), "refs/heads/main"),
+            "/repos/octo-org/hello.world/commits/refs/heads/main?per_page=1"
+        );
+        assert_eq!(
+            branch_path(&repo(), "main"),
+            "/repos/octo-org/hello.world/branches/main"
+        );
+        assert_eq!(
+            branch_path(&repo(), "release/1.x hot#fix"),
+            "/repos/octo-org/hello.world/branches/release/1.x%20hot%23fix"
         );
     }
 }

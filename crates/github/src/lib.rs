@@ -4,7 +4,8 @@
 //! [`prtracker_domain::Repository`]) and nothing above it.
 //!
 //! - [`GitHubClient`]: the seed's three operations (get a PR, add or remove a label);
-//! - [`GitHubApi`]: what the operator needs on top (repository labels, open PRs, files at a commit);
+//! - [`GitHubApi`]: what the operator needs on top (repository labels, open PRs, files at a commit,
+//!   a commit's parents, a branch's head);
 //! - [`OctocrabGitHub`]: the production implementation over octocrab, with conditional requests
 //!   (a bounded cache of parsed models), rate-limit waits, retries with jittered backoff, write
 //!   spacing, and [`GitHubMetrics`];
@@ -21,6 +22,7 @@ pub mod link;
 pub mod metrics;
 pub mod models;
 mod octo;
+mod parents;
 pub mod ratelimit;
 mod transport;
 
@@ -31,5 +33,7 @@ pub use config::{
 };
 pub use error::{ErrorBody, ErrorDetail, GitHubError};
 pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};
-pub use models::{AddLabels, ContentEntry, Contents, Label, NewLabel, PullRequest, RepoFile};
+pub use models::{
+    AddLabels, Branch, Commit, ContentEntry, Contents, Label, NewLabel, PullRequest, RepoFile,
+};
 pub use octo::OctocrabGitHub;

@@ -41,7 +41,8 @@ pub struct User {
     pub login: String,
 }
 
-/// The head of a PR: the commit it would merge.
+/// One end of a PR: its `head` (the branch and commit it would merge) or its `base` (the branch
+/// it merges into, and that branch's head when GitHub last computed the PR).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Head {
     #[serde(default)]
@@ -68,6 +69,10 @@ pub struct PullRequest {
     pub merged_at: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub head: Head,
+    /// The branch the PR merges into. Its `sha` is that branch's head when GitHub last computed
+    /// the PR, not necessarily the merge commit's first parent ([`Commit::parents`] gives that).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub base: Head,
     /// For an open PR, the test-merge commit; for a merged PR, the commit the merge produced.
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
@@ -106,6 +111,36 @@ impl PullRequest {
     pub fn author(&self) -> &str {
         self.user.as_ref().map_or("", |u| u.login.as_str())
     }
+}
+
+/// A commit named by its sha, as in `parents` of a commit or `commit` of a branch.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommitRef {
+    pub sha: String,
+}
+
+/// A commit, as GET /repos/{owner}/{repo}/commits/{ref} returns it (only its place in history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    pub sha: String,
+    /// First parent first: for a merge commit, the base branch's head it was merged onto.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub parents: Vec<CommitRef>,
+}
+
+impl Commit {
+    /// The parents' shas, first parent first.
+    pub fn parent_shas(&self) -> Vec<String> {
+        self.parents.iter().map(|p| p.sha.clone()).collect()
+    }
+}
+
+/// A branch, as GET /repos/{owner}/{repo}/branches/{branch} returns it (only its head).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branch {
+    #[serde(default)]
+    pub name: String,
+    pub commit: CommitRef,
 }
 
 /// What kind of object a contents entry is.
@@ -226,10 +261,18 @@ impl Weigh for PullRequest {
             + opt(&self.merged_at)
             + self.head.sha.len()
             + self.head.branch.len()
+            + self.base.sha.len()
+            + self.base.branch.len()
             + opt(&self.merge_commit_sha)
             + self.user.as_ref().map_or(0, |u| u.login.len())
             + self.html_url.len()
             + self.labels.iter().map(Weigh::weight).sum::<usize>()
+    }
+}
+
+impl Weigh for Branch {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + self.name.len() + self.commit.sha.len()
     }
 }
 
@@ -283,7 +326,7 @@ mod tests {
     #[test]
     fn nulls_and_missing_fields_take_defaults() {
         let pr: PullRequest = serde_json::from_str(
-            r#"{"number":7,"title":null,"state":"open","draft":null,"user":null,"labels":null,"head":null}"#,
+            r#"{"number":7,"title":null,"state":"open","draft":null,"user":null,"labels":null,"head":null,"base":null}"#,
         )
         .unwrap();
         assert_eq!(pr.facts(), PrFacts::Open { draft: false });
@@ -291,6 +334,25 @@ mod tests {
         assert!(pr.labels.is_empty());
         let label: Label = serde_json::from_str(r#"{"name":"x","color":null}"#).unwrap();
         assert_eq!(label.color, "");
+    }
+
+    #[test]
+    fn commits_and_branches_read_only_what_is_needed() {
+        let c: Commit = serde_json::from_str(
+            r#"{"sha":"m","parents":[{"sha":"b","url":"u"},{"sha":"h"}],"files":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.parent_shas(), ["b", "h"]);
+        let root: Commit = serde_json::from_str(r#"{"sha":"r","parents":null}"#).unwrap();
+        assert!(root.parent_shas().is_empty());
+        let b: Branch = serde_json::from_str(r#"{"name":"main","commit":{"sha":"m"}}"#).unwrap();
+        assert_eq!(b.commit.sha, "m");
+        let pr: PullRequest =
+            serde_json::from_str(r#"{"number":1,"base":{"ref":"main","sha":"b"}}"#).unwrap();
+        assert_eq!(
+            (pr.base.branch.as_str(), pr.base.sha.as_str()),
+            ("main", "b")
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::{
     link,
     metrics::{GitHubMetrics, MetricsSnapshot},
     models::{Installation, Weigh},
+    parents::{MAX_COMMITS, ParentsCache},
     transport::{Call, JSON, Transport, etag_of, status_error},
 };
 
@@ -34,6 +35,8 @@ const MAX_PAGES: usize = 1000;
 pub struct OctocrabGitHub {
     transport: Arc<Transport>,
     auth: Arc<Auth>,
+    /// Parents of commits read so far, which never change.
+    parents: Arc<ParentsCache>,
 }
 
 // One per client, behind an `Arc`: the size difference costs nothing.
@@ -132,6 +135,7 @@ impl OctocrabGitHub {
         Ok(Self {
             transport: Arc::new(Transport::new(config, metrics)),
             auth: Arc::new(auth),
+            parents: Arc::new(ParentsCache::new(MAX_COMMITS)),
         })
     }
 

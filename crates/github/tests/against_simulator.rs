@@ -1,5 +1,6 @@
 //! The production client against the GitHub simulator over real HTTP on loopback: conditional
-//! requests, faults, rate limits, errors, pagination, files, write spacing and App auth.
+//! requests, faults, rate limits, errors, pagination, files, commits and branches, write spacing
+//! and App auth.
 //!
 //! No fixtures are needed. Times are shrunk by `GitHubConfig::for_local_tests`; assertions on
 //! time are lower bounds only (proof that a wait happened), never speed limits.
@@ -722,6 +723,174 @@ async fn read_files_limits_give_clear_errors() {
             .len(),
         4
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commits and branches
+
+const PUSHED: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
+
+#[tokio::test]
+async fn a_merge_commits_parents_are_the_base_head_then_the_pr_head_asked_once() {
+    let (sim, n) = sim_with_pr().await;
+    let gh = client(&sim);
+    let initial = sim.branch_head(REPO, "main").unwrap();
+    let pr = gh.get_pr(&repo(), n).await.unwrap();
+    assert_eq!(
+        (pr.base.branch.as_str(), pr.base.sha.as_str()),
+        ("main", initial.as_str())
+    );
+    // Someone pushes to main while the PR is open: the merge lands on that push.
+    sim.push_commit(REPO, "main", PUSHED, [("deploy/x.yaml", "a: 1\n")])
+        .unwrap();
+    let merge = sim.merge_pull(REPO, n, "octocat").unwrap();
+    let before = sim.requests().len();
+
+    let parents = gh.commit_parents(&repo(), &merge).await.unwrap();
+    assert_eq!(parents, [PUSHED.to_owned(), pr.head.sha.clone()]);
+    let log = sim.requests();
+    assert_eq!(log.len(), before + 1, "one request");
+    let asked = &log[before];
+    assert!(
+        asked
+            .path
+            .starts_with(&format!("/repos/acme/app/commits/{merge}")),
+        "{asked:?}"
+    );
+    assert_eq!((asked.status, asked.counted), (200, true));
+
+    // A commit never changes: asked again, it is answered without a request at all.
+    for _ in 0..3 {
+        assert_eq!(gh.commit_parents(&repo(), &merge).await.unwrap(), parents);
+    }
+    assert_eq!(
+        sim.requests().len(),
+        before + 1,
+        "no request for a known commit"
+    );
+    let m = gh.metrics();
+    assert_eq!(
+        m.count("GET /repos/{owner}/{repo}/commits/{ref}", Some(200)),
+        1
+    );
+
+    // The PR's head branched off main's first commit; that one has no parent.
+    assert_eq!(
+        gh.commit_parents(&repo(), &pr.head.sha).await.unwrap(),
+        std::slice::from_ref(&initial)
+    );
+    assert!(
+        gh.commit_parents(&repo(), &initial)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A branch name is answered for the commit it names now, and not kept under that name.
+    let before = sim.requests().len();
+    assert_eq!(
+        gh.commit_parents(&repo(), "main").await.unwrap(),
+        parents,
+        "main is the merge commit"
+    );
+    gh.commit_parents(&repo(), "main").await.unwrap();
+    assert_eq!(sim.requests().len(), before + 2);
+}
+
+#[tokio::test]
+async fn branch_head_follows_a_push_and_an_unmoved_branch_costs_a_free_304() {
+    let (sim, _) = sim_with_pr().await;
+    let gh = client(&sim);
+    let initial = sim.branch_head(REPO, "main").unwrap();
+    assert_eq!(gh.branch_head(&repo(), "main").await.unwrap(), initial);
+    assert_eq!(used(&sim), 1);
+
+    for _ in 0..3 {
+        assert_eq!(gh.branch_head(&repo(), "main").await.unwrap(), initial);
+    }
+    let log = sim.requests();
+    assert_eq!(statuses(&log), [200, 304, 304, 304]);
+    assert!(log[1..].iter().all(|r| !r.counted));
+    assert_eq!(used(&sim), 1, "304s cost no budget");
+    assert_eq!(gh.metrics().not_modified, 3);
+
+    sim.push_commit(REPO, "main", PUSHED, [("deploy/x.yaml", "a: 2\n")])
+        .unwrap();
+    assert_eq!(gh.branch_head(&repo(), "main").await.unwrap(), PUSHED);
+    assert_eq!(sim.requests().last().unwrap().status, 200);
+    assert_eq!(used(&sim), 2, "the moved branch is a 200 and counts");
+    assert_eq!(gh.commit_parents(&repo(), PUSHED).await.unwrap(), [initial]);
+}
+
+#[tokio::test]
+async fn branch_names_with_a_slash_are_read() {
+    let sim = Simulator::start().await.unwrap();
+    sim.create_repo(REPO).unwrap();
+    sim.create_pull(
+        REPO,
+        NewPull {
+            title: "x".into(),
+            head_ref: Some("release/1.x hotfix".into()),
+            head_sha: Some(PUSHED.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let gh = client(&sim);
+    assert_eq!(
+        gh.branch_head(&repo(), "release/1.x hotfix").await.unwrap(),
+        PUSHED
+    );
+    assert_eq!(
+        sim.requests()[0].path,
+        "/repos/acme/app/branches/release/1.x%20hotfix"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_commit_or_branch_is_not_found() {
+    let (sim, _) = sim_with_pr().await;
+    let gh = client(&sim);
+    let missing: Repository = "acme/missing".parse().unwrap();
+    let unknown = "1111111111111111111111111111111111111111";
+    let cases = [
+        (
+            gh.commit_parents(&repo(), unknown).await.unwrap_err(),
+            format!("commit \"{unknown}\" of acme/app"),
+        ),
+        (
+            gh.commit_parents(&missing, unknown).await.unwrap_err(),
+            format!("commit \"{unknown}\" of acme/missing"),
+        ),
+        (
+            gh.branch_head(&repo(), "nope").await.unwrap_err(),
+            "branch \"nope\" of acme/app".to_owned(),
+        ),
+        (
+            gh.branch_head(&missing, "main").await.unwrap_err(),
+            "branch \"main\" of acme/missing".to_owned(),
+        ),
+    ];
+    for (err, what) in &cases {
+        assert!(
+            matches!(err, GitHubError::NotFound { what: w, .. } if w == what),
+            "{err:?} should name {what}"
+        );
+        assert!(!err.is_transient());
+    }
+    // GitHub answers an unknown commit with 422, a missing repository or branch with 404.
+    assert_eq!(statuses(&sim.requests()), [422, 404, 404, 404]);
+    // An error is not kept: the commit may be pushed later.
+    gh.commit_parents(&repo(), unknown).await.unwrap_err();
+    assert_eq!(sim.requests().len(), 5);
+    // No name at all is refused without a request.
+    for err in [
+        gh.commit_parents(&repo(), "").await.unwrap_err(),
+        gh.branch_head(&repo(), "").await.unwrap_err(),
+    ] {
+        assert!(matches!(err, GitHubError::NotFound { .. }), "{err:?}");
+    }
+    assert_eq!(sim.requests().len(), 5);
+    assert_eq!(gh.metrics().retries, 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ use std::{
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use prtracker_domain::PrFacts;
 use prtracker_github::{
-    AddLabels, Contents, ErrorBody, Label, NewLabel, PullRequest, RateLimitPolicy,
+    AddLabels, Branch, Commit, Contents, ErrorBody, Label, NewLabel, PullRequest, RateLimitPolicy,
     models::EntryKind,
     ratelimit::{self, LimitKind, RateLimitInfo, RateLimitTracker, epoch},
 };
+use serde_json::Value;
 
 const ENV: &str = "PRTRACKER_GITHUB_FIXTURES";
 
@@ -100,6 +101,7 @@ fn fixture_pull_request_open() {
     assert_eq!(pr.author(), "didot");
     assert!(pr.html_url.ends_with("/pull/1"));
     assert!(pr.labels.is_empty());
+    assert_base_is_read("pull-request-open.json", &pr);
     let (status, h) = headers("pull-request-open.headers.txt");
     assert_eq!(status, Some(200));
     assert!(h.get("etag").unwrap().to_str().unwrap().starts_with("W/\""));
@@ -119,6 +121,7 @@ fn fixture_pull_request_merged() {
     );
     assert_eq!(pr.author(), "dependabot[bot]");
     assert_eq!(pr.label_names(), ["dependencies", "github_actions"]);
+    assert_base_is_read("pull-request-merged.json", &pr);
     // The X-RateLimit-* headers come last in this recording.
     let info = RateLimitInfo::from_headers(&headers("pull-request-merged.headers.txt").1);
     assert_eq!(
@@ -126,6 +129,86 @@ fn fixture_pull_request_merged() {
         (Some(4991), Some(1_767_880_692), Some(5000))
     );
     assert_eq!(info.resource.as_deref(), Some("core"));
+}
+
+/// The PR's `base` branch and sha, as the fixture has them.
+fn assert_base_is_read(name: &str, pr: &PullRequest) {
+    let raw: Value = json(name);
+    assert_eq!(raw["base"]["ref"], pr.base.branch.as_str(), "{name}");
+    assert_eq!(raw["base"]["sha"], pr.base.sha.as_str(), "{name}");
+    assert!(is_sha(&pr.base.sha), "{name}: {}", pr.base.sha);
+    assert_ne!(pr.base.sha, pr.head.sha, "{name}");
+}
+
+fn is_sha(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[test]
+fn fixture_commit_parents() {
+    let commit: Commit = json("commit-get.json");
+    let raw: Value = json("commit-get.json");
+    assert_eq!(commit.sha, raw["sha"].as_str().unwrap());
+    let recorded: Vec<&str> = raw["parents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(commit.parent_shas(), recorded);
+    assert_eq!(
+        commit.parents.len(),
+        1,
+        "a squash-merged PR's commit has one parent"
+    );
+    assert!(is_sha(&commit.parents[0].sha));
+    // The signed payload names the same parent: the field read is the commit's history.
+    let payload = raw["commit"]["verification"]["payload"].as_str().unwrap();
+    assert!(payload.contains(&format!("parent {}", commit.parents[0].sha)));
+    let (status, h) = headers("commit-get.headers.txt");
+    assert_eq!(status, Some(200));
+    assert!(h.get("etag").unwrap().to_str().unwrap().starts_with("W/\""));
+}
+
+#[test]
+fn fixture_branch_head() {
+    let branch: Branch = json("branch-get.json");
+    let raw: Value = json("branch-get.json");
+    assert_eq!(branch.name, "main");
+    assert_eq!(branch.commit.sha, raw["commit"]["sha"].as_str().unwrap());
+    assert!(is_sha(&branch.commit.sha));
+    let (status, h) = headers("branch-get.headers.txt");
+    assert_eq!(status, Some(200));
+    assert!(
+        h.get("etag").is_some(),
+        "an unmoved branch can be asked for with a 304"
+    );
+}
+
+/// GET git/ref/heads/{branch} (singular) and git/refs/heads/{branch} (plural, an exact name):
+/// the head a client would read there is `object.sha` of a `commit`. The client reads
+/// branches/{branch} instead, whose one answer shape needs no such check.
+#[test]
+fn fixture_git_refs_name_a_branch_head() {
+    #[derive(serde::Deserialize)]
+    struct GitRef {
+        #[serde(rename = "ref")]
+        name: String,
+        object: Object,
+    }
+    #[derive(serde::Deserialize)]
+    struct Object {
+        sha: String,
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    for name in ["git-ref-heads.json", "git-refs-heads-main.json"] {
+        let found: GitRef = json(name);
+        assert!(found.name.starts_with("refs/heads/"), "{name}");
+        assert_eq!(found.object.kind, "commit", "{name}");
+        assert!(is_sha(&found.object.sha), "{name}");
+        assert_eq!(headers(&name.replace(".json", ".headers.txt")).0, Some(200));
+    }
 }
 
 #[test]
@@ -560,15 +643,6 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
         "app-installation-org",
         "#16: the App's installation, found per owner",
     ),
-    ("branch-get", "#13: the base branch's head per repository"),
-    (
-        "git-ref-heads",
-        "#13: the base branch's head per repository",
-    ),
-    (
-        "git-refs-heads-main",
-        "#13: the base branch's head per repository",
-    ),
     (
         "git-tree-recursive",
         "#13: manifests at a commit read once, by tree",
@@ -586,7 +660,6 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
         "issues-list-with-pull-requests",
         "#13: the change feed per repository",
     ),
-    ("commit-get", "#12: a merge commit's first parent"),
     (
         "compare",
         "#12: supersession, the base head against the merge commit",

@@ -100,6 +100,11 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route("/_sim/repos/{o}/{r}/pulls/{n}/{action}", post(pull_action))
         .route("/_sim/repos/{o}/{r}/commits/{sha}/files", put(set_files))
+        // Catch-all: branch names may contain `/`.
+        .route(
+            "/_sim/repos/{o}/{r}/branches/{*branch}",
+            get(branch_head).post(push_commit),
+        )
         .route("/_sim/raw/{o}/{r}/{reference}/{*path}", get(raw))
         .route("/_sim/webhook", put(set_webhook).delete(clear_webhook))
         .route(
@@ -222,24 +227,65 @@ async fn pull_action(
     Ok(Json(c.pull(&repo, n).unwrap_or(Value::Null)))
 }
 
+impl Files {
+    /// Text files as given, binary ones decoded from base64.
+    fn decode(self) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
+        let mut files: BTreeMap<String, Vec<u8>> = self
+            .files
+            .into_iter()
+            .map(|(p, t)| (p, t.into_bytes()))
+            .collect();
+        for (p, enc) in self.files_base64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(enc.as_bytes())
+                .map_err(|_| ApiError::validation("File", "invalid", "files_base64", DOCS))?;
+            files.insert(p, bytes);
+        }
+        Ok(files)
+    }
+}
+
 async fn set_files(
     State(s): State<Arc<Shared>>,
     Path((o, r, sha)): Path<(String, String, String)>,
     Json(b): Json<Files>,
 ) -> Result<StatusCode, ApiError> {
-    let mut files: BTreeMap<String, Vec<u8>> = b
-        .files
-        .into_iter()
-        .map(|(p, t)| (p, t.into_bytes()))
-        .collect();
-    for (p, enc) in b.files_base64 {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(enc.as_bytes())
-            .map_err(|_| ApiError::validation("File", "invalid", "files_base64", DOCS))?;
-        files.insert(p, bytes);
-    }
-    ctl(s).set_files(&full(&o, &r), &sha, files)?;
+    ctl(s).set_files(&full(&o, &r), &sha, b.decode()?)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Push {
+    sha: String,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(flatten)]
+    files: Files,
+}
+
+/// The branch's name and head sha, as `push_commit` and `branch_head` answer.
+fn branch_body(name: &str, sha: &str) -> Json<Value> {
+    Json(json!({"name": name, "sha": sha}))
+}
+
+async fn branch_head(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, branch)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    ctl(s)
+        .branch_head(&full(&o, &r), &branch)
+        .map(|sha| branch_body(&branch, &sha))
+        .ok_or_else(|| ApiError::not_found(DOCS))
+}
+
+async fn push_commit(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, branch)): Path<(String, String, String)>,
+    Json(b): Json<Push>,
+) -> Result<Response, ApiError> {
+    let actor = b.actor.as_deref().unwrap_or(DEFAULT_ACTOR).to_string();
+    ctl(s).push_commit_as(&full(&o, &r), &branch, &b.sha, b.files.decode()?, &actor)?;
+    Ok((StatusCode::CREATED, branch_body(&branch, &b.sha)).into_response())
 }
 
 /// Stands in for raw.githubusercontent.com (`download_url` of content entries).

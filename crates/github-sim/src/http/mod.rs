@@ -54,6 +54,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/contents/{*path}",
             get(rest::get_contents),
         )
+        // Catch-alls: a ref or branch name may contain `/` (`feature/a`, `refs/heads/main`).
+        .route(
+            "/repos/{owner}/{repo}/commits/{*reference}",
+            get(rest::get_commit),
+        )
+        .route(
+            "/repos/{owner}/{repo}/branches/{*branch}",
+            get(rest::get_branch),
+        )
         .route(
             "/repos/{owner}/{repo}/installation",
             get(app::repo_installation),

@@ -1,5 +1,5 @@
 //! The GitHub REST endpoints the project uses: pulls, issue labels, repository labels,
-//! contents, and the repository itself.
+//! contents, commits, branches, and the repository itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -304,6 +304,20 @@ fn contents(
         },
         Contents::Dir(list) => Ok(Json(list).into_response()),
     }
+}
+
+pub async fn get_commit(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, reference)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.lock().world.commit(&o, &r, &reference)?).into_response())
+}
+
+pub async fn get_branch(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, branch)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.lock().world.branch(&o, &r, &branch)?).into_response())
 }
 
 pub async fn not_found() -> ApiError {

@@ -13,7 +13,7 @@ use crate::{
     client::{GitHubApi, GitHubClient},
     endpoint::{self, Endpoint},
     error::{ErrorBody, GitHubError},
-    models::{AddLabels, Label, NewLabel, PullRequest, RepoFile},
+    models::{AddLabels, Branch, Commit, Label, NewLabel, PullRequest, RepoFile},
     transport::{Call, JSON, status_error},
 };
 
@@ -97,6 +97,16 @@ pub(crate) fn is_label_not_on_issue(status: StatusCode, body: &[u8]) -> bool {
             .message
             .to_ascii_lowercase()
             .contains("label does not exist")
+}
+
+/// GitHub answers an unknown ref of `GET /commits/{ref}` with 422 "No commit found for SHA: …"
+/// rather than 404 (a missing repository is still a 404).
+pub(crate) fn is_no_commit(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::UNPROCESSABLE_ENTITY
+        && ErrorBody::parse(body)
+            .message
+            .to_ascii_lowercase()
+            .starts_with("no commit found")
 }
 
 /// 422 with `errors[].code == "already_exists"`.
@@ -189,5 +199,73 @@ impl GitHubApi for OctocrabGitHub {
     ) -> Result<Vec<RepoFile>, GitHubError> {
         let octo = self.octo_for(repo).await?;
         crate::contents::read_tree(self, &octo, repo, path, commit).await
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn commit_parents(
+        &self,
+        repo: &Repository,
+        sha: &str,
+    ) -> Result<Vec<String>, GitHubError> {
+        if let Some(parents) = self.parents.get(repo, sha) {
+            return Ok(parents);
+        }
+        let what = format!("commit {sha:?} of {repo}");
+        if sha.is_empty() {
+            // `commits/` would name another endpoint.
+            return Err(GitHubError::NotFound {
+                what,
+                message: "no commit named".into(),
+            });
+        }
+        let octo = self.octo_for(repo).await?;
+        let call = Call {
+            endpoint: Endpoint::GetCommit,
+            path: endpoint::commit_path(repo, sha),
+            body: None,
+            accept: JSON,
+        };
+        // No ETag: the answer is kept for good below, so this is asked once per commit.
+        let reply = self.transport.send(&octo, &call, None).await?;
+        if !reply.status.is_success() {
+            return Err(if is_no_commit(reply.status, &reply.body) {
+                GitHubError::NotFound {
+                    what,
+                    message: ErrorBody::parse(&reply.body).message,
+                }
+            } else {
+                status_error(call.endpoint, &reply, &what)
+            });
+        }
+        let commit: Commit = decode_json(call.endpoint, &reply.body)?;
+        let parents = commit.parent_shas();
+        // Kept under the sha GitHub answered with: a branch name asked for moves on.
+        self.parents.insert(repo, &commit.sha, parents.clone());
+        Ok(parents)
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn branch_head(&self, repo: &Repository, branch: &str) -> Result<String, GitHubError> {
+        let what = format!("branch {branch:?} of {repo}");
+        if branch.is_empty() {
+            // `branches/` would list the branches.
+            return Err(GitHubError::NotFound {
+                what,
+                message: "no branch named".into(),
+            });
+        }
+        let octo = self.octo_for(repo).await?;
+        let endpoint = Endpoint::GetBranch;
+        // Through the ETag cache: a branch that has not moved costs a 304 and no budget.
+        let found: Arc<Branch> = self
+            .get_cached(
+                &octo,
+                endpoint,
+                endpoint::branch_path(repo, branch),
+                &what,
+                |_, body| decode_json(endpoint, body),
+            )
+            .await?;
+        Ok(found.commit.sha.clone())
     }
 }

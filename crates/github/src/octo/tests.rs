@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::{
-    calls::{is_already_exists, is_label_not_on_issue},
+    calls::{is_already_exists, is_label_not_on_issue, is_no_commit},
     *,
 };
 use crate::client::GitHubClient;
@@ -18,6 +18,17 @@ fn label_not_on_issue_is_recognised_by_status_and_message() {
     assert!(!is_label_not_on_issue(
         StatusCode::UNPROCESSABLE_ENTITY,
         body
+    ));
+}
+
+#[test]
+fn an_unknown_commit_is_recognised_by_status_and_message() {
+    let body = br#"{"message":"No commit found for SHA: deadbeef","documentation_url":"https://docs.github.com/rest/commits/commits#get-a-commit","status":"422"}"#;
+    assert!(is_no_commit(StatusCode::UNPROCESSABLE_ENTITY, body));
+    assert!(!is_no_commit(StatusCode::NOT_FOUND, body));
+    assert!(!is_no_commit(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        br#"{"message":"Validation Failed"}"#
     ));
 }
 
