@@ -9,6 +9,8 @@ pub const SYNCED: &str = "Synced";
 pub const CONSISTENT: &str = "Consistent";
 /// The resource is in the state it should be: synced and consistent, or for a monitor, checked.
 pub const READY: &str = "Ready";
+/// A merged PR's change runs in every cluster; its reason says why not, in a reviewer's words.
+pub const LIVE: &str = "Live";
 
 /// A condition to set: its type, whether it holds, a CamelCase reason and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]

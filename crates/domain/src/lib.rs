@@ -35,4 +35,6 @@ pub use plan::{Cause, MonitorPlan, MonitorSeen, NotApplicable, Observation, Plan
 pub use reading::{StateReading, current_state};
 pub use repository::{REPOSITORY_PATTERN, Repository, RepositoryError};
 pub use state::{PrState, UnknownState};
-pub use verdict::{DriftPhase, combined_verdict, state_after_verdict};
+pub use verdict::{
+    ClusterVerdict, DriftPhase, combined_verdict, settled_verdict, state_after_verdict,
+};

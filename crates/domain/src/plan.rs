@@ -6,7 +6,8 @@
 //! 1. [`state_from_github`]: GitHub wins where it shows a state label; where it shows none, the
 //!    recorded state goes back on the PR if the facts allow it (recovery), else the facts' state;
 //! 2. [`verdict_step`]: a change of the monitors' combined verdict moves Merged → Deployed and
-//!    Deployed ↔ Drifted (edge-triggered: an unchanged verdict moves nothing);
+//!    Deployed ↔ Drifted (edge-triggered: an unchanged verdict moves nothing); a drift counts once
+//!    it has held for the settle window;
 //! 3. [`monitor_step`]: a merged PR has one monitor per cluster of its spec; monitors of clusters
 //!    no longer in the spec retire;
 //! 4. the label diff that puts the final state on the PR, and the conditions that follow.
@@ -15,6 +16,8 @@
 //! nothing written on GitHub), [`Plan::push_recorded`] (tracker → GitHub),
 //! [`Plan::ensure_consistency`] (rules 1 and 4) and [`Plan::reconcile`] (all four).
 
+use std::time::Duration;
+
 use crate::{
     condition::{self, ConditionUpdate},
     diff::{LabelDiff, apply_diff, label_diff},
@@ -22,7 +25,7 @@ use crate::{
     label::LabelPrefix,
     reading::{StateReading, current_state},
     state::PrState,
-    verdict::{DriftPhase, combined_verdict, state_after_verdict},
+    verdict::{ClusterVerdict, DriftPhase, settled_verdict, state_after_verdict},
 };
 
 /// What the tracker recorded at its last sync.
@@ -44,6 +47,8 @@ pub struct MonitorSeen {
     pub up_to_date: bool,
     /// Its phase, if it has one.
     pub phase: Option<DriftPhase>,
+    /// For a `Drifted` monitor: how long its drift has held.
+    pub drifted_for: Option<Duration>,
 }
 
 /// Everything a plan is made from, read once.
@@ -61,6 +66,8 @@ pub struct Observation<'a> {
     /// The tracker's monitors.
     pub monitors: &'a [MonitorSeen],
     pub prefix: &'a LabelPrefix,
+    /// How long a drift must hold before it moves the PR's state.
+    pub settle: Duration,
 }
 
 /// Why the plan's state is what it is.
@@ -113,6 +120,8 @@ pub struct Plan {
     pub verdict: Option<DriftPhase>,
     /// What to do with the monitors; `None` when this plan leaves them alone.
     pub monitors: Option<MonitorPlan>,
+    /// When to look again: a drift that has not yet held for the settle window settles then.
+    pub review_after: Option<Duration>,
 }
 
 /// The tracker's recorded state cannot go on the PR.
@@ -138,30 +147,51 @@ pub fn state_from_github(
     }
 }
 
-/// Rule 2: the verdict of the monitors of the spec's clusters (an outdated or absent monitor has
-/// none), and the state it moves to when it changed. Returns the verdict to record, and the new
-/// state if any.
+/// What rule 2 decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerdictStep {
+    /// The verdict to record.
+    pub verdict: Option<DriftPhase>,
+    /// The state it moves the PR to, when it changed and moves it.
+    pub moved: Option<PrState>,
+    /// When an unsettled drift settles.
+    pub review_after: Option<Duration>,
+}
+
+/// Rule 2: the settled verdict of the monitors of the spec's clusters (an outdated or absent
+/// monitor has none; one with nothing left to judge does not vote), and the state it moves to
+/// when it changed.
 pub fn verdict_step(
     state: PrState,
     record: Record,
     clusters: &[String],
     monitors: &[MonitorSeen],
-) -> (Option<DriftPhase>, Option<PrState>) {
-    let phases: Vec<Option<DriftPhase>> = clusters
+    settle: Duration,
+) -> VerdictStep {
+    let seen: Vec<ClusterVerdict> = clusters
         .iter()
         .map(|cluster| {
-            monitors
+            let monitor = monitors
                 .iter()
-                .find(|m| &m.cluster == cluster && m.up_to_date)
-                .and_then(|m| m.phase)
+                .find(|m| &m.cluster == cluster && m.up_to_date);
+            ClusterVerdict {
+                phase: monitor.and_then(|m| m.phase),
+                drifted_for: monitor.and_then(|m| m.drifted_for),
+            }
         })
         .collect();
-    match combined_verdict(&phases) {
-        Some(verdict) if Some(verdict) != record.verdict => (
-            Some(verdict),
-            state_after_verdict(state, record.verdict, Some(verdict)),
-        ),
-        _ => (record.verdict, None),
+    let (verdict, review_after) = settled_verdict(&seen, settle);
+    match verdict {
+        Some(verdict) if Some(verdict) != record.verdict => VerdictStep {
+            verdict: Some(verdict),
+            moved: state_after_verdict(state, record.verdict, Some(verdict)),
+            review_after,
+        },
+        _ => VerdictStep {
+            verdict: record.verdict,
+            moved: None,
+            review_after,
+        },
     }
 }
 
@@ -254,19 +284,25 @@ impl Plan {
     pub fn reconcile(observed: &Observation<'_>) -> Plan {
         let before = current_state(observed.labels, observed.facts, observed.prefix);
         let (state, cause) = state_from_github(&before, observed.record, observed.facts);
-        let (verdict, moved) =
-            verdict_step(state, observed.record, observed.clusters, observed.monitors);
-        let (target, cause) = match (moved, verdict) {
+        let step = verdict_step(
+            state,
+            observed.record,
+            observed.clusters,
+            observed.monitors,
+            observed.settle,
+        );
+        let (target, cause) = match (step.moved, step.verdict) {
             (Some(moved), Some(verdict)) => (moved, Cause::Verdict(verdict)),
             _ => (state, cause),
         };
+        let verdict = step.verdict;
         let monitors = monitor_step(
             observed.facts,
             observed.merge_commit_known,
             observed.clusters,
             observed.monitors,
         );
-        Plan::finish(
+        let mut plan = Plan::finish(
             observed,
             before,
             target,
@@ -274,7 +310,9 @@ impl Plan {
             true,
             verdict,
             Some(monitors),
-        )
+        );
+        plan.review_after = step.review_after;
+        plan
     }
 
     fn finish(
@@ -303,6 +341,7 @@ impl Plan {
             after,
             verdict,
             monitors,
+            review_after: None,
         }
     }
 

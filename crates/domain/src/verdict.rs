@@ -1,6 +1,14 @@
-//! Drift verdicts: where one cluster's check stands, what a tracker's clusters say together, and
-//! how a change of that verdict moves the PR's state (SPEC: edge-triggered, so a person's label
-//! stands until the clusters change again).
+//! Drift verdicts: where one cluster's check of a PR's change stands, what a tracker's clusters say
+//! together, and how a change of that verdict moves the PR's state (SPEC: edge-triggered, so a
+//! person's label stands until the clusters change again).
+//!
+//! Rules:
+//! - a cluster that has nothing to judge (the merge changed no manifest for it, or every field of
+//!   the change has since been changed through the repository) does not vote;
+//! - the clusters that vote are `Drifted` together when any is, and has been for the settle window
+//!   (an edit undone sooner never reaches the PR); `InSync` when every one is;
+//! - anything else (a cluster not checked yet, waiting for the change, unable to check) gives no
+//!   verdict, and the state stays where it is.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,12 +20,64 @@ use crate::state::PrState;
 pub enum DriftPhase {
     /// Not checked yet.
     Pending,
-    /// Every desired object is live as the manifests say.
+    /// Merged, not live yet: some field of the PR's change has never held in the cluster.
+    Waiting,
+    /// Every field of the PR's change holds in the cluster (a removed object is absent).
     InSync,
-    /// At least one object differs from its manifest, or is missing.
+    /// A field of the change that was live, that the base branch still holds at the PR's value, no
+    /// longer holds in the cluster.
     Drifted,
+    /// Every field of the change has since been changed through the repository (a later PR, a
+    /// revert, a direct push): it is no longer this PR's to watch, and checks have stopped.
+    Superseded,
+    /// The merge changed no manifest under the path: there is nothing to deploy or watch.
+    NothingToDeploy,
     /// The check could not be made; the Ready condition says why.
     Error,
+}
+
+impl DriftPhase {
+    /// Whether the cluster has a say in the PR's verdict: not when it has nothing of the PR's
+    /// left to judge.
+    pub const fn votes(self) -> bool {
+        !matches!(self, DriftPhase::Superseded | DriftPhase::NothingToDeploy)
+    }
+
+    /// Whether the monitor has stopped checking for good (until its spec changes).
+    pub const fn is_final(self) -> bool {
+        matches!(self, DriftPhase::Superseded | DriftPhase::NothingToDeploy)
+    }
+}
+
+/// How long a monitor's drift has held, for the settle window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterVerdict {
+    pub phase: Option<DriftPhase>,
+    /// For a `Drifted` monitor: how long since it first saw the drift.
+    pub drifted_for: Option<std::time::Duration>,
+}
+
+/// The verdict of the voting clusters once the settle window is applied: a drift younger than
+/// `settle` is not yet a drift (the cluster was live before it, so it still counts as in sync).
+/// Also returns how long until the youngest unsettled drift settles, when there is one.
+pub fn settled_verdict(
+    clusters: &[ClusterVerdict],
+    settle: std::time::Duration,
+) -> (Option<DriftPhase>, Option<std::time::Duration>) {
+    let mut review = None;
+    let phases: Vec<Option<DriftPhase>> = clusters
+        .iter()
+        .filter(|c| c.phase.is_none_or(DriftPhase::votes))
+        .map(|c| match (c.phase, c.drifted_for) {
+            (Some(DriftPhase::Drifted), Some(held)) if held < settle => {
+                let left = settle - held;
+                review = Some(review.map_or(left, |r: std::time::Duration| r.min(left)));
+                Some(DriftPhase::InSync)
+            }
+            (phase, _) => phase,
+        })
+        .collect();
+    (combined_verdict(&phases), review)
 }
 
 /// The verdict of a tracker's clusters together: Drifted when any is, InSync when every one is (and
@@ -56,7 +116,49 @@ pub fn state_after_verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use DriftPhase::{Drifted, Error, InSync, Pending};
+    use DriftPhase::{Drifted, Error, InSync, NothingToDeploy, Pending, Superseded, Waiting};
+
+    fn cluster(phase: DriftPhase, drifted_for: Option<u64>) -> ClusterVerdict {
+        ClusterVerdict {
+            phase: Some(phase),
+            drifted_for: drifted_for.map(std::time::Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn a_drift_younger_than_the_settle_window_is_not_yet_a_drift() {
+        let settle = std::time::Duration::from_secs(120);
+        let young = [cluster(InSync, None), cluster(Drifted, Some(30))];
+        assert_eq!(
+            settled_verdict(&young, settle),
+            (Some(InSync), Some(std::time::Duration::from_secs(90)))
+        );
+        let settled = [cluster(InSync, None), cluster(Drifted, Some(120))];
+        assert_eq!(settled_verdict(&settled, settle), (Some(Drifted), None));
+        let none = [cluster(Drifted, Some(5))];
+        assert_eq!(
+            settled_verdict(&none, std::time::Duration::ZERO),
+            (Some(Drifted), None),
+            "without a window, drift counts at once"
+        );
+    }
+
+    #[test]
+    fn clusters_with_nothing_left_to_judge_do_not_vote() {
+        let settle = std::time::Duration::ZERO;
+        let one_superseded = [cluster(Superseded, None), cluster(InSync, None)];
+        assert_eq!(settled_verdict(&one_superseded, settle).0, Some(InSync));
+        let all_superseded = [cluster(Superseded, None), cluster(Superseded, None)];
+        assert_eq!(settled_verdict(&all_superseded, settle).0, None);
+        let nothing = [cluster(NothingToDeploy, None)];
+        assert_eq!(settled_verdict(&nothing, settle).0, None);
+        let waiting = [cluster(Waiting, None), cluster(InSync, None)];
+        assert_eq!(
+            settled_verdict(&waiting, settle).0,
+            None,
+            "not live everywhere yet"
+        );
+    }
 
     #[test]
     fn combined_verdict_needs_every_monitor_in_sync() {

@@ -66,7 +66,9 @@ fn counting_state(states: &[PrState], facts: PrFacts) -> Option<PrState> {
 }
 
 /// The monitors' combined verdict: Drifted when any monitor of a spec cluster is, InSync when
-/// every spec cluster has an up-to-date monitor in sync; an outdated monitor has no phase.
+/// every spec cluster has an up-to-date monitor in sync; an outdated monitor has no phase; a
+/// monitor with nothing left to judge (Superseded, NothingToDeploy) has no vote. (The settle
+/// window is zero in these properties: a drift counts at once.)
 fn combined(clusters: &[String], monitors: &[MonitorSeen]) -> Option<DriftPhase> {
     let phases: Vec<Option<DriftPhase>> = clusters
         .iter()
@@ -75,6 +77,12 @@ fn combined(clusters: &[String], monitors: &[MonitorSeen]) -> Option<DriftPhase>
                 .iter()
                 .find(|m| &m.cluster == cluster && m.up_to_date)
                 .and_then(|m| m.phase)
+        })
+        .filter(|phase| {
+            !matches!(
+                phase,
+                Some(DriftPhase::Superseded | DriftPhase::NothingToDeploy)
+            )
         })
         .collect();
     if phases.contains(&Some(DriftPhase::Drifted)) {
@@ -308,6 +316,9 @@ fn any_phase() -> impl Strategy<Value = DriftPhase> {
         3 => Just(DriftPhase::InSync),
         2 => Just(DriftPhase::Drifted),
         1 => Just(DriftPhase::Pending),
+        1 => Just(DriftPhase::Waiting),
+        1 => Just(DriftPhase::Superseded),
+        1 => Just(DriftPhase::NothingToDeploy),
         1 => Just(DriftPhase::Error),
     ]
 }
@@ -345,6 +356,7 @@ fn any_fleet() -> impl Strategy<Value = (Vec<String>, Vec<MonitorSeen>)> {
                         cluster: (*cluster).to_owned(),
                         up_to_date,
                         phase,
+                        drifted_for: None,
                     })
                 })
                 .collect();
@@ -379,6 +391,7 @@ impl Tracker {
             clusters: &self.clusters,
             monitors: &self.monitors,
             prefix: &self.pr.prefix,
+            settle: std::time::Duration::ZERO,
         })
     }
 

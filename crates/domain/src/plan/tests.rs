@@ -43,6 +43,7 @@ impl Case {
             cluster: cluster.to_owned(),
             up_to_date: true,
             phase,
+            drifted_for: None,
         });
         self
     }
@@ -52,6 +53,7 @@ impl Case {
             cluster: cluster.to_owned(),
             up_to_date: false,
             phase,
+            drifted_for: None,
         });
         self
     }
@@ -65,6 +67,7 @@ impl Case {
             clusters: &self.clusters,
             monitors: &self.monitors,
             prefix: &self.prefix,
+            settle: std::time::Duration::ZERO,
         })
     }
 
@@ -259,6 +262,7 @@ fn pushing_the_record_is_refused_when_the_facts_contradict_it() {
         clusters: &[],
         monitors: &[],
         prefix: &refused.prefix,
+        settle: std::time::Duration::ZERO,
     });
     assert_eq!(
         error,
@@ -278,4 +282,33 @@ fn ensuring_consistency_leaves_monitors_and_verdicts_alone() {
     assert_eq!(plan.target, PrState::Merged);
     assert_eq!(plan.verdict, None);
     assert_eq!(plan.monitors, None, "monitors are the reconcile's business");
+}
+
+#[test]
+fn a_drift_within_the_settle_window_moves_nothing_yet_and_says_when_to_look_again() {
+    let mut case = case(&["state/deployed"], MERGED, Some(PrState::Deployed))
+        .verdict(InSync)
+        .clusters(&["a"]);
+    case.monitors.push(MonitorSeen {
+        cluster: "a".into(),
+        up_to_date: true,
+        phase: Some(Drifted),
+        drifted_for: Some(std::time::Duration::from_secs(30)),
+    });
+    let plan = case.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            settle: std::time::Duration::from_secs(120),
+            ..*o
+        })
+    });
+    assert_eq!(plan.target, PrState::Deployed);
+    assert_eq!(plan.review_after, Some(std::time::Duration::from_secs(90)));
+    let settled = case.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            settle: std::time::Duration::from_secs(20),
+            ..*o
+        })
+    });
+    assert_eq!(settled.target, PrState::Drifted);
+    assert_eq!(settled.review_after, None);
 }
