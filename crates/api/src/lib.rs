@@ -4,6 +4,7 @@
 //! This layer knows the domain and nothing above it.
 
 pub mod conditions;
+pub mod ignore;
 pub mod interval;
 pub mod monitor;
 pub mod names;
@@ -13,6 +14,7 @@ pub mod tracker;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use ignore::IgnoreRule;
 pub use monitor::{
     DriftMonitor, DriftMonitorSpec, DriftMonitorStatus, DriftedResource, FieldDrift, ManifestSource,
 };
@@ -22,7 +24,7 @@ pub use prtracker_domain::DriftPhase;
 pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
     CLUSTER_NAME_PATTERN, PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus,
-    SyncResultStatus, is_cluster_name,
+    SupersededBy, SyncResultStatus, is_cluster_name,
 };
 
 /// Every CRD of prtracker, in the order they are installed.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use prtracker_domain::{DriftPhase, Repository};
 
-use crate::interval::DEFAULT_INTERVAL;
+use crate::{ignore::IgnoreRule, interval::DEFAULT_INTERVAL};
 
 /// At most this many drifted objects are listed in a monitor's status; the counts tell the rest.
 /// Bounded so a badly drifted cluster cannot push the object past etcd's size limit.
@@ -36,14 +36,14 @@ pub const MAX_VALUE_CHARS: usize = 256;
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(
-        name = "Drifted",
+        name = "Watched",
         type_ = "integer",
-        json_path = ".status.resourcesDrifted"
+        json_path = ".status.fieldsWatched"
     ),
     printcolumn(
-        name = "Missing",
+        name = "Drifted",
         type_ = "integer",
-        json_path = ".status.resourcesMissing"
+        json_path = ".status.fieldsDrifted"
     ),
     printcolumn(
         name = "Last Check",
@@ -72,6 +72,11 @@ pub struct DriftMonitorSpec {
     /// What the cluster should run.
     pub source: ManifestSource,
 
+    /// Fields not judged, besides the operator's global rules: its tracker's `ignoreDifferences`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub ignore_differences: Vec<IgnoreRule>,
+
     /// How often to check: a duration such as 30s, 5m or 1h, from 30s to 24h.
     #[serde(default = "default_interval")]
     #[schemars(
@@ -99,6 +104,11 @@ pub struct ManifestSource {
     /// The directory (or single file) of manifests, relative to the repository root.
     #[schemars(length(min = 1, max = 1024))]
     pub path: String,
+    /// The branch the PR merged into. Where its head no longer holds a field of the PR's change at
+    /// the PR's value, the repository changed it since: the field is superseded, not drifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub base_branch: Option<String>,
 }
 
 /// The verdict of the last check.
@@ -112,6 +122,37 @@ pub struct DriftMonitorStatus {
     /// The commit whose manifests the last check compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_commit: Option<String>,
+    /// The merge commit's first parent: the PR's change is what the merge changed from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_commit: Option<String>,
+    /// Fields of the PR's change this monitor judges: set or changed by the merge, not ignored,
+    /// not superseded.
+    #[serde(default)]
+    pub fields_watched: u32,
+    /// Of those, the fields the cluster does not hold.
+    #[serde(default)]
+    pub fields_drifted: u32,
+    /// Fields of the change the base branch has since changed: no longer this PR's to watch.
+    #[serde(default)]
+    pub fields_superseded: u32,
+    /// The PR's change, object by object, at most 20 lines: `Deployment shop/web: spec.replicas`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), inner(length(max = 1024)))]
+    pub change: Vec<String>,
+    /// When every field of the change first held in the cluster: before that the monitor waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_since: Option<Time>,
+    /// When the drift it reports was first seen: it moves the PR only once it has held for the
+    /// settle window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drifted_since: Option<Time>,
+    /// The `prtracker.io/check-requested` annotation the last check answered: a check asked for
+    /// has been made once this equals it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_check_request: Option<String>,
+    /// The commit of the base branch from which on every field of the change was superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     #[serde(default)]
     pub resources_checked: u32,
     #[serde(default)]

@@ -160,6 +160,8 @@ mod tests {
                 number: 1,
                 clusters: Vec::new(),
                 manifests_path: ".".into(),
+                settle_window: None,
+                ignore_differences: Vec::new(),
             },
         );
         tracker.status = Some(status);
@@ -192,8 +194,10 @@ mod tests {
                     repository: "o/r".parse().expect("repository"),
                     commit: "a".repeat(40),
                     path: ".".into(),
+                    base_branch: None,
                 },
                 interval: "5m".into(),
+                ignore_differences: Vec::new(),
             },
         );
         let status = DriftMonitorStatus {

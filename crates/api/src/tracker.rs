@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use prtracker_domain::Repository;
 
+use crate::ignore::IgnoreRule;
+
 /// The most clusters one tracker may monitor. Each is a DriftMonitor with its own checks; past this a
 /// single PR is better split, and the apiserver refuses the tracker rather than the operator drowning.
 pub const MAX_CLUSTERS: usize = 32;
@@ -88,6 +90,23 @@ pub struct PullRequestTrackerSpec {
         "!self.startsWith('/') && !self.split('/').exists(s, s == '..')"
     ).message("manifestsPath must be relative to the repository root, without '..'"))]
     pub manifests_path: String,
+
+    /// How long a drift must hold before it moves the PR's label (a rollout in progress, a
+    /// flapping autoscaler): a duration such as 90s or 5m, at most 1h. The operator's
+    /// `--settle-window` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"),
+        length(max = 32)
+    )]
+    #[x_kube(validation = Rule::new("duration(self) <= duration('1h')")
+        .message("settleWindow must be at most 1h"))]
+    pub settle_window: Option<String>,
+
+    /// Fields the drift checks of this PR do not judge, besides the operator's global rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub ignore_differences: Vec<IgnoreRule>,
 }
 
 fn default_manifests_path() -> String {
@@ -122,6 +141,13 @@ pub struct PullRequestTrackerStatus {
     /// The names of the tracker's DriftMonitors, one per cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift_monitors: Vec<String>,
+    /// The PR's base branch: its head is what a later change of the PR's fields is seen in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
+    /// Set once every field of the PR's change has since been changed through the repository:
+    /// the commit that did, and the tracked PR that merged it, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<SupersededBy>,
     /// The last verdict of the monitors taken together: InSync when every one is, Drifted when any
     /// is. Drift moves the state only when this verdict changes, so a person's label stands until
     /// the clusters change again.
@@ -133,6 +159,17 @@ pub struct PullRequestTrackerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "crate::conditions::conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// What superseded a PR's change.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SupersededBy {
+    /// The commit of the base branch from which on the change's fields hold other values.
+    pub commit: String,
+    /// The tracked PR whose merge commit that is, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 /// The outcome of one synchronisation, as kept in the tracker's status.
