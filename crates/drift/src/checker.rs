@@ -1,27 +1,76 @@
-//! One check of a `DriftMonitor`: its manifests read from GitHub at the source commit, its cluster
-//! resolved, the two compared.
+//! One check of a `DriftMonitor`: the PR's change computed from the manifests at the merge commit
+//! and its first parent, the fields a later commit of the base branch changed set aside
+//! (superseded), and what remains compared with the cluster, field by field.
+//!
+//! What a check costs: GitHub is asked for the merge commit's parents and the manifests at both
+//! commits once (commits never change), and for the base branch's head at most once per
+//! [`DriftChecker::with_head_max_age`] per branch; the cluster, as [`crate::compare`] says. A
+//! monitor whose change is empty or superseded is not checked again.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use kube::ResourceExt;
-use prtracker_api::{DriftMonitor, ManifestSource};
+use prtracker_api::{DriftMonitor, DriftedResource, FieldDrift, IgnoreRule, ManifestSource};
 use prtracker_github::GitHubApi;
 use tracing::{debug, instrument};
 
 use crate::{
+    change::{self, Change, ObjectChange},
     clusters::ClusterRegistry,
     compare::{CompareOptions, Comparer, DriftReport},
-    error::{ClusterError, DriftError, ManifestError},
-    manifests::{DesiredObject, ParseLimits, parse_manifests},
+    error::{ClusterError, DriftError},
+    manifests::{DesiredObject, ParseLimits},
+    sources::{BaseHeads, DEFAULT_CACHE_BYTES, ManifestCache},
 };
 
-/// Checks monitors: reads their manifests, resolves their clusters, compares.
+/// At most this many lines of the change are kept in a monitor's status.
+pub const MAX_CHANGE_LINES: usize = 20;
+/// How far back the base branch is walked to name the commit that superseded a change.
+const MAX_SUPERSEDE_WALK: usize = 64;
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checked {
+    /// The merge commit's first parent.
+    pub parent: Option<String>,
+    /// The change, a line an object.
+    pub change: Vec<String>,
+    /// Fields of the change judged (not ignored, not superseded).
+    pub watched: u32,
+    /// Fields of the change the base branch has since changed.
+    pub superseded: u32,
+    /// Of the fields judged, those the cluster does not hold.
+    pub drifted: u32,
+    /// What the cluster runs of the change (objects missing or differing).
+    pub report: DriftReport,
+    pub outcome: Outcome,
+}
+
+/// The check's finding in one word.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// The merge changed nothing under the path (that is not ignored).
+    NothingToDeploy,
+    /// Every field of the change has since been changed through the repository, from this commit
+    /// of the base branch on.
+    Superseded { by: String },
+    /// Every field judged holds in the cluster.
+    #[default]
+    Holds,
+    /// Some field judged does not.
+    DoesNotHold,
+}
+
+/// Checks monitors: reads their commits' manifests, resolves their clusters, compares.
 #[derive(Clone)]
 pub struct DriftChecker {
     github: Arc<dyn GitHubApi>,
     clusters: ClusterRegistry,
     limits: ParseLimits,
     options: CompareOptions,
+    ignore: Arc<Vec<IgnoreRule>>,
+    manifests: Arc<ManifestCache>,
+    heads: Arc<BaseHeads>,
 }
 
 impl DriftChecker {
@@ -31,6 +80,9 @@ impl DriftChecker {
             clusters,
             limits: ParseLimits::default(),
             options: CompareOptions::default(),
+            ignore: Arc::new(Vec::new()),
+            manifests: Arc::new(ManifestCache::new(DEFAULT_CACHE_BYTES)),
+            heads: Arc::new(BaseHeads::new(Duration::from_secs(60))),
         }
     }
 
@@ -44,46 +96,370 @@ impl DriftChecker {
         self
     }
 
+    /// Ignore rules for every monitor, besides each monitor's own.
+    pub fn with_ignore_rules(mut self, rules: Vec<IgnoreRule>) -> Self {
+        self.ignore = Arc::new(rules);
+        self
+    }
+
+    /// How long a base branch's head is taken as known before GitHub is asked again.
+    pub fn with_head_max_age(mut self, max_age: Duration) -> Self {
+        self.heads = Arc::new(BaseHeads::new(max_age));
+        self
+    }
+
     pub fn clusters(&self) -> &ClusterRegistry {
         &self.clusters
     }
 
-    /// The desired objects of `source`.
-    pub async fn desired(&self, source: &ManifestSource) -> Result<Vec<DesiredObject>, DriftError> {
-        let files = self
-            .github
-            .read_files(&source.repository, &source.path, &source.commit)
-            .await?;
-        let objects = parse_manifests(&files, self.limits)?;
-        if objects.is_empty() {
-            return Err(ManifestError::Empty {
-                path: source.path.clone(),
-            }
-            .into());
+    /// Entries and bytes of manifests kept.
+    pub fn cache_size(&self) -> (usize, usize) {
+        self.manifests.size()
+    }
+
+    /// The objects under `source.path` at `commit`.
+    async fn objects_at(
+        &self,
+        source: &ManifestSource,
+        commit: &str,
+    ) -> Result<Arc<Result<Vec<DesiredObject>, crate::ManifestError>>, DriftError> {
+        self.manifests
+            .objects_at(
+                self.github.as_ref(),
+                &source.repository,
+                commit,
+                &source.path,
+                self.limits,
+            )
+            .await
+    }
+
+    async fn objects(
+        &self,
+        source: &ManifestSource,
+        commit: &str,
+    ) -> Result<Vec<DesiredObject>, DriftError> {
+        match &*self.objects_at(source, commit).await? {
+            Ok(objects) => Ok(objects.clone()),
+            Err(error) => Err(DriftError::ManifestAt {
+                commit: commit.to_owned(),
+                source: error.clone(),
+            }),
         }
-        Ok(objects)
+    }
+
+    /// The PR's change for `monitor`, ignore rules applied, and the merge commit's first parent.
+    pub async fn change(
+        &self,
+        monitor: &DriftMonitor,
+    ) -> Result<(Change, Option<String>), DriftError> {
+        let source = &monitor.spec.source;
+        let parents = self
+            .github
+            .commit_parents(&source.repository, &source.commit)
+            .await?;
+        let parent = parents.first().cloned();
+        let after = self.objects(source, &source.commit).await?;
+        let before = match &parent {
+            Some(parent) => self.objects(source, parent).await?,
+            None => Vec::new(),
+        };
+        let rules: Vec<IgnoreRule> = self
+            .ignore
+            .iter()
+            .chain(&monitor.spec.ignore_differences)
+            .cloned()
+            .collect();
+        let mut change = Change::between(&before, &after).without_ignored(&rules);
+        for object in &mut change.objects {
+            let managers = managers_for(&rules, object);
+            match object {
+                ObjectChange::Set { object, .. } | ObjectChange::Removed { object } => {
+                    object.ignore_managers = managers;
+                }
+            }
+        }
+        Ok((change, parent))
     }
 
     /// One check of `monitor`.
     #[instrument(skip_all, fields(monitor = %monitor.name_any(), cluster = %monitor.spec.cluster))]
-    pub async fn check(&self, monitor: &DriftMonitor) -> Result<DriftReport, DriftError> {
-        let desired = self.desired(&monitor.spec.source).await?;
-        let cluster = monitor.spec.cluster.as_str();
-        let client = self.clusters.client(cluster).await?;
-        let result = Comparer::new(client, cluster, self.options.clone())
-            .compare(&desired)
-            .await;
-        if let Err(DriftError::Cluster(ClusterError::Unreachable { .. })) = &result {
-            // Built afresh next time, in case the address or credentials behind it changed.
-            self.clusters.forget(cluster);
+    pub async fn check(&self, monitor: &DriftMonitor) -> Result<Checked, DriftError> {
+        let source = &monitor.spec.source;
+        let (change, parent) = self.change(monitor).await?;
+        let mut checked = Checked {
+            parent,
+            change: change.summary(MAX_CHANGE_LINES),
+            ..Checked::default()
+        };
+        if change.is_empty() {
+            checked.outcome = Outcome::NothingToDeploy;
+            return Ok(checked);
         }
-        let report = result?;
-        debug!(
-            checked = report.checked,
-            drifted = report.drifted,
-            missing = report.missing,
-            "checked"
-        );
-        Ok(report)
+        let mut fresh = false;
+        loop {
+            let (superseded, head, was_fresh) = self.superseded(source, &change, fresh).await?;
+            checked.superseded = count(superseded.len());
+            if superseded.len() == change.field_count()
+                && let Some(head) = head
+            {
+                let by = self.superseding_commit(source, &change, &head).await?;
+                checked.outcome = Outcome::Superseded { by };
+                return Ok(checked);
+            }
+            let active = active(change.clone(), &superseded);
+            checked.watched = count(active.field_count());
+
+            let cluster = monitor.spec.cluster.as_str();
+            let client = self.clusters.client(cluster).await?;
+            let comparer = Comparer::new(client, cluster, self.options.clone());
+            let result = self.compare(&comparer, &active).await;
+            if let Err(DriftError::Cluster(ClusterError::Unreachable { .. })) = &result {
+                // Built afresh next time, in case the address or credentials behind it changed.
+                self.clusters.forget(cluster);
+            }
+            let (report, drifted) = result?;
+            // Drift is only drift where the base branch still holds the PR's value: a head seen a
+            // while ago may not show the commit that changed it, so ask for the head afresh before
+            // calling anything drifted.
+            if drifted > 0 && !was_fresh {
+                fresh = true;
+                continue;
+            }
+            checked.drifted = drifted;
+            checked.outcome = if drifted == 0 {
+                Outcome::Holds
+            } else {
+                Outcome::DoesNotHold
+            };
+            debug!(
+                watched = checked.watched,
+                drifted,
+                superseded = checked.superseded,
+                "checked"
+            );
+            checked.report = report;
+            return Ok(checked);
+        }
     }
+
+    /// The base branch's head, when it is another commit than the merge.
+    async fn head(
+        &self,
+        source: &ManifestSource,
+        fresh: bool,
+    ) -> Result<Option<String>, DriftError> {
+        let Some(branch) = &source.base_branch else {
+            return Ok(None);
+        };
+        let head = self
+            .heads
+            .head(self.github.as_ref(), &source.repository, branch, fresh)
+            .await?;
+        Ok(Some(head).filter(|head| head != &source.commit))
+    }
+
+    /// The fields of the change the base branch's head no longer holds at the PR's value, that
+    /// head, and whether it was asked for afresh. A head seen a while ago may predate the merge
+    /// itself: before anything is called superseded, the head is asked for afresh
+    /// (conditionally, so an unmoved one costs a 304); `fresh` asks for that at once.
+    async fn superseded(
+        &self,
+        source: &ManifestSource,
+        change: &Change,
+        mut fresh: bool,
+    ) -> Result<(Vec<(usize, usize)>, Option<String>, bool), DriftError> {
+        if source.base_branch.is_none() {
+            // No branch to look at: nothing is ever superseded, and nothing is stale.
+            return Ok((Vec::new(), None, true));
+        }
+        loop {
+            let Some(head) = self.head(source, fresh).await? else {
+                return Ok((Vec::new(), None, fresh));
+            };
+            let at_head = self.objects(source, &head).await?;
+            let superseded = change::superseded(change, &at_head);
+            if superseded.is_empty() || fresh {
+                return Ok((superseded, Some(head), fresh));
+            }
+            fresh = true;
+        }
+    }
+
+    /// The first commit of the base branch, after the merge, from which on every field of the
+    /// change is superseded: the branch's first parents walked back from `head` (at most
+    /// [`MAX_SUPERSEDE_WALK`] commits), then bisected. Where the merge is further back, `head`.
+    async fn superseding_commit(
+        &self,
+        source: &ManifestSource,
+        change: &Change,
+        head: &str,
+    ) -> Result<String, DriftError> {
+        let repo = &source.repository;
+        let mut chain = vec![head.to_owned()];
+        let mut reached = false;
+        while chain.len() <= MAX_SUPERSEDE_WALK {
+            let Some(last) = chain.last() else { break };
+            let parents = self.github.commit_parents(repo, last).await?;
+            match parents.first() {
+                Some(parent) if parent == &source.commit => {
+                    reached = true;
+                    break;
+                }
+                Some(parent) => chain.push(parent.clone()),
+                None => break,
+            }
+        }
+        if !reached {
+            return Ok(head.to_owned());
+        }
+        chain.reverse();
+        let fields = change.field_count();
+        let (mut low, mut high) = (0, chain.len() - 1);
+        while low < high {
+            let middle = (low + high) / 2;
+            let at = self.objects(source, &chain[middle]).await?;
+            if change::superseded(change, &at).len() == fields {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        Ok(chain[low].clone())
+    }
+
+    /// The active change against the cluster: the report, and how many fields do not hold.
+    async fn compare(
+        &self,
+        comparer: &Comparer,
+        change: &Change,
+    ) -> Result<(DriftReport, u32), DriftError> {
+        let mut set = Vec::new();
+        let mut fields_of = Vec::new();
+        let mut removed = Vec::new();
+        for object in &change.objects {
+            match object {
+                ObjectChange::Set { object, fields, .. } => {
+                    let mut partial = object.clone();
+                    partial.body = change::partial_object(object, fields);
+                    set.push(partial);
+                    fields_of.push(fields);
+                }
+                ObjectChange::Removed { object } => removed.push(object.clone()),
+            }
+        }
+        let mut report = comparer.compare(&set).await?;
+        let mut drifted = 0u32;
+        for resource in &report.resources {
+            let Some(index) = set.iter().position(|o| same(o, resource)) else {
+                continue;
+            };
+            let fields = fields_of[index];
+            drifted += if resource.missing {
+                count(fields.len())
+            } else {
+                count(
+                    fields
+                        .iter()
+                        .filter(|f| {
+                            let path = f.path.to_string();
+                            resource.fields.iter().any(|d| {
+                                path == d.path
+                                    || path.starts_with(&format!("{}.", d.path))
+                                    || path.starts_with(&format!("{}[", d.path))
+                                    || d.path == crate::compare::REFUSED_PATH
+                            })
+                        })
+                        .count()
+                        .max(1),
+                )
+            };
+        }
+        if !removed.is_empty() {
+            let present = comparer.presence(&removed).await?;
+            report.checked += count(removed.len());
+            for (object, present) in removed.iter().zip(present) {
+                if present {
+                    drifted += 1;
+                    report.drifted += 1;
+                    report.resources.push(DriftedResource {
+                        api_version: object.api_version.clone(),
+                        kind: object.kind.clone(),
+                        namespace: object.namespace.clone(),
+                        name: object.name.clone(),
+                        missing: false,
+                        fields: vec![FieldDrift {
+                            path: "(object)".to_owned(),
+                            desired: Some("absent: the PR removed it".to_owned()),
+                            live: Some("present".to_owned()),
+                        }],
+                    });
+                }
+            }
+        }
+        Ok((report, drifted))
+    }
+}
+
+/// The field managers the rules that cover `object` ignore.
+fn managers_for(rules: &[IgnoreRule], object: &ObjectChange) -> Vec<String> {
+    let object = object.object();
+    let mut managers: Vec<String> = rules
+        .iter()
+        .filter(|r| {
+            r.covers(
+                object.group(),
+                &object.kind,
+                object.namespace.as_deref(),
+                &object.name,
+            )
+        })
+        .flat_map(|r| r.managed_fields_managers.iter().cloned())
+        .collect();
+    managers.sort();
+    managers.dedup();
+    managers
+}
+
+/// The change without its superseded fields (and without objects left with none).
+fn active(change: Change, superseded: &[(usize, usize)]) -> Change {
+    let objects = change
+        .objects
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, object)| match object {
+            ObjectChange::Set {
+                object,
+                added,
+                fields,
+            } => {
+                let fields: Vec<_> = fields
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(f, _)| !superseded.contains(&(index, *f)))
+                    .map(|(_, field)| field)
+                    .collect();
+                (!fields.is_empty()).then_some(ObjectChange::Set {
+                    object,
+                    added,
+                    fields,
+                })
+            }
+            ObjectChange::Removed { object } => {
+                (!superseded.contains(&(index, 0))).then_some(ObjectChange::Removed { object })
+            }
+        })
+        .collect();
+    Change { objects }
+}
+
+fn same(object: &DesiredObject, resource: &DriftedResource) -> bool {
+    object.kind == resource.kind
+        && object.name == resource.name
+        && object.api_version == resource.api_version
+        && (object.namespace.is_none() || object.namespace == resource.namespace)
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

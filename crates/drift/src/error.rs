@@ -101,6 +101,11 @@ pub enum DriftError {
     Cluster(#[from] ClusterError),
     #[error("manifests: {0}")]
     Manifest(#[from] ManifestError),
+    #[error("the manifests at {}: {source}", short(commit))]
+    ManifestAt {
+        commit: String,
+        source: ManifestError,
+    },
     #[error("reading the manifests from GitHub: {0}")]
     GitHub(#[from] GitHubError),
     #[error("discovering the API of cluster {cluster} for {api_version}: {source}")]
@@ -127,13 +132,31 @@ impl DriftError {
             Self::Cluster(ClusterError::Unreachable { .. }) => "ClusterUnreachable",
             Self::Cluster(ClusterError::BadKubeconfig { .. }) => "BadKubeconfig",
             Self::Cluster(_) => "ClusterSecretMissing",
-            Self::Manifest(_) => "InvalidManifests",
+            Self::Manifest(_) | Self::ManifestAt { .. } => "InvalidManifests",
             Self::GitHub(_) => "GitHubError",
             Self::Discovery { .. } => "DiscoveryFailed",
             Self::Kube { .. } => "ClusterError",
             Self::MissingField(_) => "InvalidMonitor",
         }
     }
+}
+
+impl DriftError {
+    /// Whether the check can never succeed as the monitor stands: the manifests at a commit do
+    /// not parse, or are too large, or the commit is not there. Commits never change, so such a
+    /// check is not retried until the monitor's spec changes.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::ManifestAt { .. }
+                | Self::Manifest(_)
+                | Self::GitHub(GitHubError::ContentsTooLarge { .. } | GitHubError::NotFound { .. })
+        )
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 /// Whether a kube error means the server could not be reached at all (rather than an answer).

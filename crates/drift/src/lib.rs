@@ -1,24 +1,28 @@
 //! prtracker's drift detection: whether the manifests of a merged commit are what a cluster runs.
 //!
 //! - [`manifests`]: the desired objects, parsed from the manifest files read at a commit;
+//! - [`change`]: the PR's change, what its merge changed under the path, field by field;
 //! - [`clusters`]: named clusters, their clients built from kubeconfig Secrets;
 //! - [`normalize`] and [`diff`]: what is compared, and how, one rule a function;
 //! - [`compare`]: each desired object against the live one, by server-side dry-run apply;
 //! - [`checker`]: one check of a `DriftMonitor`;
 //! - [`status`]: the monitor's status that follows from a check.
 
+pub mod change;
 pub mod checker;
 pub mod clusters;
 pub mod compare;
 pub mod diff;
 mod error;
+pub mod managed;
 pub mod manifests;
 pub mod normalize;
+mod sources;
 pub mod status;
 
-pub use checker::DriftChecker;
+pub use checker::{Checked, DriftChecker, Outcome};
 pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
 pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER};
 pub use error::{ClusterError, DriftError, ManifestError};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
-pub use status::{mark_pending, next_status, pending_status};
+pub use status::{CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status};

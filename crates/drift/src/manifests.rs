@@ -46,6 +46,8 @@ pub struct DesiredObject {
     pub namespace: Option<String>,
     /// The whole object, as written.
     pub body: Value,
+    /// Field managers whose fields are not judged in this object (the ignore rules that cover it).
+    pub ignore_managers: Vec<String>,
 }
 
 impl DesiredObject {
@@ -221,6 +223,7 @@ fn object(path: &str, number: usize, body: Value) -> Result<DesiredObject, Strin
     })?;
     let namespace = text("/metadata/namespace");
     Ok(DesiredObject {
+        ignore_managers: Vec::new(),
         file: path.to_owned(),
         document: number,
         api_version,

@@ -1,9 +1,14 @@
 //! The status of a `DriftMonitor` that follows from a check (pure), and the mark of a first check
-//! under way. Rules:
-//! - a check made gives phase `InSync` or `Drifted`, the counts, the drifted objects, the commit
-//!   checked, and `Ready=True` with reason `InSync` or `Drifted`;
+//! under way. Rules, for a check of the PR's change:
+//! - nothing under the path changed: `NothingToDeploy`, for good;
+//! - every field of the change superseded by a later commit of the base branch: `Superseded`,
+//!   naming that commit, for good;
+//! - every field judged holds: `InSync`, and the first time, `liveSince`;
+//! - some field does not hold: `Waiting` while the change has never been live (merged, not
+//!   deployed yet), `Drifted` once it has (then `driftedSince` says since when);
 //! - a check that could not be made gives phase `Error` and `Ready=False` with the error's reason
-//!   and message; the counts and objects of the last check made are kept;
+//!   and message; what the last check found is kept;
+//! - a new commit (the spec changed) starts afresh: never live, never drifted;
 //! - the status is written only when something other than the time of the check changed
 //!   (`prtracker_api::status::write_status`): a monitor that stays in sync costs no write.
 
@@ -15,52 +20,51 @@ use prtracker_api::{
     status::{StatusWriteError, replace_status},
 };
 
-use crate::{compare::DriftReport, error::DriftError};
+use crate::{
+    checker::{Checked, Outcome},
+    error::DriftError,
+};
 
-/// The status that follows a check of `monitor` with `result`.
+/// Set (to any new value, e.g. a time) to ask for a check now rather than at the next interval:
+/// `kubectl annotate dm NAME prtracker.io/check-requested="$(date +%s)" --overwrite`. The status
+/// says which request its last check answered.
+pub const CHECK_REQUESTED_ANNOTATION: &str = "prtracker.io/check-requested";
+
+/// The status that follows a check of `monitor` with `result`, made at `now`.
 pub fn next_status(
     monitor: &DriftMonitor,
-    result: &Result<DriftReport, DriftError>,
+    result: &Result<Checked, DriftError>,
+    now: Timestamp,
 ) -> DriftMonitorStatus {
     let mut status = monitor.status.clone().unwrap_or_default();
     let generation = monitor.metadata.generation;
+    let commit = monitor.spec.source.commit.clone();
+    if status.checked_commit.as_ref() != Some(&commit) {
+        status.live_since = None;
+        status.drifted_since = None;
+        status.superseded_by = None;
+    }
     status.observed_generation = generation;
-    status.last_check_time = Some(Time(Timestamp::now()));
+    status.last_check_time = Some(Time(now));
+    status.answered_check_request = monitor
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(CHECK_REQUESTED_ANNOTATION))
+        .cloned();
     let update = match result {
-        Ok(report) => {
-            let commit = &monitor.spec.source.commit;
+        Ok(checked) => {
             status.checked_commit = Some(commit.clone());
-            status.resources_checked = report.checked;
-            status.resources_drifted = report.drifted;
-            status.resources_missing = report.missing;
-            status.drifted_resources = report.resources.clone();
-            if report.in_sync() {
-                status.phase = Some(DriftPhase::InSync);
-                ConditionUpdate::new(
-                    READY,
-                    true,
-                    "InSync",
-                    format!(
-                        "all {} objects match the manifests at {}",
-                        report.checked,
-                        short(commit)
-                    ),
-                )
-            } else {
-                status.phase = Some(DriftPhase::Drifted);
-                ConditionUpdate::new(
-                    READY,
-                    true,
-                    "Drifted",
-                    format!(
-                        "{} of {} objects differ from the manifests at {}, {} missing",
-                        report.drifted + report.missing,
-                        report.checked,
-                        short(commit),
-                        report.missing
-                    ),
-                )
-            }
+            status.parent_commit = checked.parent.clone();
+            status.change = checked.change.clone();
+            status.fields_watched = checked.watched;
+            status.fields_drifted = checked.drifted;
+            status.fields_superseded = checked.superseded;
+            status.resources_checked = checked.report.checked;
+            status.resources_drifted = checked.report.drifted;
+            status.resources_missing = checked.report.missing;
+            status.drifted_resources = checked.report.resources.clone();
+            verdict(&mut status, checked, &commit, now)
         }
         Err(error) => {
             status.phase = Some(DriftPhase::Error);
@@ -69,6 +73,85 @@ pub fn next_status(
     };
     set_condition(&mut status.conditions, update, generation);
     status
+}
+
+/// The phase a check's outcome gives, and the `Ready` condition saying why.
+fn verdict(
+    status: &mut DriftMonitorStatus,
+    checked: &Checked,
+    commit: &str,
+    now: Timestamp,
+) -> ConditionUpdate {
+    let ready = |reason, message: String| ConditionUpdate::new(READY, true, reason, message);
+    match &checked.outcome {
+        Outcome::NothingToDeploy => {
+            status.phase = Some(DriftPhase::NothingToDeploy);
+            status.drifted_since = None;
+            ready(
+                "NothingToDeploy",
+                format!(
+                    "the merge {} changed no manifest under the path: nothing to deploy",
+                    short(commit)
+                ),
+            )
+        }
+        Outcome::Superseded { by } => {
+            status.phase = Some(DriftPhase::Superseded);
+            status.drifted_since = None;
+            status.superseded_by = Some(by.clone());
+            ready(
+                "Superseded",
+                format!(
+                    "every field of the change has been changed through the repository since, from \
+                     {} on: no longer this PR's to watch",
+                    short(by)
+                ),
+            )
+        }
+        Outcome::Holds => {
+            status.phase = Some(DriftPhase::InSync);
+            status.drifted_since = None;
+            if status.live_since.is_none() {
+                status.live_since = Some(Time(now));
+            }
+            ready(
+                "InSync",
+                format!(
+                    "all {} fields of the change at {} hold ({} superseded since)",
+                    checked.watched,
+                    short(commit),
+                    checked.superseded
+                ),
+            )
+        }
+        Outcome::DoesNotHold if status.live_since.is_none() => {
+            status.phase = Some(DriftPhase::Waiting);
+            ready(
+                "Waiting",
+                format!(
+                    "merged, not live yet: {} of {} fields of the change at {} do not hold",
+                    checked.drifted,
+                    checked.watched,
+                    short(commit)
+                ),
+            )
+        }
+        Outcome::DoesNotHold => {
+            if status.phase != Some(DriftPhase::Drifted) || status.drifted_since.is_none() {
+                status.drifted_since = Some(Time(now));
+            }
+            status.phase = Some(DriftPhase::Drifted);
+            ready(
+                "Drifted",
+                format!(
+                    "{} of {} fields of the change at {} no longer hold since it went live",
+                    checked.drifted,
+                    checked.watched,
+                    short(commit)
+                ),
+            )
+        }
+    }
 }
 
 /// The status of a monitor whose first check is under way: phase `Pending`, `Ready=False`. A check
@@ -116,7 +199,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::error::ClusterError;
+    use crate::{compare::DriftReport, error::ClusterError};
 
     #[test]
     fn a_monitor_never_checked_is_pending_and_not_ready() {
@@ -146,77 +229,153 @@ mod tests {
                     repository: Repository::new("octo", "app").expect("repository"),
                     commit: "a".repeat(40),
                     path: "deploy".into(),
+                    base_branch: None,
                 },
                 interval: "5m".into(),
+                ignore_differences: Vec::new(),
             },
         );
         monitor.metadata.generation = Some(3);
         monitor
     }
 
-    fn drifted() -> DriftReport {
-        DriftReport {
-            checked: 4,
-            drifted: 1,
-            missing: 0,
-            resources: vec![DriftedResource {
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-                namespace: Some("default".into()),
-                name: "settings".into(),
-                missing: false,
-                fields: Vec::new(),
-            }],
+    fn checked(outcome: Outcome, drifted: u32) -> Checked {
+        Checked {
+            parent: Some("b".repeat(40)),
+            change: vec!["ConfigMap default/settings: data.a".into()],
+            watched: 4,
+            superseded: 0,
+            drifted,
+            report: DriftReport {
+                checked: 1,
+                drifted: u32::from(drifted > 0),
+                missing: 0,
+                resources: if drifted > 0 {
+                    vec![DriftedResource {
+                        api_version: "v1".into(),
+                        kind: "ConfigMap".into(),
+                        namespace: Some("default".into()),
+                        name: "settings".into(),
+                        missing: false,
+                        fields: Vec::new(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+            },
+            outcome,
         }
     }
 
-    #[test]
-    fn a_check_in_sync_is_ready_and_in_sync() {
-        let report = DriftReport {
-            checked: 4,
-            ..DriftReport::default()
-        };
-        let status = next_status(&monitor(), &Ok(report));
-        assert_eq!(status.phase, Some(DriftPhase::InSync));
-        assert_eq!(
-            status.checked_commit.as_deref(),
-            Some("a".repeat(40).as_str())
-        );
-        assert_eq!(status.resources_checked, 4);
-        assert_eq!(status.observed_generation, Some(3));
-        let ready = &status.conditions[0];
-        assert_eq!(
-            (
-                ready.type_.as_str(),
-                ready.status.as_str(),
-                ready.reason.as_str()
-            ),
-            (READY, "True", "InSync")
-        );
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).expect("a time")
     }
 
-    #[test]
-    fn a_drifted_check_lists_the_objects() {
-        let status = next_status(&monitor(), &Ok(drifted()));
-        assert_eq!(status.phase, Some(DriftPhase::Drifted));
-        assert_eq!(status.resources_drifted, 1);
-        assert_eq!(status.drifted_resources.len(), 1);
-        assert_eq!(status.conditions[0].reason, "Drifted");
-    }
-
-    #[test]
-    fn an_error_keeps_the_last_verdicts_counts_and_says_why() {
+    /// The monitor after checks with these outcomes, a minute apart.
+    fn after(outcomes: &[(Outcome, u32)]) -> DriftMonitor {
         let mut monitor = monitor();
-        monitor.status = Some(next_status(&monitor, &Ok(drifted())));
+        for (minute, (outcome, drifted)) in outcomes.iter().enumerate() {
+            let status = next_status(
+                &monitor,
+                &Ok(checked(outcome.clone(), *drifted)),
+                at(60 * minute as i64),
+            );
+            monitor.status = Some(status);
+        }
+        monitor
+    }
+
+    fn phase(monitor: &DriftMonitor) -> Option<DriftPhase> {
+        monitor.status.as_ref().and_then(|s| s.phase)
+    }
+
+    #[test]
+    fn merged_and_not_live_yet_is_waiting_never_drifted() {
+        let monitor = after(&[(Outcome::DoesNotHold, 2), (Outcome::DoesNotHold, 2)]);
+        assert_eq!(phase(&monitor), Some(DriftPhase::Waiting));
+        let status = monitor.status.expect("status");
+        assert_eq!(status.live_since, None);
+        assert_eq!(status.drifted_since, None);
+        assert_eq!(status.conditions[0].reason, "Waiting");
+    }
+
+    #[test]
+    fn live_then_changed_by_hand_is_drifted_since_the_first_check_that_saw_it() {
+        let monitor = after(&[
+            (Outcome::DoesNotHold, 2),
+            (Outcome::Holds, 0),
+            (Outcome::DoesNotHold, 1),
+            (Outcome::DoesNotHold, 1),
+        ]);
+        assert_eq!(phase(&monitor), Some(DriftPhase::Drifted));
+        let status = monitor.status.expect("status");
+        assert_eq!(
+            status.live_since,
+            Some(Time(at(60))),
+            "live at the second check"
+        );
+        assert_eq!(
+            status.drifted_since,
+            Some(Time(at(120))),
+            "drifted since the third check, not the fourth"
+        );
+        assert_eq!(status.fields_drifted, 1);
+        assert_eq!(status.change, ["ConfigMap default/settings: data.a"]);
+        let repaired = after(&[
+            (Outcome::Holds, 0),
+            (Outcome::DoesNotHold, 1),
+            (Outcome::Holds, 0),
+        ]);
+        assert_eq!(phase(&repaired), Some(DriftPhase::InSync));
+        assert_eq!(
+            repaired.status.and_then(|s| s.drifted_since),
+            None,
+            "repaired: no longer drifted"
+        );
+    }
+
+    #[test]
+    fn nothing_to_deploy_and_superseded_say_so() {
+        let nothing = after(&[(Outcome::NothingToDeploy, 0)]);
+        assert_eq!(phase(&nothing), Some(DriftPhase::NothingToDeploy));
+        let superseded = after(&[
+            (Outcome::Holds, 0),
+            (Outcome::Superseded { by: "c".repeat(40) }, 0),
+        ]);
+        assert_eq!(phase(&superseded), Some(DriftPhase::Superseded));
+        let status = superseded.status.expect("status");
+        assert_eq!(status.superseded_by, Some("c".repeat(40)));
+        assert!(status.live_since.is_some(), "it was live before");
+        assert!(status.conditions[0].message.contains("cccccccccccc"));
+    }
+
+    #[test]
+    fn a_new_commit_starts_afresh() {
+        let mut monitor = after(&[(Outcome::Holds, 0), (Outcome::DoesNotHold, 1)]);
+        assert_eq!(phase(&monitor), Some(DriftPhase::Drifted));
+        monitor.spec.source.commit = "d".repeat(40);
+        let status = next_status(&monitor, &Ok(checked(Outcome::DoesNotHold, 1)), at(600));
+        assert_eq!(
+            status.phase,
+            Some(DriftPhase::Waiting),
+            "never live at this commit"
+        );
+        assert_eq!(status.live_since, None);
+    }
+
+    #[test]
+    fn an_error_keeps_what_the_last_check_found_and_says_why() {
+        let mut monitor = after(&[(Outcome::Holds, 0), (Outcome::DoesNotHold, 1)]);
         let error = DriftError::Cluster(ClusterError::NoSecret {
             cluster: "primary".into(),
             namespace: "prtracker-system".into(),
             label: crate::CLUSTER_LABEL,
             key: crate::KUBECONFIG_KEY,
         });
-        let status = next_status(&monitor, &Err(error));
+        let status = next_status(&monitor, &Err(error), at(600));
         assert_eq!(status.phase, Some(DriftPhase::Error));
         assert_eq!(status.resources_drifted, 1);
+        assert!(status.live_since.is_some());
         let ready = &status.conditions[0];
         assert_eq!(ready.status, "False");
         assert_eq!(ready.reason, "ClusterSecretMissing");
@@ -225,19 +384,13 @@ mod tests {
             "{}",
             ready.message
         );
+        monitor.status = Some(status);
     }
 
     #[test]
     fn the_time_of_a_check_alone_is_no_reason_to_write() {
-        let mut monitor = monitor();
-        let first = next_status(&monitor, &Ok(drifted()));
-        assert!(
-            needs_write(&monitor, &first),
-            "a monitor without status needs one"
-        );
-        monitor.status = Some(first);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        let again = next_status(&monitor, &Ok(drifted()));
+        let monitor = after(&[(Outcome::Holds, 0)]);
+        let again = next_status(&monitor, &Ok(checked(Outcome::Holds, 0)), at(3600));
         assert_ne!(
             again.last_check_time,
             monitor
@@ -246,16 +399,7 @@ mod tests {
                 .and_then(|s| s.last_check_time.clone())
         );
         assert!(!needs_write(&monitor, &again));
-        let in_sync = next_status(
-            &monitor,
-            &Ok(DriftReport {
-                checked: 4,
-                ..DriftReport::default()
-            }),
-        );
-        assert!(needs_write(&monitor, &in_sync));
-        let mut counted = drifted();
-        counted.checked = 5;
-        assert!(needs_write(&monitor, &next_status(&monitor, &Ok(counted))));
+        let drifted = next_status(&monitor, &Ok(checked(Outcome::DoesNotHold, 1)), at(3600));
+        assert!(needs_write(&monitor, &drifted));
     }
 }

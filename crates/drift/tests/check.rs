@@ -6,7 +6,7 @@ mod common;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use k8s_openapi::{ByteString, api::core::v1::Secret};
+use k8s_openapi::{ByteString, api::core::v1::Secret, jiff::Timestamp};
 use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams, PostParams},
@@ -99,8 +99,10 @@ async fn monitor(api: &Api<DriftMonitor>, cluster: &str) -> DriftMonitor {
                 repository: REPO.parse::<Repository>().expect("repository"),
                 commit: COMMIT.into(),
                 path: "deploy".into(),
+                base_branch: None,
             },
             interval: "1m".into(),
+            ignore_differences: Vec::new(),
         },
     );
     api.create(&PostParams::default(), &monitor)
@@ -117,12 +119,12 @@ async fn check(
 ) -> (DriftReport, DriftMonitor, bool) {
     let monitor = api.get(name).await.expect("monitor");
     let result = checker.check(&monitor).await;
-    let status = next_status(&monitor, &result);
+    let status = next_status(&monitor, &result, Timestamp::now());
     let wrote = write_status(client, &monitor, status)
         .await
         .expect("status written")
         .is_some();
-    let report = result.expect("checked");
+    let report = result.expect("checked").report;
     (report, api.get(name).await.expect("monitor"), wrote)
 }
 
@@ -337,7 +339,7 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
     let created = mark_pending(&client, created).await.expect("marked");
     assert_eq!(phase(&created), Some(DriftPhase::Pending));
     let result = checker.check(&created).await;
-    let status = next_status(&created, &result);
+    let status = next_status(&created, &result, Timestamp::now());
     assert_eq!(status.phase, Some(DriftPhase::Error));
     let ready = &status.conditions[0];
     assert_eq!(ready.reason, "InvalidManifests");
@@ -361,4 +363,93 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
     let unchanged = mark_pending(&client, checked).await.expect("no write");
     assert_eq!(unchanged.resource_version(), version);
     assert_eq!(phase(&unchanged), Some(DriftPhase::Error));
+}
+
+/// What one check of a PR's change costs, counted: GitHub (the simulator's request log) and the
+/// apiserver (a counting client), before and after the change is superseded. Printed for the
+/// record; the assertions are the promises (commits are read once; a superseded change is not
+/// compared with the cluster at all).
+#[tokio::test]
+async fn a_check_reads_a_commit_once_and_a_superseded_change_costs_the_cluster_nothing() {
+    use prtracker_drift::Outcome;
+
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-cost")
+        .await
+        .expect("namespace");
+    let settings = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {namespace}}}\ndata: {{mode: \"{value}\"}}\n"
+        )
+    };
+    let base = "0000000000000000000000000000000000000b01";
+    sim.push_commit(REPO, "main", base, [("deploy/app.yaml", settings("1"))])
+        .expect("base");
+    let merge = "0000000000000000000000000000000000000b02";
+    sim.push_commit(REPO, "main", merge, [("deploy/app.yaml", settings("2"))])
+        .expect("the PR's merge");
+    kubectl_ok("primary", &["apply", "-f", "-"], Some(&settings("2")));
+
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    let github = Arc::new(OctocrabGitHub::new(config).expect("github client"));
+    let (counted, apiserver) = shared().primary().counting_client().expect("client");
+    let checker = DriftChecker::new(github, ClusterRegistry::new(counted, &namespace))
+        // The head is asked for at every check here, conditionally: the worst case.
+        .with_head_max_age(std::time::Duration::ZERO);
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+    let mut monitor = monitor(&monitors, IN_CLUSTER).await;
+    monitor.spec.source.commit = merge.to_owned();
+    monitor.spec.source.base_branch = Some("main".to_owned());
+
+    let mut costs = Vec::new();
+    for _ in 0..3 {
+        let (github_before, kube_before) = (sim.requests().len(), apiserver.requests());
+        let checked = checker.check(&monitor).await.expect("checked");
+        assert_eq!(checked.outcome, Outcome::Holds, "{checked:?}");
+        costs.push((
+            sim.requests().len() - github_before,
+            apiserver.requests() - kube_before,
+        ));
+    }
+    eprintln!("a check of a live change: (GitHub, apiserver) requests per check {costs:?}");
+    let repeated: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/contents") || r.path.contains("/commits/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let mut distinct = repeated.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        repeated.len(),
+        distinct.len(),
+        "a commit was read twice: {repeated:?}"
+    );
+    assert_eq!(
+        costs[1].0, 1,
+        "a later check asks GitHub the branch head only"
+    );
+    assert_eq!(costs[1], costs[2]);
+
+    // A later commit changes the field: superseded, and the cluster is not asked at all.
+    let later = "0000000000000000000000000000000000000b03";
+    sim.push_commit(REPO, "main", later, [("deploy/app.yaml", settings("3"))])
+        .expect("a later commit");
+    let kube_before = apiserver.requests();
+    let checked = checker.check(&monitor).await.expect("checked");
+    assert_eq!(
+        checked.outcome,
+        Outcome::Superseded {
+            by: later.to_owned()
+        }
+    );
+    assert_eq!(
+        apiserver.requests() - kube_before,
+        0,
+        "a superseded change is not compared with the cluster"
+    );
 }
