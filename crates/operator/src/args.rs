@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use prtracker_api::Repository;
+use prtracker_api::{IgnoreRule, Repository};
 use prtracker_domain::LabelPrefix;
 use prtracker_github::{AppInstallation, GitHubAuth, GitHubConfig};
 
@@ -100,6 +100,17 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_MONITOR_INTERVAL", default_value = prtracker_api::interval::DEFAULT_INTERVAL)]
     pub monitor_interval: String,
 
+    /// How long a drift must hold before it moves a PR's label (a rollout, a flapping autoscaler):
+    /// an edit undone sooner never reaches the PR. A tracker's spec.settleWindow overrides it.
+    #[arg(long, env = "PRTRACKER_SETTLE_WINDOW", default_value = "2m", value_parser = parse_duration)]
+    pub settle_window: Duration,
+
+    /// A YAML file of fields no drift check judges, as a list of rules in the shape of a tracker's
+    /// spec.ignoreDifferences (kind, group, name, namespace, jsonPointers,
+    /// managedFieldsManagers); e.g. the replicas of every Deployment under an autoscaler.
+    #[arg(long, env = "PRTRACKER_IGNORE_DIFFERENCES_FILE")]
+    pub ignore_differences_file: Option<PathBuf>,
+
     /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
     /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
     #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
@@ -138,6 +149,8 @@ pub struct OperatorConfig {
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
+    pub settle_window: Duration,
+    pub ignore_differences: Vec<IgnoreRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +191,14 @@ impl RunArgs {
         {
             bail!("--manifests-path must be relative to the repository root, without '..'");
         }
+        if self.settle_window > Duration::from_secs(3600) {
+            bail!("--settle-window must be at most 1h: a drift held longer is not a rollout");
+        }
+        let ignore_differences = match &self.ignore_differences_file {
+            Some(path) => read_ignore_rules(path)
+                .with_context(|| format!("--ignore-differences-file {}", path.display()))?,
+            None => Vec::new(),
+        };
         let pod_namespace = std::env::var("POD_NAMESPACE").ok();
         let tracker_namespace = self
             .tracker_namespace
@@ -215,6 +236,8 @@ impl RunArgs {
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,
+            settle_window: self.settle_window,
+            ignore_differences,
         })
     }
 
@@ -256,6 +279,25 @@ impl RunArgs {
 }
 
 /// A secret from a file, without the trailing newline editors and `kubectl create secret` leave.
+/// The rules of an ignore-differences file: a YAML list of rules, each with a kind, and JSON
+/// pointers starting with `/`.
+fn read_ignore_rules(path: &std::path::Path) -> anyhow::Result<Vec<IgnoreRule>> {
+    let text = std::fs::read_to_string(path)?;
+    let rules: Vec<IgnoreRule> = serde_yaml_ng::from_str(&text).context("not a list of rules")?;
+    for (index, rule) in rules.iter().enumerate() {
+        if rule.kind.is_empty() {
+            bail!("rule {}: a kind (or *) is needed", index + 1);
+        }
+        if let Some(pointer) = rule.json_pointers.iter().find(|p| !p.starts_with('/')) {
+            bail!(
+                "rule {}: {pointer:?} is not a JSON pointer (/spec/replicas)",
+                index + 1
+            );
+        }
+    }
+    Ok(rules)
+}
+
 fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path).context("cannot read it")?;
     let secret = text.trim_end_matches(['\n', '\r']).to_owned();

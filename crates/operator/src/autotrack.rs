@@ -54,6 +54,8 @@ impl AutoTrack {
                 number,
                 clusters: self.clusters.clone(),
                 manifests_path: self.manifests_path.clone(),
+                settle_window: None,
+                ignore_differences: Vec::new(),
             },
             status: None,
         }

@@ -105,6 +105,8 @@ mod tests {
                 number: 1,
                 clusters: Vec::new(),
                 manifests_path: ".".into(),
+                settle_window: None,
+                ignore_differences: Vec::new(),
             },
         );
         tracker.metadata.namespace = Some("ns".into());

@@ -9,6 +9,7 @@ use std::{
 };
 
 use futures::{Stream, StreamExt};
+use k8s_openapi::jiff::Timestamp;
 use kube::{
     Client, ResourceExt,
     runtime::{Controller, controller::Action, reflector::Store, watcher},
@@ -18,7 +19,7 @@ use prtracker_api::{
     interval::parse_interval,
     status::{StatusWriteError, write_status},
 };
-use prtracker_drift::{DriftChecker, mark_pending, next_status};
+use prtracker_drift::{DriftChecker, Outcome, mark_pending, next_status};
 use tracing::{debug, warn};
 
 use crate::{
@@ -73,17 +74,32 @@ pub async fn reconcile(
     let result = ctx.checker.check(&monitor).await;
     let interval = parse_interval(&monitor.spec.interval).unwrap_or(FALLBACK_INTERVAL);
     let next = match &result {
+        // Nothing of the PR's left to judge: no more checks until the spec changes.
+        Ok(checked)
+            if matches!(
+                checked.outcome,
+                Outcome::NothingToDeploy | Outcome::Superseded { .. }
+            ) =>
+        {
+            ctx.failures.succeeded(&monitor);
+            None
+        }
         Ok(_) => {
             ctx.failures.succeeded(&monitor);
-            interval
+            Some(interval)
+        }
+        // A commit that cannot be judged will not change: reported once, not retried.
+        Err(error) if error.is_final() => {
+            warn!(monitor = %monitor.name_any(), %error, "drift check cannot be made at this commit; not retrying until the spec changes");
+            None
         }
         Err(error) => {
             let failures = ctx.failures.failed(&monitor);
             warn!(monitor = %monitor.name_any(), %error, failures, "drift check failed");
-            backoff(failures, interval.min(MAX_BACKOFF))
+            Some(backoff(failures, interval.min(MAX_BACKOFF)))
         }
     };
-    let status = next_status(&monitor, &result);
+    let status = next_status(&monitor, &result, Timestamp::now());
     let written = write_status(&ctx.client, &monitor, status).await;
     let failure = match (&result, &written) {
         (Err(error), _) => Some(error.reason()),
@@ -94,7 +110,7 @@ pub async fn reconcile(
     match written {
         Ok(written) => {
             debug!(monitor = %monitor.name_any(), changed = written.is_some(), "checked");
-            Ok(Action::requeue(next))
+            Ok(next.map_or_else(Action::await_change, Action::requeue))
         }
         Err(StatusWriteError::Conflict { .. }) => Ok(Action::requeue(CONFLICT_RETRY)),
         Err(error) => Err(error.into()),

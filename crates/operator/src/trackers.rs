@@ -129,9 +129,19 @@ async fn reconcile_tracker(
     let monitors = monitors_of(&ctx.monitors, tracker);
     let synced = ctx.coordinator.reconcile(tracker, &monitors).await?;
     events::publish(&ctx.recorder, &synced.tracker, &synced).await;
+    // A drift still inside its settle window is looked at again when the window ends.
+    let next = synced
+        .plan
+        .review_after
+        .map_or(ctx.resync_interval, |settles| {
+            ctx.resync_interval.min(settles + Duration::from_secs(1))
+        });
+    if let Some(settles) = synced.plan.review_after {
+        debug!(tracker = %tracker.name_any(), ?settles, ?next, "a drift within its settle window: looking again then");
+    }
     match synced.incomplete {
         Some(error) => Err(error.into()),
-        None => Ok(Action::requeue(ctx.resync_interval)),
+        None => Ok(Action::requeue(next)),
     }
 }
 

@@ -19,9 +19,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::debug;
 
-/// Set (to any new value, e.g. a time) to ask for a check now rather than at the next interval:
-/// `kubectl annotate dm NAME prtracker.io/check-requested="$(date +%s)" --overwrite`.
-pub const CHECK_REQUESTED_ANNOTATION: &str = "prtracker.io/check-requested";
+pub use prtracker_drift::CHECK_REQUESTED_ANNOTATION;
 
 /// Changes buffered for a controller that is busy; beyond it, the watch waits.
 const BUFFER: usize = 1024;
@@ -141,8 +139,10 @@ mod tests {
                     repository: "o/r".parse().expect("repository"),
                     commit: "a".repeat(40),
                     path: ".".into(),
+                    base_branch: None,
                 },
                 interval: "5m".into(),
+                ignore_differences: Vec::new(),
             },
         );
         monitor.metadata.namespace = Some("ns".into());

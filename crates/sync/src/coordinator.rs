@@ -6,13 +6,13 @@
 //! from the caller), plan (pure, in the domain), carry the plan out (the PR's labels, the monitors,
 //! then the status, written once and only when it changed).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{Client, ResourceExt};
 use prtracker_api::{
-    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, names::monitor_name,
-    status::write_status,
+    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, interval::parse_go_duration,
+    names::monitor_name, status::write_status,
 };
 use prtracker_domain::{NotApplicable, Observation, Plan, Record, Repository};
 use prtracker_github::{GitHubApi, PullRequest};
@@ -21,9 +21,9 @@ use tracing::{info, instrument, warn};
 use crate::{
     error::SyncError,
     labels::{LabelManager, Written},
-    monitors,
+    monitors::{self, Target},
     result::SyncResult,
-    status::{failed_status, synced_status},
+    status::{MonitorsAfter, failed_status, synced_status},
 };
 
 /// How recent the operator's knowledge of a PR is: a number that grows with every change to the
@@ -42,14 +42,34 @@ impl Freshness for HearsNothing {
     }
 }
 
+/// Which tracked PR merged a commit, where the operator knows (its trackers' merge commits).
+pub trait MergedBy: Send + Sync {
+    fn pull_request(&self, repo: &Repository, commit: &str) -> Option<u64>;
+}
+
+/// Knows no merge: a superseding commit is named without its PR.
+struct KnowsNoMerge;
+
+impl MergedBy for KnowsNoMerge {
+    fn pull_request(&self, _: &Repository, _: &str) -> Option<u64> {
+        None
+    }
+}
+
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
     kube: Client,
     github: Arc<dyn GitHubApi>,
     labels: Arc<dyn LabelManager>,
     monitor_interval: String,
+    settle_window: Duration,
     freshness: Arc<dyn Freshness>,
+    merges: Arc<dyn MergedBy>,
 }
+
+/// How long a drift must hold before it moves a PR's label, unless its tracker says otherwise: a
+/// rollout usually finishes well within it.
+pub const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_secs(120);
 
 /// What one sync did.
 #[derive(Debug)]
@@ -77,8 +97,32 @@ impl Coordinator {
             github,
             labels,
             monitor_interval: prtracker_api::interval::DEFAULT_INTERVAL.to_owned(),
+            settle_window: DEFAULT_SETTLE_WINDOW,
             freshness: Arc::new(HearsNothing),
+            merges: Arc::new(KnowsNoMerge),
         }
+    }
+
+    /// How long a drift must hold before it moves the PR's label, where the tracker does not say.
+    pub fn with_settle_window(mut self, window: Duration) -> Self {
+        self.settle_window = window;
+        self
+    }
+
+    /// The settle window of `tracker`: its own, else the coordinator's.
+    fn settle_window(&self, tracker: &PullRequestTracker) -> Duration {
+        tracker
+            .spec
+            .settle_window
+            .as_deref()
+            .and_then(parse_go_duration)
+            .unwrap_or(self.settle_window)
+    }
+
+    /// Where the coordinator learns which tracked PR merged a commit.
+    pub fn with_merges(mut self, merges: Arc<dyn MergedBy>) -> Self {
+        self.merges = merges;
+        self
     }
 
     /// Where the coordinator learns of changes to a PR made after it read it.
@@ -162,7 +206,13 @@ impl Coordinator {
             .ok_or_else(|| SyncError::NotMerged(tracker.name_any()))?;
         let mut created = Vec::with_capacity(clusters.len());
         for cluster in clusters {
-            let desired = monitors::desired(tracker, cluster, &commit, &self.monitor_interval)?;
+            let base_branch = tracker.status.as_ref().and_then(|s| s.base_ref.as_deref());
+            let target = Target {
+                commit: &commit,
+                base_branch,
+                interval: &self.monitor_interval,
+            };
+            let desired = monitors::desired(tracker, cluster, target)?;
             created.push(monitors::apply(&self.kube, &desired).await?);
         }
         let mut status = tracker.status.clone().unwrap_or_default();
@@ -185,7 +235,8 @@ impl Coordinator {
         let heard = self.freshness.heard(repo, number);
         let pr = self.read_pr(tracker).await?;
         let commit = merge_commit(&pr);
-        let seen = monitors::seen(tracker, commit, &self.monitor_interval, monitors);
+        let target = commit.map(|commit| self.target(&pr, commit));
+        let seen = monitors::seen(tracker, target, monitors, Timestamp::now());
         let labels = pr.label_names();
         let observed = Observation {
             labels: &labels,
@@ -195,6 +246,7 @@ impl Coordinator {
             clusters: &tracker.spec.clusters,
             monitors: &seen,
             prefix: self.labels.prefix(),
+            settle: self.settle_window(tracker),
         };
         match make_plan(&observed) {
             Ok(plan) => self.carry_out(tracker, &pr, plan, monitors, heard).await,
@@ -257,12 +309,12 @@ impl Coordinator {
                 .unwrap_or_default(),
             Some(monitor_plan) => {
                 let commit = merge_commit(pr).unwrap_or_default();
+                let target = self.target(pr, commit);
                 for cluster in &monitor_plan.apply {
-                    let outcome =
-                        match monitors::desired(tracker, cluster, commit, &self.monitor_interval) {
-                            Ok(desired) => monitors::apply(&self.kube, &desired).await,
-                            Err(error) => Err(error),
-                        };
+                    let outcome = match monitors::desired(tracker, cluster, target) {
+                        Ok(desired) => monitors::apply(&self.kube, &desired).await,
+                        Err(error) => Err(error),
+                    };
                     match outcome {
                         Ok(_) => applied.push(cluster.clone()),
                         Err(error) => {
@@ -305,7 +357,16 @@ impl Coordinator {
         if !still_fresh() {
             return Err(stale());
         }
-        let status = synced_status(tracker, pr, &plan, &result, monitor_names);
+        let superseding_pr = existing
+            .iter()
+            .find_map(|m| m.status.as_ref()?.superseded_by.as_deref())
+            .and_then(|commit| self.merges.pull_request(repo, commit));
+        let after = MonitorsAfter {
+            names: monitor_names,
+            judged: plan.monitors.as_ref().map(|_| existing),
+            superseding_pr,
+        };
+        let status = synced_status(tracker, pr, &plan, &result, after);
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),
             None => (tracker.clone(), false),
@@ -319,6 +380,15 @@ impl Coordinator {
             monitors_retired: retired,
             incomplete,
         })
+    }
+
+    /// What the monitors of a merged PR check.
+    fn target<'a>(&'a self, pr: &'a PullRequest, commit: &'a str) -> Target<'a> {
+        Target {
+            commit,
+            base_branch: Some(pr.base.branch.as_str()).filter(|b| !b.is_empty()),
+            interval: &self.monitor_interval,
+        }
     }
 
     async fn read_pr(&self, tracker: &PullRequestTracker) -> Result<PullRequest, SyncError> {

@@ -10,7 +10,7 @@ pub mod monitors;
 mod result;
 pub mod status;
 
-pub use coordinator::{Coordinator, Freshness, Synced};
+pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, Synced};
 pub use error::SyncError;
 pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};

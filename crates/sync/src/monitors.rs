@@ -1,6 +1,7 @@
 //! A tracker's DriftMonitors: the one it should have per cluster, how the plan sees those it has,
 //! and the writes that create, update or retire them.
 
+use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
@@ -18,12 +19,19 @@ pub const FIELD_MANAGER: &str = "prtracker";
 /// Marks a monitor with the name of its tracker, to find a tracker's monitors by label.
 pub const TRACKER_LABEL: &str = "prtracker.io/tracker";
 
-/// The monitor `tracker` should have for `cluster`, checking `commit`.
+/// What a tracker's monitors check: the merge commit, the branch it merged into, how often.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub commit: &'a str,
+    pub base_branch: Option<&'a str>,
+    pub interval: &'a str,
+}
+
+/// The monitor `tracker` should have for `cluster`.
 pub fn desired(
     tracker: &PullRequestTracker,
     cluster: &str,
-    commit: &str,
-    interval: &str,
+    target: Target<'_>,
 ) -> Result<DriftMonitor, SyncError> {
     let name = tracker.name_any();
     let namespace = tracker
@@ -39,10 +47,12 @@ pub fn desired(
             cluster: cluster.to_owned(),
             source: ManifestSource {
                 repository: tracker.spec.repository.clone(),
-                commit: commit.to_owned(),
+                commit: target.commit.to_owned(),
                 path: tracker.spec.manifests_path.clone(),
+                base_branch: target.base_branch.map(str::to_owned),
             },
-            interval: interval.to_owned(),
+            interval: target.interval.to_owned(),
+            ignore_differences: tracker.spec.ignore_differences.clone(),
         },
     );
     monitor.metadata.namespace = Some(namespace);
@@ -55,25 +65,37 @@ pub fn desired(
     Ok(monitor)
 }
 
-/// The monitors as the plan sees them: up to date when their spec is what `desired` would give.
+/// The monitors as the plan sees them: up to date when their spec is what `desired` would give,
+/// and for how long a drift they report has held (as of `now`).
 pub fn seen(
     tracker: &PullRequestTracker,
-    commit: Option<&str>,
-    interval: &str,
+    target: Option<Target<'_>>,
     monitors: &[DriftMonitor],
+    now: Timestamp,
 ) -> Vec<MonitorSeen> {
     monitors
         .iter()
         .map(|monitor| {
-            let wanted = commit
-                .and_then(|commit| desired(tracker, &monitor.spec.cluster, commit, interval).ok());
+            let wanted =
+                target.and_then(|target| desired(tracker, &monitor.spec.cluster, target).ok());
+            let status = monitor.status.as_ref();
+            let drifted_for = status
+                .and_then(|s| s.drifted_since.as_ref())
+                .map(|since| held_for(since.0, now));
             MonitorSeen {
                 cluster: monitor.spec.cluster.clone(),
                 up_to_date: wanted.is_some_and(|wanted| wanted.spec == monitor.spec),
-                phase: monitor.status.as_ref().and_then(|s| s.phase),
+                phase: status.and_then(|s| s.phase),
+                drifted_for,
             }
         })
         .collect()
+}
+
+/// The time from `since` to `now`; zero when the clocks disagree the other way.
+fn held_for(since: Timestamp, now: Timestamp) -> std::time::Duration {
+    let millis = now.as_millisecond().saturating_sub(since.as_millisecond());
+    std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 /// Creates or updates a monitor: server-side apply under the operator's field manager, so a second

@@ -97,6 +97,8 @@ impl Env {
                 number,
                 clusters: vec!["in-cluster".into()],
                 manifests_path: "deploy".into(),
+                settle_window: None,
+                ignore_differences: Vec::new(),
             },
         );
         self.trackers
@@ -555,6 +557,8 @@ async fn a_missing_pr_is_reported_in_a_condition_with_no_label_writes() {
             number: 1,
             clusters: vec![],
             manifests_path: ".".into(),
+            settle_window: None,
+            ignore_differences: Vec::new(),
         },
     );
     env.trackers
@@ -1049,4 +1053,40 @@ async fn no_label_is_written_on_a_read_a_newer_change_has_overtaken() {
         env.label_writes()
     );
     assert_eq!(env.labels(number), ["state/approved", "state/open"]);
+}
+
+#[tokio::test]
+async fn a_drift_within_the_settle_window_moves_nothing_and_asks_to_be_looked_at_again() {
+    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+    use prtracker_api::{DriftMonitorStatus, DriftPhase};
+    use prtracker_sync::monitors::{Target, desired};
+
+    let env = env("settle").await;
+    let number = env.open_pr(&["state/deployed"]);
+    let merge = env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let mut tracker = env.tracker(number, Some(PrState::Deployed)).await;
+    let status = tracker.status.get_or_insert_default();
+    status.drift_verdict = Some(DriftPhase::InSync);
+    let target = Target {
+        commit: &merge,
+        base_branch: Some("main"),
+        interval: prtracker_api::interval::DEFAULT_INTERVAL,
+    };
+    let mut monitor = desired(&tracker, "in-cluster", target).expect("a monitor");
+    monitor.status = Some(DriftMonitorStatus {
+        phase: Some(DriftPhase::Drifted),
+        drifted_since: Some(Time(Timestamp::now())),
+        ..Default::default()
+    });
+    let synced = env
+        .coordinator
+        .reconcile(&tracker, &[monitor])
+        .await
+        .expect("reconciled");
+    assert_eq!(synced.plan.target, PrState::Deployed, "not yet");
+    let review = synced.plan.review_after.expect("a time to look again");
+    assert!(
+        review <= prtracker_sync::DEFAULT_SETTLE_WINDOW,
+        "{review:?}"
+    );
 }

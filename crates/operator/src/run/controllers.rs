@@ -14,9 +14,10 @@ use kube::{
     },
 };
 use prtracker_api::{DriftMonitor, PullRequestTracker};
+use prtracker_domain::Repository;
 use prtracker_drift::{ClusterRegistry, DriftChecker};
 use prtracker_github::OctocrabGitHub;
-use prtracker_sync::{Coordinator, GitHubLabelManager};
+use prtracker_sync::{Coordinator, GitHubLabelManager, MergedBy};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::info;
@@ -28,7 +29,7 @@ use super::{
 };
 use crate::{
     args::OperatorConfig,
-    autotrack::AutoTrack,
+    autotrack::{AutoTrack, same_repository},
     ledger::ChangeLedger,
     metrics::{Health, Metrics},
     monitors::{MonitorContext, monitor_controller},
@@ -86,7 +87,9 @@ pub async fn run_controllers(
     ));
     let coordinator = Coordinator::new(client.clone(), github.clone(), labels)
         .with_monitor_interval(config.monitor_interval.clone())
-        .with_freshness(ledger);
+        .with_settle_window(config.settle_window)
+        .with_freshness(ledger)
+        .with_merges(Arc::new(MergesOf(tracker_store.clone())));
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -107,7 +110,10 @@ pub async fn run_controllers(
         DriftChecker::new(
             github.clone(),
             ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
-        ),
+        )
+        .with_ignore_rules(config.ignore_differences.clone())
+        // A base branch's head is asked at most once per resync per repository and branch.
+        .with_head_max_age(config.resync_interval),
     );
     monitor_ctx.observer = observer(&metrics, &health);
     let monitor_ctx = Arc::new(monitor_ctx);
@@ -197,6 +203,23 @@ pub async fn run_controllers(
         caches_ready
     );
     info!("controllers stopped");
+}
+
+/// Which tracked PR merged a commit: the trackers' merge commits in the leader's cache.
+struct MergesOf(Store<PullRequestTracker>);
+
+impl MergedBy for MergesOf {
+    fn pull_request(&self, repo: &Repository, commit: &str) -> Option<u64> {
+        self.0
+            .find(|t| {
+                same_repository(&t.spec.repository, repo)
+                    && t.status
+                        .as_ref()
+                        .and_then(|s| s.merge_commit_sha.as_deref())
+                        == Some(commit)
+            })
+            .map(|t| t.spec.number)
+    }
 }
 
 /// Reconcile outcomes into the metrics, and progress into liveness.
