@@ -281,6 +281,8 @@ async fn create_trackers(client: &Client, namespace: &str, count: u64, deadline:
                     number,
                     clusters: Vec::new(),
                     manifests_path: ".".to_owned(),
+                    settle_window: None,
+                    ignore_differences: Vec::new(),
                 },
             );
             let created = &created;

@@ -37,6 +37,11 @@ fn the_demo_plays_a_prs_life_and_cleans_up() {
         ("state/deployed", "Deployed"),
         ("state/drifted", "Drifted"),
         ("state/deployed", "Deployed"),
+        // PR #2: opened, merged, deployed; then PR #1, still deployed.
+        ("state/open", "Open"),
+        ("state/merged", "Merged"),
+        ("state/deployed", "Deployed"),
+        ("state/deployed", "Deployed"),
     ];
     assert_eq!(
         seen,
@@ -52,10 +57,12 @@ fn the_demo_plays_a_prs_life_and_cleans_up() {
         stdout.contains("drift in secondary: Deployment shop/shop spec.replicas: 3 -> 5"),
         "{stdout}"
     );
+    // Merged and not applied yet is not drift: what is not there yet.
     assert!(
-        stdout.contains("drift in in-cluster: ") && stdout.contains(" missing"),
+        stdout.contains("not live yet in in-cluster: ") && stdout.contains(" missing"),
         "{stdout}"
     );
+    assert!(stdout.contains("PR #1 stays deployed"), "{stdout}");
     assert!(stdout.contains("demo complete"), "{stdout}");
 
     // It printed where things were, and removed them all.

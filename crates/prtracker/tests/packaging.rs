@@ -460,6 +460,7 @@ async fn the_default_rendering_is_accepted_by_the_apiserver() {
             "--resync-interval=5m",
             "--manifests-path=.",
             "--monitor-interval=5m",
+            "--settle-window=2m",
             &format!("--cluster-secrets-namespace={ns}"),
             "--leader-elect",
             &format!("--lease-namespace={ns}"),
@@ -566,6 +567,8 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--default-clusters=in-cluster,staging".to_owned(),
         "--manifests-path=deploy/k8s".to_owned(),
         "--monitor-interval=1m".to_owned(),
+        "--settle-window=90s".to_owned(),
+        "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),
         format!("--cluster-secrets-namespace={secrets_ns}"),
         "--leader-elect".to_owned(),
         format!("--lease-namespace={lease_ns}"),
@@ -579,6 +582,21 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "an App replaces the token: {args:?}"
     );
 
+    // The global ignore rules: a ConfigMap, mounted where the flag says.
+    let rules = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ConfigMap"
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-ignore-differences"))
+        })
+        .expect("the ignore rules' ConfigMap");
+    let rules: serde_json::Value =
+        serde_yaml_ng::from_str(rules["data"]["rules.yaml"].as_str().expect("rules.yaml"))
+            .expect("rules as YAML");
+    assert_eq!(rules[0]["managedFieldsManagers"][0], "hpa-controller");
+
     // The files the arguments name are the ones the projected volume mounts.
     let deployment = docs
         .iter()
@@ -591,7 +609,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         pod["containers"][0]["image"],
         "registry.example.com/prtracker:0.1.0-test"
     );
-    let mounted: BTreeSet<String> = pod["volumes"][0]["projected"]["sources"]
+    let mut mounted: BTreeSet<String> = pod["volumes"][0]["projected"]["sources"]
         .as_array()
         .expect("projected sources")
         .iter()
@@ -603,6 +621,27 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
             )
         })
         .collect();
+    // The ignore rules' ConfigMap, mounted as a directory of its keys.
+    let rules_volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| {
+            v["configMap"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-ignore-differences"))
+        })
+        .expect("the rules' volume");
+    let rules_mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["name"] == rules_volume["name"])
+        .expect("the rules mounted");
+    mounted.insert(format!(
+        "{}/rules.yaml",
+        rules_mount["mountPath"].as_str().expect("a mount path")
+    ));
     let named: BTreeSet<String> = args
         .iter()
         .filter_map(|a| a.split_once('='))

@@ -88,10 +88,10 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     sim.set_files(
         REPO,
         &head,
-        [("deploy/shop.yaml", manifests(3).into_bytes())],
+        [("deploy/shop.yaml", manifests(3, "1.4.2").into_bytes())],
     )
     .map_err(|e| anyhow::anyhow!(e.message))?;
-    step(&world, number, "1/6 a person opens PR #1", |s| {
+    step(&world, number, "1/7 a person opens PR #1", |s| {
         s.state == Some(PrState::Open)
     })
     .await?;
@@ -103,7 +103,7 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     step(
         &world,
         number,
-        "2/6 a reviewer labels it state/approved",
+        "2/7 a reviewer labels it state/approved",
         |s| s.state == Some(PrState::Approved),
     )
     .await?;
@@ -112,7 +112,7 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     sim.merge_pull(REPO, number, PERSON)
         .map_err(|e| anyhow::anyhow!(e.message))?;
     // Settled once both monitors have checked: nothing is deployed yet, so both say what is missing.
-    step(&world, number, "3/6 it is merged", |s| {
+    step(&world, number, "3/7 it is merged", |s| {
         s.state == Some(PrState::Merged)
             && s.monitors.len() == 2
             && s.monitors
@@ -123,31 +123,88 @@ async fn play(keep: bool) -> anyhow::Result<()> {
 
     // 4. Deployed to both clusters.
     for cluster in [primary, secondary] {
-        kubectl_apply(cluster, &manifests(3))?;
+        kubectl_apply(cluster, &manifests(3, "1.4.2"))?;
     }
     request_checks(&monitors).await?;
-    step(&world, number, "4/6 CD applies it to both clusters", |s| {
+    step(&world, number, "4/7 CD applies it to both clusters", |s| {
         s.state == Some(PrState::Deployed)
     })
     .await?;
 
     // 5. A hand edit in one cluster.
-    kubectl_apply(secondary, &manifests(5))?;
+    kubectl_apply(secondary, &manifests(5, "1.4.2"))?;
     request_checks(&monitors).await?;
     step(
         &world,
         number,
-        "5/6 someone scales it to 5 by hand in secondary",
+        "5/7 someone scales it to 5 by hand in secondary",
         |s| s.state == Some(PrState::Drifted),
     )
     .await?;
 
     // 6. The edit undone.
-    kubectl_apply(secondary, &manifests(3))?;
+    kubectl_apply(secondary, &manifests(3, "1.4.2"))?;
     request_checks(&monitors).await?;
-    step(&world, number, "6/6 the hand edit is undone", |s| {
+    step(&world, number, "6/7 the hand edit is undone", |s| {
         s.state == Some(PrState::Deployed)
     })
+    .await?;
+
+    // 7. A later PR changes the same Deployment: PR #1 is not drifted by it.
+    let second = sim
+        .create_pull(
+            REPO,
+            NewPull {
+                title: "Ship the shop 1.5.0".into(),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let second_head = sim
+        .pull(REPO, second)
+        .and_then(|pr| pr["head"]["sha"].as_str().map(str::to_owned))
+        .context("the second PR's head commit")?;
+    sim.set_files(
+        REPO,
+        &second_head,
+        [("deploy/shop.yaml", manifests(3, "1.5.0").into_bytes())],
+    )
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    step(
+        &world,
+        second,
+        "7/7 PR #2 opens, to ship the shop 1.5.0",
+        |s| s.state == Some(PrState::Open),
+    )
+    .await?;
+    sim.merge_pull(REPO, second, PERSON)
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    step(&world, second, "    it is merged", |s| {
+        s.state == Some(PrState::Merged)
+            && s.monitors.len() == 2
+            && s.monitors
+                .iter()
+                .all(|m| !matches!(m.phase, None | Some(DriftPhase::Pending)))
+    })
+    .await?;
+    for cluster in [primary, secondary] {
+        kubectl_apply(cluster, &manifests(3, "1.5.0"))?;
+    }
+    request_checks(&monitors).await?;
+    step(
+        &world,
+        second,
+        "    CD applies it: PR #2 is deployed",
+        |s| s.state == Some(PrState::Deployed),
+    )
+    .await?;
+    request_checks(&monitors).await?;
+    step(
+        &world,
+        number,
+        "    PR #1 stays deployed: its image is PR #2's to watch now, not drift",
+        |s| s.state == Some(PrState::Deployed),
+    )
     .await?;
 
     println!();

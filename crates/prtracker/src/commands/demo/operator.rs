@@ -44,6 +44,8 @@ impl Operator {
             .arg("--default-clusters=in-cluster,secondary")
             .arg("--manifests-path=deploy")
             .arg("--resync-interval=30s")
+            // A demo cannot wait out a real rollout's settle window; 3 s shows the rule.
+            .arg("--settle-window=3s")
             .env("KUBECONFIG", cluster.kubeconfig_path())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

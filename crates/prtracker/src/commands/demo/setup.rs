@@ -15,7 +15,7 @@ use prtracker_testenv::Cluster;
 use super::{APP_NAMESPACE, NAMESPACE};
 
 /// The manifests the PR changes: a Deployment and its ConfigMap.
-pub(super) fn manifests(replicas: u32) -> String {
+pub(super) fn manifests(replicas: u32, version: &str) -> String {
     format!(
         "apiVersion: v1
 kind: ConfigMap
@@ -40,7 +40,7 @@ spec:
     spec:
       containers:
         - name: shop
-          image: registry.example/shop:1.4.2
+          image: registry.example/shop:{version}
 "
     )
 }

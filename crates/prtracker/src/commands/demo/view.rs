@@ -76,20 +76,23 @@ impl Snapshot {
             .into_iter()
             .filter(|l| l.starts_with("state/"))
             .collect();
-        let state = world
+        let tracker = world
             .trackers
             .list(&Default::default())
             .await?
             .items
             .into_iter()
-            .find(|t| t.spec.number == number)
-            .and_then(|t| t.status.and_then(|s| s.state));
+            .find(|t| t.spec.number == number);
+        let tracker_name = tracker.as_ref().and_then(|t| t.metadata.name.clone());
+        let state = tracker.and_then(|t| t.status.and_then(|s| s.state));
+        // This PR's monitors only: another PR's have their own story.
         let mut monitors: Vec<_> = world
             .monitors
             .list(&Default::default())
             .await?
             .items
             .into_iter()
+            .filter(|m| Some(&m.spec.tracker) == tracker_name.as_ref())
             .map(MonitorView::of)
             .collect();
         monitors.sort_by(|a, b| a.cluster.cmp(&b.cluster));
@@ -150,8 +153,14 @@ pub(super) async fn step(
             println!("     {}", snapshot.line());
             for monitor in &snapshot.monitors {
                 if !monitor.drift.is_empty() {
+                    // Merged and not applied yet is not drift: the demo says which it is.
+                    let what = if monitor.phase == Some(DriftPhase::Waiting) {
+                        "not live yet in"
+                    } else {
+                        "drift in"
+                    };
                     println!(
-                        "     drift in {}: {}",
+                        "     {what} {}: {}",
                         monitor.cluster,
                         monitor.drift.join("; ")
                     );
