@@ -37,6 +37,8 @@ fn tracker(name: &str, number: u64) -> PullRequestTracker {
             number,
             clusters: vec!["in-cluster".into(), "staging".into()],
             manifests_path: "deploy/app".into(),
+            settle_window: None,
+            ignore_differences: Vec::new(),
         },
     )
 }
@@ -51,8 +53,10 @@ fn monitor(name: &str) -> DriftMonitor {
                 repository: "octo-org/hello-world".parse().expect("valid repository"),
                 commit: COMMIT.into(),
                 path: "deploy/app".into(),
+                base_branch: None,
             },
             interval: "1m".into(),
+            ignore_differences: Vec::new(),
         },
     )
 }
