@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::contents::blob_sha;
 use crate::error::ApiError;
-use crate::ids;
+use crate::git::Tree;
 use crate::model::{Commit, PrState, Repo, World};
 use crate::render::{self, encode_segment};
 use crate::time::rfc3339;
@@ -78,13 +78,10 @@ pub fn resolve_commit(repo: &Repo, reference: &str) -> Option<String> {
     }
 }
 
-/// A tree id for a set of files, stable for the same files.
+/// The commit's root tree sha, as `git/trees` serves it (a commit without files: the empty tree).
 fn tree_sha(files: Option<&BTreeMap<String, Vec<u8>>>) -> String {
-    let mut listing = String::new();
-    for (path, bytes) in files.into_iter().flatten() {
-        listing.push_str(&format!("{path}\0{}\n", blob_sha(bytes)));
-    }
-    ids::sha40(&format!("tree:{listing}"))
+    let empty = BTreeMap::new();
+    Tree::build(files.unwrap_or(&empty)).sha
 }
 
 fn user(world: &World, login: &str) -> Value {

@@ -8,6 +8,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::git::Tree;
 use crate::ids;
 use crate::model::{Repo, World};
 use crate::render::encode_segment;
@@ -164,18 +165,21 @@ impl World {
         if children.is_empty() && !path.is_empty() {
             return Err(ApiError::not_found(DOC));
         }
+        // A directory's sha is its tree's, as `git/trees` serves it.
+        let root = Tree::build(tree);
         let entries = children
             .into_iter()
             .map(|(child, bytes)| {
                 let full_path = format!("{prefix}{child}");
                 match bytes {
                     Some(b) => ctx.entry(&full_path, "file", &blob_sha(b), b.len()),
-                    None => ctx.entry(
-                        &full_path,
-                        "dir",
-                        &ids::sha40(&format!("{sha}:tree:{full_path}")),
-                        0,
-                    ),
+                    None => {
+                        let tree_sha = root
+                            .find(&full_path)
+                            .map(|t| t.sha.clone())
+                            .unwrap_or_default();
+                        ctx.entry(&full_path, "dir", &tree_sha, 0)
+                    }
                 }
             })
             .collect();

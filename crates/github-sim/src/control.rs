@@ -335,6 +335,18 @@ impl Control {
         self.shared.lock().log.clone()
     }
 
+    /// The most API requests that were in flight at once (arrived, not yet answered) since the
+    /// start or the last [`Control::reset_counters`].
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight()
+    }
+
+    /// Entries a recursive `git/trees` answer lists before it says `truncated: true` (GitHub's
+    /// limit, 100,000, by default), to exercise clients' handling of a truncated tree.
+    pub fn set_tree_entry_limit(&self, entries: usize) {
+        self.shared.lock().limits.tree_entries = entries;
+    }
+
     pub fn budget(&self, token: &str) -> Budget {
         let mut g = self.shared.lock();
         let now = g.world.now();
@@ -370,8 +382,10 @@ impl Control {
         }
     }
 
-    /// Clears the request log, budgets, deliveries log and fault counters (not the world).
+    /// Clears the request log, budgets, deliveries log, fault counters and the in-flight
+    /// maximum (not the world).
     pub fn reset_counters(&self) {
+        self.shared.reset_max_in_flight();
         let mut g = self.shared.lock();
         g.log.clear();
         g.limits.reset_counters();

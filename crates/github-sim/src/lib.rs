@@ -23,6 +23,7 @@ mod config;
 mod contents;
 mod control;
 mod error;
+mod git;
 mod http;
 mod ids;
 mod labels;

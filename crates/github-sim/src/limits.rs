@@ -62,6 +62,8 @@ pub struct Limits {
     pub default_limit: u64,
     pub budgets: HashMap<String, Budget>,
     pub faults: Faults,
+    /// Entries of a recursive `git/trees` answer before it is `truncated` (GitHub: 100,000).
+    pub tree_entries: usize,
     rng: Rng,
     /// API requests seen since faults were last set (for `fail_every_nth`).
     seen: u64,
@@ -81,6 +83,7 @@ impl Limits {
             default_limit,
             budgets: HashMap::new(),
             faults: Faults::default(),
+            tree_entries: crate::git::GITHUB_TREE_ENTRIES,
             rng: Rng::new(0),
             seen: 0,
         }

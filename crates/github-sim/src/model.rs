@@ -109,6 +109,8 @@ pub struct Repo {
     /// commit sha -> its parents (first parent first) and authorship. A sha that only has files
     /// (set by the control API) is a commit without recorded parents.
     pub commits: HashMap<String, Commit>,
+    /// Git object sha -> where it is, for `git/trees` and `git/blobs` (refreshed on a miss).
+    pub objects: crate::git::ObjectIndex,
 }
 
 impl Repo {
@@ -315,6 +317,7 @@ impl World {
                     branches,
                     files,
                     commits,
+                    objects: Default::default(),
                 },
             );
         }

@@ -2,7 +2,9 @@
 //! tokens, the request log, webhook configuration and the deliveries log.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -24,6 +26,10 @@ pub struct RequestRecord {
     pub counted: bool,
     /// The token presented, if any (for a JWT: `app`).
     pub token: Option<String>,
+    /// When the request arrived, since the simulator started (a monotonic clock, not the
+    /// simulated one that `advance_time` moves).
+    #[serde(default)]
+    pub at: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +57,21 @@ pub struct Shared {
     inner: Mutex<Inner>,
     pub deliveries: DeliveryLog,
     sender: mpsc::UnboundedSender<Outgoing>,
+    /// The origin of [`RequestRecord::at`].
+    pub started: Instant,
+    /// API requests between arrival and answer, and the most there have been at once. Atomics,
+    /// not the state mutex: a request waiting out injected latency holds no lock.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// One API request in flight; dropping it (answered, or abandoned by the client) ends it.
+pub struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -88,6 +109,9 @@ impl Shared {
             }),
             deliveries,
             sender,
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         if let Some(hook) = config.webhook {
             shared.set_webhook(Some(hook));
@@ -109,6 +133,23 @@ impl Shared {
         let out = f(&mut g.world);
         self.flush(&mut g);
         out
+    }
+
+    /// Counts an API request in until the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Starts the maximum again from the requests in flight now.
+    pub fn reset_max_in_flight(&self) {
+        let now = self.in_flight.load(Ordering::SeqCst);
+        self.max_in_flight.store(now, Ordering::SeqCst);
     }
 
     pub fn set_webhook(&self, hook: Option<WebhookConfig>) {

@@ -698,3 +698,168 @@ async fn unknown_commits_are_422_and_unknown_branches_404_as_on_github() {
         assert_eq!(r.json::<Value>().await.unwrap()["message"], "Not Found");
     }
 }
+
+async fn pull_numbers(c: &Client, query: &str) -> Vec<u64> {
+    let v: Value = c
+        .get(&format!("/repos/acme/app/pulls?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn pulls_sort_and_direction_follow_githubs_defaults() {
+    let (sim, c, first) = setup().await;
+    let mut numbers = vec![first];
+    for i in 0..3 {
+        sim.advance_time(10);
+        numbers.push(
+            sim.create_pull(
+                "acme/app",
+                NewPull {
+                    title: format!("p{i}"),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        );
+    }
+    let (p1, p2, p3, p4) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+    // The oldest PR is updated last: created and updated orders differ.
+    sim.advance_time(10);
+    sim.add_label("acme/app", p2, "x", "octocat").unwrap();
+    sim.advance_time(10);
+    sim.add_label("acme/app", p1, "x", "octocat").unwrap();
+
+    let created_desc = vec![p4, p3, p2, p1];
+    let created_asc = vec![p1, p2, p3, p4];
+    let updated_asc = vec![p3, p4, p2, p1];
+    let updated_desc = vec![p1, p2, p4, p3];
+    let cases = [
+        ("", &created_desc),
+        ("sort=created", &created_desc),
+        ("direction=asc", &created_asc),
+        ("sort=created&direction=asc", &created_asc),
+        // GitHub: asc is the default for every sort but created.
+        ("sort=updated", &updated_asc),
+        ("sort=updated&direction=asc", &updated_asc),
+        ("sort=updated&direction=desc", &updated_desc),
+        ("sort=popularity", &created_asc),
+        ("sort=long-running&direction=desc", &created_desc),
+    ];
+    for (query, want) in cases {
+        assert_eq!(&pull_numbers(&c, query).await, want, "?{query}");
+    }
+}
+
+#[tokio::test]
+async fn every_change_to_a_pull_request_sets_its_updated_at() {
+    let (sim, _c, n) = setup().await;
+    type Change = Box<dyn Fn(&SimulatorHandle)>;
+    let changes: Vec<(&str, Change)> = vec![
+        (
+            "label added",
+            Box::new(move |s| {
+                s.add_label("acme/app", n, "a", "octocat").unwrap();
+            }),
+        ),
+        (
+            "label removed",
+            Box::new(move |s| {
+                s.remove_label("acme/app", n, "a", "octocat").unwrap();
+            }),
+        ),
+        (
+            "edited",
+            Box::new(move |s| {
+                let edit = prtracker_github_sim::PullEdit {
+                    title: Some("edited".into()),
+                    ..Default::default()
+                };
+                s.edit_pull("acme/app", n, edit, "octocat").unwrap();
+            }),
+        ),
+        (
+            "pushed",
+            Box::new(move |s| {
+                s.push_pull("acme/app", n, "octocat", None).unwrap();
+            }),
+        ),
+        (
+            "closed",
+            Box::new(move |s| s.close_pull("acme/app", n, "octocat").unwrap()),
+        ),
+        (
+            "reopened",
+            Box::new(move |s| s.reopen_pull("acme/app", n, "octocat").unwrap()),
+        ),
+        (
+            "merged",
+            Box::new(move |s| {
+                s.merge_pull("acme/app", n, "octocat").unwrap();
+            }),
+        ),
+    ];
+    let updated = |s: &SimulatorHandle| s.pull("acme/app", n).unwrap()["updated_at"].clone();
+    for (what, change) in &changes {
+        sim.advance_time(10);
+        let before = updated(&sim);
+        change(&sim);
+        let after = updated(&sim);
+        assert_ne!(after, before, "{what}");
+        // RFC 3339 UTC sorts as text.
+        assert!(
+            after.as_str() > before.as_str(),
+            "{what}: {before} -> {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_record_their_arrival_on_a_monotonic_clock() {
+    let (sim, c, n) = setup().await;
+    for _ in 0..3 {
+        c.get(&format!("/repos/acme/app/pulls/{n}")).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The simulated clock moving an hour does not move arrival times.
+    sim.advance_time(3600);
+    c.get("/repos/acme/app/pulls").await;
+    let log = sim.requests();
+    assert_eq!(log.len(), 4);
+    let at: Vec<Duration> = log.iter().map(|r| r.at).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    assert!(at[1] - at[0] >= Duration::from_millis(5), "{at:?}");
+    assert!(at[3] < Duration::from_secs(600), "{at:?}");
+}
+
+#[tokio::test]
+async fn the_most_requests_in_flight_at_once_is_tracked() {
+    let (sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/pulls/{n}");
+    for _ in 0..3 {
+        c.get(&path).await;
+    }
+    assert_eq!(sim.max_in_flight(), 1, "one after another");
+
+    // Latency holds each request in the simulator while the others arrive.
+    sim.set_faults(Faults {
+        latency_ms: Some(400),
+        ..Faults::default()
+    });
+    let (a, b, d) = tokio::join!(c.get(&path), c.get(&path), c.get("/repos/acme/app/labels"));
+    assert!([a, b, d].iter().all(|r| r.status().as_u16() == 200));
+    assert_eq!(sim.max_in_flight(), 3);
+
+    sim.reset_counters();
+    assert_eq!(sim.max_in_flight(), 0, "nothing in flight now");
+    sim.set_faults(Faults::default());
+    c.get(&path).await;
+    assert_eq!(sim.max_in_flight(), 1);
+}

@@ -440,3 +440,176 @@ async fn fixture_branch_get() {
     assert_eq!(body["protected"], fx["protected"]);
     assert_eq!(body["protection"], fx["protection"]);
 }
+
+#[tokio::test]
+async fn fixture_git_tree_recursive() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    let head = "7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e";
+    sim.push_commit(
+        "acme/app",
+        "main",
+        head,
+        [
+            ("README.md", "# app\n"),
+            ("deploy/app.yaml", "kind: Deployment\n"),
+        ],
+    )
+    .unwrap();
+    // Requested by branch name, as the recording was.
+    let resp = Client::new(&sim)
+        .get("/repos/acme/app/git/trees/main?recursive=1")
+        .await;
+    assert_headers("git-tree-recursive.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("git-tree-recursive.json");
+    assert_eq!(keys(&body), keys(&fx), "top-level members");
+    assert_shape("git-tree-recursive.json", &fx, &body, &[]);
+    let blob = body["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "blob")
+        .unwrap();
+    assert_eq!(keys(blob), keys(&fx["tree"][0]), "blob entry members");
+    assert_eq!(blob["mode"], fx["tree"][0]["mode"]);
+    assert_eq!(body["truncated"], fx["truncated"]);
+    // The answer names the tree by its sha, not by the branch asked for.
+    let sha = body["sha"].as_str().unwrap();
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/git/trees/{sha}"))
+    );
+    assert!(
+        fx["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/git/trees/{}", fx["sha"].as_str().unwrap()))
+    );
+}
+
+#[tokio::test]
+async fn fixture_git_blob() {
+    let sim = sim().await;
+    sim.create_repo("acme/app").unwrap();
+    // Long enough for several 60-character lines of base64.
+    let text = "package org.kohsuke.github;\n\nimport java.io.IOException;\n".repeat(4);
+    sim.push_commit(
+        "acme/app",
+        "main",
+        "7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e",
+        [("src/A.java", text.clone())],
+    )
+    .unwrap();
+    let c = Client::new(&sim);
+    let tree: Value = c
+        .get("/repos/acme/app/git/trees/main?recursive=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tree["tree"][1]["path"], "src/A.java");
+    let sha = tree["tree"][1]["sha"].as_str().unwrap().to_string();
+    let resp = c.get(&format!("/repos/acme/app/git/blobs/{sha}")).await;
+    assert_headers("git-blob.headers.txt", &resp);
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("git-blob.json");
+    assert_eq!(keys(&body), keys(&fx), "members");
+    assert_shape("git-blob.json", &fx, &body, &[]);
+    assert_eq!(body["encoding"], fx["encoding"]);
+    // Both wrap base64 every 60 characters, each line ending in `\n`.
+    for (name, content) in [("fixture", &fx["content"]), ("simulator", &body["content"])] {
+        let lines: Vec<&str> = content.as_str().unwrap().split_terminator('\n').collect();
+        assert!(lines.len() > 1, "{name}");
+        assert!(
+            lines[..lines.len() - 1].iter().all(|l| l.len() == 60),
+            "{name}"
+        );
+    }
+    let compact: String = body["content"].as_str().unwrap().split('\n').collect();
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .unwrap();
+    assert_eq!(decoded, text.as_bytes());
+    assert_eq!(body["size"], text.len());
+}
+
+#[tokio::test]
+async fn fixture_pulls_list_sort_updated() {
+    let sim = sim().await;
+    let first = repo_with_pr(&sim, &[]).await;
+    sim.advance_time(60);
+    let second = sim
+        .create_pull(
+            "acme/app",
+            NewPull {
+                title: "Second".into(),
+                body: Some("Body".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // The older PR changes last, as #176 did in the recording.
+    sim.advance_time(60);
+    sim.add_label("acme/app", first, "bug", "alice").unwrap();
+    let resp = Client::new(&sim)
+        .get("/repos/acme/app/pulls?sort=updated&direction=asc&per_page=100")
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let fx_headers = fixture_headers("pulls-list-sort-updated.headers.txt");
+    assert_eq!(
+        hdr(&resp, "content-type").as_deref(),
+        header(&fx_headers, "content-type")
+    );
+    // A single page: no Link, as recorded.
+    assert!(header(&fx_headers, "link").is_none() && hdr(&resp, "link").is_none());
+    let body: Value = resp.json().await.unwrap();
+    let fx = fixture_json("pulls-list-sort-updated.json");
+
+    // The recording is in ascending `updated_at`, which is not the creation order.
+    let times = |list: &Value, field: &str| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (name, list) in [("fixture", &fx), ("simulator", &body)] {
+        let updated = times(list, "updated_at");
+        assert!(
+            updated.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: {updated:?}"
+        );
+        let created = times(list, "created_at");
+        assert!(
+            !created.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: {created:?}"
+        );
+    }
+    let numbers: Vec<u64> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [second, first]);
+
+    // The same members as GitHub's list items, but those the `full+json` media type of the
+    // recording added.
+    let full_only = ["body_html", "body_text"];
+    for item in fx.as_array().unwrap() {
+        let mut want = keys(item);
+        want.retain(|k| !full_only.contains(&k.as_str()));
+        assert_eq!(keys(&body[0]), want, "list item members");
+    }
+    let mut item = fx[0].clone();
+    if let Some(obj) = item.as_object_mut() {
+        obj.retain(|k, _| !full_only.contains(&k.as_str()));
+    }
+    for ours in body.as_array().unwrap() {
+        assert_shape("pulls-list-sort-updated.json", &item, ours, &REPO_LENIENT);
+    }
+}

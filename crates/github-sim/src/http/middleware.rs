@@ -123,6 +123,8 @@ fn if_none_match_hits(headers: &HeaderMap, hash: &str) -> bool {
 }
 
 pub async fn api(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let at = shared.started.elapsed();
+    let _in_flight = shared.enter();
     let method = req.method().clone();
     let path = req
         .uri()
@@ -235,6 +237,7 @@ pub async fn api(State(shared): State<Arc<Shared>>, mut req: Request, next: Next
             status: resp.status().as_u16(),
             counted,
             token: identity.as_ref().and_then(|i| i.token.clone()),
+            at,
         });
         b
     };

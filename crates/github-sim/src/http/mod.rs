@@ -63,6 +63,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/branches/{*branch}",
             get(rest::get_branch),
         )
+        // Catch-all: a tree may be named by a branch, and a branch name may contain `/`.
+        .route(
+            "/repos/{owner}/{repo}/git/trees/{*tree_sha}",
+            get(rest::get_tree),
+        )
+        .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(rest::get_blob))
         .route(
             "/repos/{owner}/{repo}/installation",
             get(app::repo_installation),

@@ -1,5 +1,5 @@
 //! The GitHub REST endpoints the project uses: pulls, issue labels, repository labels,
-//! contents, commits, branches, and the repository itself.
+//! contents, git trees and blobs, commits, branches, and the repository itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,10 +74,23 @@ pub async fn list_pulls(
         "closed" => st == PrState::Closed,
         _ => st == PrState::Open,
     };
-    // GitHub's default order: newest first (sort=created, direction=desc).
-    let ascending = q.get("direction").is_some_and(|d| d == "asc");
+    // `sort`: created (default), updated, popularity, long-running; the last two are ordered
+    // as created here (the simulator has no comments). Timestamps are whole seconds: the
+    // number breaks ties.
+    let sort = q.get("sort").map(String::as_str);
+    let by_updated = sort == Some("updated");
+    // GitHub's documented default: desc when sort is created or absent, otherwise asc.
+    let ascending = match q.get("direction").map(String::as_str) {
+        Some("asc") => true,
+        Some("desc") => false,
+        _ => matches!(sort, Some("updated" | "popularity" | "long-running")),
+    };
     let mut pulls: Vec<_> = repo.pulls.values().filter(|p| want(p.state)).collect();
-    pulls.sort_by_key(|p| (p.created_at, p.number));
+    if by_updated {
+        pulls.sort_by_key(|p| (p.updated_at, p.number));
+    } else {
+        pulls.sort_by_key(|p| (p.created_at, p.number));
+    }
     if !ascending {
         pulls.reverse();
     }
@@ -318,6 +331,25 @@ pub async fn get_branch(
     Path((o, r, branch)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(Json(s.lock().world.branch(&o, &r, &branch)?).into_response())
+}
+
+/// `?recursive` with any value (GitHub's docs: even `0` and `false`) lists the whole tree.
+pub async fn get_tree(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, tree_sha)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let recursive = q.contains_key("recursive");
+    let mut g = s.lock();
+    let limit = g.limits.tree_entries;
+    Ok(Json(g.world.git_tree(&o, &r, &tree_sha, recursive, limit)?).into_response())
+}
+
+pub async fn get_blob(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.lock().world.git_blob(&o, &r, &sha)?).into_response())
 }
 
 pub async fn not_found() -> ApiError {
