@@ -6,7 +6,7 @@ use prtracker_domain::Repository;
 
 use crate::{
     error::GitHubError,
-    models::{Label, NewLabel, PullRequest, RepoFile},
+    models::{FeedPage, Label, NewLabel, PullRequest, RepoFile},
 };
 
 /// The seed's `GitHubClient`: read a PR, add or remove one label.
@@ -54,6 +54,15 @@ pub trait GitHubApi: GitHubClient {
 
     /// Every open pull request of the repository (all pages).
     async fn list_open_prs(&self, repo: &Repository) -> Result<Vec<PullRequest>, GitHubError>;
+
+    /// One page of the repository's PRs, open and closed, the most recently updated first: the
+    /// first page when `page` is `None` (asked conditionally, so an unchanged repository costs a
+    /// 304 and no quota), else the page a previous answer's `next` named.
+    async fn pulls_by_update(
+        &self,
+        repo: &Repository,
+        page: Option<&str>,
+    ) -> Result<FeedPage, GitHubError>;
 
     /// Every file under `path` at `commit` (a commit SHA, or any git ref), recursively, sorted
     /// by path; `path` may also name a single file. Bounded by the configured contents limits.

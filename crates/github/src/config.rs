@@ -5,7 +5,7 @@
 
 use std::{fmt, time::Duration};
 
-use crate::backoff::Backoff;
+use crate::{backoff::Backoff, pacing::PacingPolicy};
 
 /// The public API of github.com.
 pub const GITHUB_API: &str = "https://api.github.com";
@@ -138,6 +138,8 @@ pub struct GitHubConfig {
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
     pub rate_limit: RateLimitPolicy,
+    /// The budget kept below GitHub's secondary limits.
+    pub pacing: PacingPolicy,
     /// Entries of the ETag cache (parsed responses per URL).
     pub cache_entries: usize,
     /// Approximate bytes of the ETag cache.
@@ -159,6 +161,7 @@ impl Default for GitHubConfig {
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             rate_limit: RateLimitPolicy::default(),
+            pacing: PacingPolicy::default(),
             cache_entries: 20_000,
             cache_bytes: 32 * 1024 * 1024,
             max_response_bytes: 16 * 1024 * 1024,
@@ -203,6 +206,8 @@ impl GitHubConfig {
                 reset_margin: Duration::ZERO,
                 write_interval: Duration::ZERO,
             },
+            // Tests of pacing set their own; the rest would only wait.
+            pacing: PacingPolicy::UNLIMITED,
             ..Self::default()
         }
     }
@@ -224,6 +229,11 @@ impl GitHubConfig {
 
     pub fn with_rate_limit(mut self, rate_limit: RateLimitPolicy) -> Self {
         self.rate_limit = rate_limit;
+        self
+    }
+
+    pub fn with_pacing(mut self, pacing: PacingPolicy) -> Self {
+        self.pacing = pacing;
         self
     }
 
@@ -268,7 +278,7 @@ impl GitHubConfig {
         if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err("timeouts must be positive".into());
         }
-        Ok(())
+        self.pacing.validate()
     }
 }
 

@@ -1,4 +1,6 @@
-//! Reading every file under a path at a commit, through the contents API.
+//! Reading every file under a path at a commit, through the contents API: the walk
+//! [`crate::trees`] falls back to when a tree is too large for GitHub to list whole, and the
+//! directory listings and blob cache that reader shares.
 //!
 //! Directory listings go through the ETag cache (a drift monitor re-reads the same commit every
 //! few minutes, and a 304 costs no quota). File bodies are cached by blob SHA, which names their
@@ -11,6 +13,7 @@ use prtracker_domain::Repository;
 use tracing::debug;
 
 use crate::{
+    config::ContentsLimits,
     endpoint::{self, Endpoint},
     error::GitHubError,
     models::{ContentEntry, Contents, EntryKind, RepoFile},
@@ -19,7 +22,7 @@ use crate::{
 };
 
 /// Files and bytes read so far, against the limits.
-struct Budget<'a> {
+pub(crate) struct Budget<'a> {
     files: u64,
     bytes: u64,
     path: &'a str,
@@ -28,8 +31,19 @@ struct Budget<'a> {
     max_bytes: u64,
 }
 
-impl Budget<'_> {
-    fn too_large(&self, what: &'static str, limit: u64) -> GitHubError {
+impl<'a> Budget<'a> {
+    pub(crate) fn new(path: &'a str, commit: &'a str, limits: &ContentsLimits) -> Self {
+        Self {
+            files: 0,
+            bytes: 0,
+            path,
+            commit,
+            max_files: limits.max_files,
+            max_bytes: limits.max_total_bytes,
+        }
+    }
+
+    pub(crate) fn too_large(&self, what: &'static str, limit: u64) -> GitHubError {
         GitHubError::ContentsTooLarge {
             path: self.path.to_owned(),
             commit: self.commit.to_owned(),
@@ -39,7 +53,7 @@ impl Budget<'_> {
     }
 
     /// Takes one file of `size` bytes, or fails past a limit.
-    fn take(&mut self, size: u64) -> Result<(), GitHubError> {
+    pub(crate) fn take(&mut self, size: u64) -> Result<(), GitHubError> {
         if self.files + 1 > self.max_files {
             return Err(self.too_large("files", self.max_files));
         }
@@ -52,6 +66,8 @@ impl Budget<'_> {
     }
 }
 
+/// Every file under `path` at `commit`, sorted by path: read through git trees and blobs
+/// ([`crate::trees::read_files`]), this module's walk being its fallback.
 pub(crate) async fn read_tree(
     client: &OctocrabGitHub,
     octo: &Octocrab,
@@ -59,15 +75,20 @@ pub(crate) async fn read_tree(
     path: &str,
     commit: &str,
 ) -> Result<Vec<RepoFile>, GitHubError> {
+    crate::trees::read_files(client, octo, repo, path, commit).await
+}
+
+/// Every file under `path` at `commit`, sorted by path, through the contents API: a listing
+/// per directory, and a request per file not in the blob cache.
+pub(crate) async fn walk(
+    client: &OctocrabGitHub,
+    octo: &Octocrab,
+    repo: &Repository,
+    path: &str,
+    commit: &str,
+) -> Result<Vec<RepoFile>, GitHubError> {
     let limits = client.config().contents;
-    let mut budget = Budget {
-        files: 0,
-        bytes: 0,
-        path,
-        commit,
-        max_files: limits.max_files,
-        max_bytes: limits.max_total_bytes,
-    };
+    let mut budget = Budget::new(path, commit, &limits);
     let mut files = Vec::new();
     let mut pending = vec![(path.to_owned(), 0u32)];
     while let Some((dir, depth)) = pending.pop() {
@@ -114,7 +135,7 @@ pub(crate) async fn read_tree(
     Ok(files)
 }
 
-async fn get_contents(
+pub(crate) async fn get_contents(
     client: &OctocrabGitHub,
     octo: &Octocrab,
     repo: &Repository,
@@ -132,37 +153,49 @@ async fn get_contents(
         .await
 }
 
+/// A file's bytes from the blob cache, which both readers share: a blob sha names its content.
+pub(crate) fn cached_blob(client: &OctocrabGitHub, sha: &str) -> Option<Vec<u8>> {
+    if sha.is_empty() {
+        return None;
+    }
+    let (_, value) = client.transport().cache.get(&format!("blob:{sha}"))?;
+    value
+        .downcast::<Vec<u8>>()
+        .ok()
+        .map(|bytes| Vec::clone(&bytes))
+}
+
+/// Keeps a file's bytes under their blob sha.
+pub(crate) fn keep_blob(client: &OctocrabGitHub, sha: &str, content: &[u8]) {
+    if sha.is_empty() {
+        return;
+    }
+    let weight = content.len() + std::mem::size_of::<Vec<u8>>();
+    client.transport().cache.insert(
+        format!("blob:{sha}"),
+        sha.to_owned(),
+        Arc::new(content.to_vec()),
+        weight,
+    );
+}
+
 /// The bytes of a file entry: from the blob cache, from its inline base64 `content`, or from
 /// its own request (an item of a directory listing carries no content).
-async fn read_file(
+pub(crate) async fn read_file(
     client: &OctocrabGitHub,
     octo: &Octocrab,
     repo: &Repository,
     entry: &ContentEntry,
     commit: &str,
 ) -> Result<RepoFile, GitHubError> {
-    let cache = &client.transport().cache;
-    let blob_key = format!("blob:{}", entry.sha);
-    let cached = (!entry.sha.is_empty())
-        .then(|| cache.get(&blob_key))
-        .flatten()
-        .and_then(|(_, value)| value.downcast::<Vec<u8>>().ok());
-    let content = match cached {
-        Some(bytes) => Vec::clone(&bytes),
+    let content = match cached_blob(client, &entry.sha) {
+        Some(bytes) => bytes,
         None => {
             let content = match inline_content(entry)? {
                 Some(bytes) => bytes,
                 None => fetch_file(client, octo, repo, &entry.path, commit).await?,
             };
-            if !entry.sha.is_empty() {
-                let weight = content.len() + std::mem::size_of::<Vec<u8>>();
-                cache.insert(
-                    blob_key,
-                    entry.sha.clone(),
-                    Arc::new(content.clone()),
-                    weight,
-                );
-            }
+            keep_blob(client, &entry.sha, &content);
             content
         }
     };

@@ -24,6 +24,8 @@ pub enum Endpoint {
     CreateRepoLabel,
     UpdateRepoLabel,
     GetContents,
+    GetTree,
+    GetBlob,
     GetCommit,
     GetBranch,
     GetRepoInstallation,
@@ -32,7 +34,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 15] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -41,6 +43,8 @@ impl Endpoint {
         Endpoint::CreateRepoLabel,
         Endpoint::UpdateRepoLabel,
         Endpoint::GetContents,
+        Endpoint::GetTree,
+        Endpoint::GetBlob,
         Endpoint::GetCommit,
         Endpoint::GetBranch,
         Endpoint::GetRepoInstallation,
@@ -61,6 +65,8 @@ impl Endpoint {
             Endpoint::CreateRepoLabel => "POST /repos/{owner}/{repo}/labels",
             Endpoint::UpdateRepoLabel => "PATCH /repos/{owner}/{repo}/labels/{name}",
             Endpoint::GetContents => "GET /repos/{owner}/{repo}/contents/{path}",
+            Endpoint::GetTree => "GET /repos/{owner}/{repo}/git/trees/{tree_sha}",
+            Endpoint::GetBlob => "GET /repos/{owner}/{repo}/git/blobs/{file_sha}",
             Endpoint::GetCommit => "GET /repos/{owner}/{repo}/commits/{ref}",
             Endpoint::GetBranch => "GET /repos/{owner}/{repo}/branches/{branch}",
             Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
@@ -81,6 +87,18 @@ impl Endpoint {
     /// Writes are spaced apart, as GitHub asks of integrations.
     pub fn is_write(self) -> bool {
         self.method() != Method::GET
+    }
+
+    /// Points this request costs against GitHub's secondary limit of 900 a minute: 1 for a read,
+    /// 5 for a write.
+    pub fn points(self) -> u32 {
+        if self.is_write() { 5 } else { 1 }
+    }
+
+    /// Whether the request makes content others are notified of, which GitHub limits to 80 a
+    /// minute: adding labels and creating label definitions (removals and edits are not).
+    pub fn creates_content(self) -> bool {
+        self.method() == Method::POST
     }
 
     /// Whether a write waits its turn behind the previous one. Removing a state label completes
@@ -132,6 +150,15 @@ pub fn open_pulls_path(repo: &Repository, per_page: u8) -> String {
     format!("{}/pulls?state=open&per_page={per_page}", repo_base(repo))
 }
 
+/// The first page of the repository's change feed: every PR, open or closed, the most recently
+/// updated first. `direction` is spelt out: GitHub's default for `sort=updated` is ascending.
+pub fn pulls_by_update_path(repo: &Repository, per_page: u8) -> String {
+    format!(
+        "{}/pulls?state=all&sort=updated&direction=desc&per_page={per_page}",
+        repo_base(repo)
+    )
+}
+
 pub fn issue_labels_path(repo: &Repository, number: u64) -> String {
     format!("{}/issues/{number}/labels", repo_base(repo))
 }
@@ -165,6 +192,22 @@ pub fn contents_path(repo: &Repository, path: &str, git_ref: &str) -> String {
         repo_base(repo),
         encode_segment(git_ref)
     )
+}
+
+/// A git tree, named by its sha or by any tree-ish (a commit's sha or a branch names its root
+/// tree); `recursive` lists every level below it (GitHub takes any value of the parameter).
+pub fn tree_path(repo: &Repository, tree_ish: &str, recursive: bool) -> String {
+    let query = if recursive { "?recursive=1" } else { "" };
+    format!(
+        "{}/git/trees/{}{query}",
+        repo_base(repo),
+        encode_ref(tree_ish)
+    )
+}
+
+/// A git blob, named by its sha.
+pub fn blob_path(repo: &Repository, sha: &str) -> String {
+    format!("{}/git/blobs/{}", repo_base(repo), encode_segment(sha))
 }
 
 /// One commit, named by its sha or any ref. GitHub pages a commit's changed files (300 a page);
@@ -249,6 +292,17 @@ mod tests {
         assert!(Endpoint::AddIssueLabels.is_spaced());
         assert!(Endpoint::CreateRepoLabel.is_spaced());
         assert!(!Endpoint::GetPull.is_write());
+        assert_eq!(
+            (
+                Endpoint::GetPull.points(),
+                Endpoint::AddIssueLabels.points()
+            ),
+            (1, 5)
+        );
+        assert!(Endpoint::AddIssueLabels.creates_content());
+        assert!(
+            !Endpoint::RemoveIssueLabel.creates_content() && !Endpoint::GetPull.creates_content()
+        );
         assert!(!Endpoint::GetCommit.is_write() && !Endpoint::GetBranch.is_write());
         // Every endpoint is listed once in ALL.
         let distinct: std::collections::BTreeSet<Endpoint> = Endpoint::ALL.into_iter().collect();
@@ -258,6 +312,10 @@ mod tests {
     #[test]
     fn other_paths() {
         assert_eq!(pull_path(&repo(), 9), "/repos/octo-org/hello.world/pulls/9");
+        assert_eq!(
+            pulls_by_update_path(&repo(), 100),
+            "/repos/octo-org/hello.world/pulls?state=all&sort=updated&direction=desc&per_page=100"
+        );
         assert_eq!(
             open_pulls_path(&repo(), 100),
             "/repos/octo-org/hello.world/pulls?state=open&per_page=100"
@@ -282,6 +340,30 @@ mod tests {
             installation_path(&repo()),
             "/repos/octo-org/hello.world/installation"
         );
+    }
+
+    #[test]
+    fn tree_and_blob_paths() {
+        let sha = "172349212fb19ffa4f33dcced3263c6963dc750a";
+        assert_eq!(
+            tree_path(&repo(), sha, true),
+            format!("/repos/octo-org/hello.world/git/trees/{sha}?recursive=1")
+        );
+        // git-tree-recursive.json was asked for by branch name.
+        assert_eq!(
+            tree_path(&repo(), "main", false),
+            "/repos/octo-org/hello.world/git/trees/main"
+        );
+        assert_eq!(
+            tree_path(&repo(), "feature/a b", true),
+            "/repos/octo-org/hello.world/git/trees/feature/a%20b?recursive=1"
+        );
+        assert_eq!(
+            blob_path(&repo(), "baad7a7c4cf409f610a0e8c7eba17664eb655c44"),
+            "/repos/octo-org/hello.world/git/blobs/baad7a7c4cf409f610a0e8c7eba17664eb655c44"
+        );
+        assert!(!Endpoint::GetTree.is_write() && !Endpoint::GetBlob.is_write());
+        assert_eq!(Endpoint::GetBlob.method(), Method::GET);
     }
 
     #[test]

@@ -22,9 +22,11 @@ pub mod link;
 pub mod metrics;
 pub mod models;
 mod octo;
+pub mod pacing;
 mod parents;
 pub mod ratelimit;
 mod transport;
+mod trees;
 
 pub use client::{GitHubApi, GitHubClient};
 pub use config::{
@@ -34,6 +36,8 @@ pub use config::{
 pub use error::{ErrorBody, ErrorDetail, GitHubError};
 pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};
 pub use models::{
-    AddLabels, Branch, Commit, ContentEntry, Contents, Label, NewLabel, PullRequest, RepoFile,
+    AddLabels, Branch, Commit, ContentEntry, Contents, FeedPage, Label, NewLabel, PullRequest,
+    RepoFile,
 };
 pub use octo::OctocrabGitHub;
+pub use pacing::PacingPolicy;

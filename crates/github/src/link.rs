@@ -24,6 +24,16 @@ pub fn next_link(header: &str) -> Option<String> {
     find_link(header, "next")
 }
 
+/// The number of the last page (`rel="last"`, its `page` parameter), if the header says.
+pub fn last_page(header: &str) -> Option<u32> {
+    let url = find_link(header, "last")?;
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+        .and_then(|n| n.parse().ok())
+}
+
 fn rel_matches(param: &str, rel: &str) -> bool {
     let Some((key, value)) = param.split_once('=') else {
         return false;
@@ -41,6 +51,14 @@ fn rel_matches(param: &str, rel: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_page_number() {
+        let header = r#"<https://api.github.com/repositories/3544490/issues?page=2>; rel="next", <https://api.github.com/repositories/3544490/issues?per_page=100&page=34>; rel="last""#;
+        assert_eq!(last_page(header), Some(34));
+        assert_eq!(last_page(r#"<https://x/?page=2>; rel="next""#), None);
+        assert_eq!(last_page(r#"<https://x/?page=z>; rel="last""#), None);
+    }
 
     const GITHUB: &str = r#"<https://api.github.com/repositories/1300192/issues?page=2>; rel="prev", <https://api.github.com/repositories/1300192/issues?page=4>; rel="next", <https://api.github.com/repositories/1300192/issues?page=515>; rel="last", <https://api.github.com/repositories/1300192/issues?page=1>; rel="first""#;
 

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use crate::endpoint::Endpoint;
+use crate::{endpoint::Endpoint, pacing::Pacer};
 
 /// Live counters, shared by every request of one client.
 #[derive(Debug, Default)]
@@ -30,6 +30,10 @@ pub struct GitHubMetrics {
     rate_limit_limit: AtomicI64,
     /// Epoch seconds, 0 until a response says.
     rate_limit_reset: AtomicU64,
+    pacing_waits: AtomicU64,
+    pacing_wait_millis: AtomicU64,
+    /// The client's pacer, whose window the points figures are read from.
+    pacer: Mutex<Option<std::sync::Arc<Pacer>>>,
 }
 
 /// Requests of one endpoint that ended with one status.
@@ -64,6 +68,16 @@ pub struct MetricsSnapshot {
     /// Entries and approximate bytes of the ETag cache.
     pub cache_entries: usize,
     pub cache_bytes: usize,
+    /// Points (GET 1, write 5) sent since the start, in the pacing window ending now, and the
+    /// most any window has held.
+    pub points_total: u64,
+    pub points_in_window: u64,
+    pub peak_points_in_window: u64,
+    /// Requests answered or awaited now.
+    pub in_flight: u64,
+    /// Times, and time, requests waited for their place in the pacing budget.
+    pub pacing_waits: u64,
+    pub pacing_wait_seconds: f64,
 }
 
 impl MetricsSnapshot {
@@ -117,6 +131,16 @@ impl GitHubMetrics {
         self.rate_limited_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn watch_pacer(&self, pacer: std::sync::Arc<Pacer>) {
+        *self.pacer.lock().unwrap_or_else(|e| e.into_inner()) = Some(pacer);
+    }
+
+    pub(crate) fn paced(&self, waited: Duration) {
+        self.pacing_waits.fetch_add(1, Ordering::Relaxed);
+        self.pacing_wait_millis
+            .fetch_add(millis(waited), Ordering::Relaxed);
+    }
+
     pub(crate) fn write_delay(&self, waited: Duration) {
         self.write_delay_millis
             .fetch_add(millis(waited), Ordering::Relaxed);
@@ -156,7 +180,23 @@ impl GitHubMetrics {
             })
             .collect();
         let known = |v: i64| u64::try_from(v).ok();
+        let pacer = self.pacer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (points_total, points_in_window, peak_points_in_window, in_flight) =
+            pacer.map_or((0, 0, 0, 0), |p| {
+                (
+                    p.spent(),
+                    p.spent_in_window(),
+                    p.peak(),
+                    p.in_flight() as u64,
+                )
+            });
         MetricsSnapshot {
+            points_total,
+            points_in_window,
+            peak_points_in_window,
+            in_flight,
+            pacing_waits: self.pacing_waits.load(Ordering::Relaxed),
+            pacing_wait_seconds: self.pacing_wait_millis.load(Ordering::Relaxed) as f64 / 1000.0,
             requests,
             not_modified: self.not_modified.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),

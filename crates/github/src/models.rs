@@ -83,6 +83,13 @@ pub struct PullRequest {
     pub html_url: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Vec<Label>,
+    /// When anything about the PR last changed (labels included), as GitHub writes it
+    /// (`2024-01-01T00:00:00Z`): the change feed's order. Absent from very old responses.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// When the PR was closed or merged; `None` while open.
+    #[serde(default)]
+    pub closed_at: Option<String>,
 }
 
 impl PullRequest {
@@ -111,6 +118,19 @@ impl PullRequest {
     pub fn author(&self) -> &str {
         self.user.as_ref().map_or("", |u| u.login.as_str())
     }
+}
+
+/// One page of a repository's change feed (its PRs, the most recently updated first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedPage {
+    /// Nothing changed since the last read of this first page (GitHub answered 304): `prs` is
+    /// empty and the caller's view still holds.
+    pub unchanged: bool,
+    pub prs: Vec<PullRequest>,
+    /// The path of the next page, if there is one.
+    pub next: Option<String>,
+    /// The number of the last page, where GitHub says.
+    pub last_page: Option<u32>,
 }
 
 /// A commit named by its sha, as in `parents` of a commit or `commit` of a branch.
@@ -223,6 +243,85 @@ pub struct RepoFile {
     pub content: Vec<u8>,
 }
 
+/// What a git tree entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// A file, or a symlink (mode `120000`, whose content is the link's target).
+    #[default]
+    Blob,
+    Tree,
+    /// A submodule: a commit of another repository.
+    Commit,
+    #[serde(other)]
+    Other,
+}
+
+/// One entry of a git tree: its path is relative to the tree asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    pub path: String,
+    /// `100644`, `100755`, `040000`, `120000` (symlink), `160000` (submodule).
+    #[serde(default)]
+    pub mode: String,
+    #[serde(default, rename = "type")]
+    pub kind: ObjectKind,
+    #[serde(default)]
+    pub sha: String,
+    /// Blobs only.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+impl TreeEntry {
+    pub fn is_symlink(&self) -> bool {
+        self.mode == "120000"
+    }
+
+    /// A regular file: a blob that is not a symlink.
+    pub fn is_file(&self) -> bool {
+        self.kind == ObjectKind::Blob && !self.is_symlink()
+    }
+}
+
+/// A git tree, as GET /repos/{owner}/{repo}/git/trees/{tree_sha} returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tree {
+    /// The tree's own sha, also when it was asked for by a commit or branch.
+    #[serde(default)]
+    pub sha: String,
+    #[serde(default, rename = "tree", deserialize_with = "null_as_default")]
+    pub entries: Vec<TreeEntry>,
+    /// GitHub cuts a recursive listing past 100,000 entries or 7 MB and says so here.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub truncated: bool,
+}
+
+/// A git blob, as GET /repos/{owner}/{repo}/git/blobs/{file_sha} returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    #[serde(default)]
+    pub sha: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub size: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub content: String,
+    /// `base64` (wrapped every 60 characters), or `utf-8` when asked for.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub encoding: String,
+}
+
+impl Blob {
+    /// The blob's bytes.
+    pub fn decoded(&self) -> Result<Vec<u8>, String> {
+        match self.encoding.as_str() {
+            "base64" => decode_base64(&self.content),
+            "utf-8" | "utf8" => Ok(self.content.as_bytes().to_vec()),
+            other => Err(format!("unknown encoding {other:?}")),
+        }
+    }
+}
+
 /// The reply of GET /repos/{owner}/{repo}/installation (only the id matters here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Installation {
@@ -267,6 +366,8 @@ impl Weigh for PullRequest {
             + self.user.as_ref().map_or(0, |u| u.login.len())
             + self.html_url.len()
             + self.labels.iter().map(Weigh::weight).sum::<usize>()
+            + opt(&self.updated_at)
+            + opt(&self.closed_at)
     }
 }
 
@@ -294,6 +395,26 @@ impl Weigh for Contents {
             Contents::Dir(entries) => entries.iter().map(Weigh::weight).sum(),
             Contents::File(entry) => entry.weight(),
         }
+    }
+}
+
+impl Weigh for Tree {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.sha.len()
+            + self
+                .entries
+                .iter()
+                .map(|e| {
+                    std::mem::size_of::<TreeEntry>() + e.path.len() + e.mode.len() + e.sha.len()
+                })
+                .sum::<usize>()
+    }
+}
+
+impl Weigh for Blob {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + self.sha.len() + self.content.len() + self.encoding.len()
     }
 }
 
@@ -364,6 +485,44 @@ mod tests {
         })
         .unwrap();
         assert_eq!(body, r#"{"name":"state/open","color":"0e8a16"}"#);
+    }
+
+    #[test]
+    fn tree_entries_tell_files_from_symlinks_and_submodules() {
+        let tree: Tree = serde_json::from_str(
+            r#"{"sha":"t","tree":[
+                {"path":"a.yaml","mode":"100644","type":"blob","sha":"1","size":3},
+                {"path":"link","mode":"120000","type":"blob","sha":"2","size":6},
+                {"path":"lib","mode":"160000","type":"commit","sha":"3"},
+                {"path":"d","mode":"040000","type":"tree","sha":"4"},
+                {"path":"x","type":"something-new"}],"truncated":false}"#,
+        )
+        .unwrap();
+        let files: Vec<bool> = tree.entries.iter().map(TreeEntry::is_file).collect();
+        assert_eq!(files, [true, false, false, false, false]);
+        assert!(tree.entries[1].is_symlink());
+        assert_eq!(tree.entries[2].kind, ObjectKind::Commit);
+        assert_eq!(tree.entries[4].kind, ObjectKind::Other);
+        assert_eq!(
+            (tree.entries[0].size, tree.entries[3].size),
+            (Some(3), None)
+        );
+        let cut: Tree =
+            serde_json::from_str(r#"{"sha":"t","tree":null,"truncated":true}"#).unwrap();
+        assert!(cut.truncated && cut.entries.is_empty());
+    }
+
+    #[test]
+    fn blobs_decode_base64_and_utf8() {
+        let blob = |content: &str, encoding: &str| Blob {
+            sha: "s".into(),
+            size: 2,
+            content: content.into(),
+            encoding: encoding.into(),
+        };
+        assert_eq!(blob("aGk=\n", "base64").decoded().unwrap(), b"hi");
+        assert_eq!(blob("hi", "utf-8").decoded().unwrap(), b"hi");
+        assert!(blob("hi", "utf-16").decoded().is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::{
     error::GitHubError,
     link,
     metrics::{GitHubMetrics, MetricsSnapshot},
-    models::{Installation, Weigh},
+    models::{FeedPage, Installation, Weigh},
     parents::{MAX_COMMITS, ParentsCache},
     transport::{Call, JSON, Transport, etag_of, status_error},
 };
@@ -51,6 +51,9 @@ enum Auth {
         by_owner: Mutex<HashMap<String, Arc<Octocrab>>>,
     },
 }
+
+/// What the ETag cache keeps of the change feed's first page: only that it was read.
+struct FeedMark;
 
 /// One page of a list, with where the next one is (kept in the cache, as a 304 has no `Link`).
 pub(crate) struct Page<T> {
@@ -326,6 +329,65 @@ impl OctocrabGitHub {
             next = page.next.clone();
         }
         Ok(items)
+    }
+
+    /// One page of the change feed. Only the first page's ETag is kept (with no body: a 304 says
+    /// all the caller needs); later pages shift with every change, so they are asked plainly.
+    pub(crate) async fn feed_page(
+        &self,
+        octo: &Octocrab,
+        repo: &Repository,
+        page: Option<&str>,
+    ) -> Result<FeedPage, GitHubError> {
+        let endpoint = Endpoint::ListPulls;
+        let first = page.is_none();
+        let path = match page {
+            Some(path) => path.to_owned(),
+            None => endpoint::pulls_by_update_path(repo, self.transport.config.per_page),
+        };
+        let cache = &self.transport.cache;
+        let etag = if first { cache.etag(&path) } else { None };
+        let call = Call {
+            endpoint,
+            path,
+            body: None,
+            accept: JSON,
+        };
+        let reply = self.transport.send(octo, &call, etag.as_deref()).await?;
+        if reply.status == StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(FeedPage {
+                unchanged: true,
+                ..FeedPage::default()
+            });
+        }
+        if !reply.status.is_success() {
+            return Err(status_error(
+                endpoint,
+                &reply,
+                &format!("repository {repo}"),
+            ));
+        }
+        let link = reply
+            .headers
+            .get(http::header::LINK)
+            .and_then(|v| v.to_str().ok());
+        let next = link
+            .and_then(link::next_link)
+            .map(|url| self.relative(endpoint, &url))
+            .transpose()?;
+        let page = FeedPage {
+            unchanged: false,
+            prs: decode_json(endpoint, &reply.body)?,
+            next,
+            last_page: link.and_then(link::last_page),
+        };
+        if first {
+            match etag_of(&reply.headers) {
+                Some(etag) => cache.insert(call.path, etag, Arc::new(FeedMark), 0),
+                None => cache.remove(&call.path),
+            }
+        }
+        Ok(page)
     }
 
     /// The path and query of a link GitHub gave, refusing links to another host (where our

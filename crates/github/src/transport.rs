@@ -19,6 +19,7 @@ use crate::{
     endpoint::Endpoint,
     error::{ErrorBody, GitHubError},
     metrics::GitHubMetrics,
+    pacing::Pacer,
     ratelimit::{self, RateLimitInfo, RateLimitTracker, WaitDecision},
 };
 
@@ -62,13 +63,17 @@ pub(crate) struct Transport {
     pub cache: EtagCache,
     pub rate: RateLimitTracker,
     pub metrics: Arc<GitHubMetrics>,
+    pub pacer: Arc<Pacer>,
     next_write: Mutex<Option<tokio::time::Instant>>,
     rng: Mutex<fastrand::Rng>,
 }
 
 impl Transport {
     pub fn new(config: GitHubConfig, metrics: Arc<GitHubMetrics>) -> Self {
+        let pacer = Arc::new(Pacer::new(config.pacing));
+        metrics.watch_pacer(pacer.clone());
         Self {
+            pacer,
             cache: EtagCache::new(config.cache_entries, config.cache_bytes),
             config,
             rate: RateLimitTracker::default(),
@@ -99,7 +104,12 @@ impl Transport {
             if call.endpoint.is_spaced() {
                 self.space_write().await;
             }
+            let slot = self.pacer.admit(call.endpoint).await;
+            if !slot.waited.is_zero() {
+                self.metrics.paced(slot.waited);
+            }
             let outcome = self.attempt(octo, call, if_none_match).await;
+            drop(slot);
             let failure = match outcome {
                 Ok(reply) => {
                     self.metrics

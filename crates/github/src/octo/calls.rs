@@ -13,7 +13,7 @@ use crate::{
     client::{GitHubApi, GitHubClient},
     endpoint::{self, Endpoint},
     error::{ErrorBody, GitHubError},
-    models::{AddLabels, Branch, Commit, Label, NewLabel, PullRequest, RepoFile},
+    models::{AddLabels, Branch, Commit, FeedPage, Label, NewLabel, PullRequest, RepoFile},
     transport::{Call, JSON, status_error},
 };
 
@@ -188,6 +188,16 @@ impl GitHubApi for OctocrabGitHub {
             &format!("repository {repo}"),
         )
         .await
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn pulls_by_update(
+        &self,
+        repo: &Repository,
+        page: Option<&str>,
+    ) -> Result<FeedPage, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        self.feed_page(&octo, repo, page).await
     }
 
     #[instrument(skip(self), fields(%repo))]
