@@ -20,6 +20,7 @@ use tracing::{info, instrument, warn};
 
 use crate::{
     error::SyncError,
+    feed::{PullRequests, ReadEachTime},
     labels::{LabelManager, Written},
     monitors::{self, Target},
     result::SyncResult,
@@ -31,6 +32,12 @@ use crate::{
 /// value is stale once it has grown: nothing is written on its strength.
 pub trait Freshness: Send + Sync {
     fn heard(&self, repo: &Repository, number: u64) -> u64;
+
+    /// The newest change heard of, of any PR: a read sent now is fresh for a PR until
+    /// [`Freshness::heard`] of it passes this.
+    fn latest(&self) -> u64 {
+        0
+    }
 }
 
 /// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).
@@ -59,7 +66,7 @@ impl MergedBy for KnowsNoMerge {
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
     kube: Client,
-    github: Arc<dyn GitHubApi>,
+    reads: Arc<dyn PullRequests>,
     labels: Arc<dyn LabelManager>,
     monitor_interval: String,
     settle_window: Duration,
@@ -87,6 +94,8 @@ pub struct Synced {
     /// A write that failed after the labels were put right (a monitor the apiserver refused): the
     /// status records it, and the caller retries.
     pub incomplete: Option<SyncError>,
+    /// When the PR was closed or merged, as GitHub says (`2024-01-01T00:00:00Z`); `None` while open.
+    pub closed_at: Option<String>,
 }
 
 impl Coordinator {
@@ -94,7 +103,7 @@ impl Coordinator {
     pub fn new(kube: Client, github: Arc<dyn GitHubApi>, labels: Arc<dyn LabelManager>) -> Self {
         Self {
             kube,
-            github,
+            reads: Arc::new(ReadEachTime(github)),
             labels,
             monitor_interval: prtracker_api::interval::DEFAULT_INTERVAL.to_owned(),
             settle_window: DEFAULT_SETTLE_WINDOW,
@@ -122,6 +131,12 @@ impl Coordinator {
     /// Where the coordinator learns which tracked PR merged a commit.
     pub fn with_merges(mut self, merges: Arc<dyn MergedBy>) -> Self {
         self.merges = merges;
+        self
+    }
+
+    /// Where the coordinator reads PRs (by default, a GET each time).
+    pub fn with_reads(mut self, reads: Arc<dyn PullRequests>) -> Self {
+        self.reads = reads;
         self
     }
 
@@ -276,11 +291,13 @@ impl Coordinator {
         let mut result = SyncResult::unchanged(plan.initial);
         result.final_state = plan.target;
         if plan.changes_labels() {
-            match self
+            let written = self
                 .labels
                 .write_state(repo, pr, plan.target, &still_fresh)
-                .await
-            {
+                .await;
+            // Whatever was written (even in part), the PR as read is no more.
+            self.reads.changed(repo, number);
+            match written {
                 Ok(Written::Done(done)) => {
                     result.labels_added = done.labels_added;
                     result.labels_removed = done.labels_removed;
@@ -379,6 +396,7 @@ impl Coordinator {
             monitors_applied: applied,
             monitors_retired: retired,
             incomplete,
+            closed_at: pr.closed_at.clone(),
         })
     }
 
@@ -393,8 +411,8 @@ impl Coordinator {
 
     async fn read_pr(&self, tracker: &PullRequestTracker) -> Result<PullRequest, SyncError> {
         match self
-            .github
-            .get_pr(&tracker.spec.repository, tracker.spec.number)
+            .reads
+            .read(&tracker.spec.repository, tracker.spec.number)
             .await
         {
             Ok(pr) => Ok(pr),

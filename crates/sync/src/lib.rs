@@ -5,6 +5,7 @@
 
 mod coordinator;
 mod error;
+pub mod feed;
 mod labels;
 pub mod monitors;
 mod result;
@@ -12,6 +13,7 @@ pub mod status;
 
 pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, Synced};
 pub use error::SyncError;
+pub use feed::{ChangeFeed, Polled, PullRequests, ReadEachTime};
 pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
 pub use result::SyncResult;
