@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use prtracker_api::{IgnoreRule, Repository};
 use prtracker_domain::LabelPrefix;
-use prtracker_github::{AppInstallation, GitHubAuth, GitHubConfig};
+use prtracker_github::{AppInstallation, GitHubAuth, GitHubConfig, PacingPolicy};
 
 /// The flags of `prtracker run`.
 #[derive(Debug, Clone, Args)]
@@ -116,6 +116,21 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
     pub cluster_secrets_namespace: Option<String>,
 
+    /// GitHub points (a read 1, a write 5) the operator spends in any minute, below GitHub's
+    /// secondary limit of 900. 0 turns pacing off: for a GitHub Enterprise Server without rate
+    /// limits.
+    #[arg(
+        long,
+        env = "PRTRACKER_GITHUB_POINTS_PER_MINUTE",
+        default_value_t = 800
+    )]
+    pub github_points_per_minute: u32,
+
+    /// Delete the trackers of PRs closed (or merged) longer ago than this, with an Event; their
+    /// monitors go with them. Off by default: trackers are kept for good.
+    #[arg(long, env = "PRTRACKER_FORGET_AFTER", value_parser = parse_duration)]
+    pub forget_after: Option<Duration>,
+
     /// Elect one working replica through a coordination.k8s.io Lease.
     #[arg(long, env = "PRTRACKER_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -151,6 +166,7 @@ pub struct OperatorConfig {
     pub leader_election: Option<LeaderElection>,
     pub settle_window: Duration,
     pub ignore_differences: Vec<IgnoreRule>,
+    pub forget_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,8 +182,19 @@ impl RunArgs {
     /// anything.
     pub fn validate(&self) -> anyhow::Result<OperatorConfig> {
         let auth = self.github_auth()?;
-        let github =
-            GitHubConfig::new(auth).with_base_url(self.github_api_url.trim_end_matches('/'));
+        let pacing = match self.github_points_per_minute {
+            0 => PacingPolicy::UNLIMITED,
+            points => PacingPolicy {
+                points,
+                ..PacingPolicy::default()
+            },
+        };
+        if let Err(problem) = pacing.validate() {
+            bail!("--github-points-per-minute: {problem}");
+        }
+        let github = GitHubConfig::new(auth)
+            .with_base_url(self.github_api_url.trim_end_matches('/'))
+            .with_pacing(pacing);
         let mut webhook_secrets = Vec::new();
         for path in &self.webhook_secret_file {
             let secret = read_secret(path)
@@ -175,8 +202,10 @@ impl RunArgs {
             webhook_secrets.push(secret.into_bytes());
         }
         let label_prefix = LabelPrefix::new(self.label_prefix.clone()).context("--label-prefix")?;
-        if self.resync_interval < Duration::from_secs(10) {
-            bail!("--resync-interval must be at least 10s: every resync reads every tracked PR");
+        if self.resync_interval < Duration::from_secs(2) {
+            bail!(
+                "--resync-interval must be at least 2s: every resync reads each repository's change feed"
+            );
         }
         for cluster in &self.default_clusters {
             if !prtracker_api::is_cluster_name(cluster) {
@@ -238,6 +267,7 @@ impl RunArgs {
             leader_election,
             settle_window: self.settle_window,
             ignore_differences,
+            forget_after: self.forget_after.filter(|d| !d.is_zero()),
         })
     }
 

@@ -75,15 +75,26 @@ pub fn events_for(synced: &Synced) -> Vec<(EventType, &'static str, String)> {
 /// Publishes the Events of a sync, best effort.
 pub async fn publish(recorder: &Recorder, tracker: &PullRequestTracker, synced: &Synced) {
     for (type_, reason, note) in events_for(synced) {
-        let event = Event {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: "Reconcile".to_owned(),
-            secondary: None,
-        };
-        if let Err(error) = recorder.publish(&event, &tracker.object_ref(&())).await {
-            warn!(%error, "could not publish an event");
-        }
+        publish_one(recorder, tracker, type_, reason, note).await;
+    }
+}
+
+/// Publishes one Event on a tracker, best effort.
+pub async fn publish_one(
+    recorder: &Recorder,
+    tracker: &PullRequestTracker,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = recorder.publish(&event, &tracker.object_ref(&())).await {
+        warn!(%error, "could not publish an event");
     }
 }

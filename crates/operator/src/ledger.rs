@@ -65,6 +65,10 @@ impl Freshness for ChangeLedger {
             .copied()
             .unwrap_or(0)
     }
+
+    fn latest(&self) -> u64 {
+        self.next.load(Ordering::SeqCst).saturating_sub(1)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`events`]: Kubernetes Events for what a sync changed;
 //! - [`backoff`]: retries that back off, per object;
 //! - [`ledger`]: the changes heard of per PR, so no write follows a stale read;
+//! - [`feed`]: each repository's change feed polled once per resync, reconciling what changed;
 //! - [`webhook`]: the GitHub webhook endpoint;
 //! - [`metrics`]: Prometheus metrics and health probes;
 //! - [`autotrack`], [`leader`], [`args`]: auto-tracking, the lease, the flags.
@@ -16,6 +17,7 @@ pub mod args;
 pub mod autotrack;
 pub mod backoff;
 pub mod events;
+pub mod feed;
 pub mod leader;
 pub mod ledger;
 pub mod metrics;

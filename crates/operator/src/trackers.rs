@@ -13,6 +13,8 @@ use std::{
 };
 
 use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::EventType;
 use kube::{
     Api, ResourceExt,
     runtime::{
@@ -25,9 +27,10 @@ use kube::{
     },
 };
 use prtracker_api::{DriftMonitor, PullRequestTracker, names::monitor_name};
+use prtracker_domain::PrState;
 use prtracker_github::GitHubError;
-use prtracker_sync::{Coordinator, SyncError};
-use tracing::{debug, warn};
+use prtracker_sync::{Coordinator, SyncError, Synced};
+use tracing::{debug, info, warn};
 
 use crate::{
     backoff::{Failures, MAX_BACKOFF, backoff},
@@ -78,6 +81,10 @@ pub struct TrackerContext {
     pub failures: Failures<PullRequestTracker>,
     /// Reports reconcile outcomes (metrics, liveness); the runtime plugs its own in.
     pub observer: ReconcileObserver,
+    /// Trackers of PRs closed longer ago than this are deleted (`--forget-after`).
+    pub forget_after: Option<Duration>,
+    /// Where forgotten trackers are deleted.
+    pub client: Option<kube::Client>,
 }
 
 impl TrackerContext {
@@ -94,6 +101,8 @@ impl TrackerContext {
             resync_interval,
             failures: Failures::default(),
             observer: Box::new(|_, _, _| {}),
+            forget_after: None,
+            client: None,
         }
     }
 }
@@ -129,6 +138,15 @@ async fn reconcile_tracker(
     let monitors = monitors_of(&ctx.monitors, tracker);
     let synced = ctx.coordinator.reconcile(tracker, &monitors).await?;
     events::publish(&ctx.recorder, &synced.tracker, &synced).await;
+    // Retention: a PR closed long enough ago is forgotten; until then, looked at again then.
+    let forget_in = match (ctx.forget_after, closed_for(&synced)) {
+        (Some(after), Some(closed_for)) if closed_for >= after => {
+            forget(ctx, &synced.tracker, closed_for).await?;
+            return Ok(Action::await_change());
+        }
+        (Some(after), Some(closed_for)) => Some(after - closed_for + Duration::from_secs(1)),
+        _ => None,
+    };
     // A drift still inside its settle window is looked at again when the window ends.
     let next = synced
         .plan
@@ -141,8 +159,70 @@ async fn reconcile_tracker(
     }
     match synced.incomplete {
         Some(error) => Err(error.into()),
-        None => Ok(Action::requeue(next)),
+        None if synced.plan.review_after.is_none() && is_done(&synced.tracker) => {
+            debug!(tracker = %tracker.name_any(), "done: reconciled again only when the PR, the spec or a monitor changes");
+            Ok(forget_in.map_or_else(Action::await_change, Action::requeue))
+        }
+        None => Ok(Action::requeue(forget_in.map_or(next, |f| f.min(next)))),
     }
+}
+
+/// How long ago the PR was closed (or merged), if it is.
+fn closed_for(synced: &Synced) -> Option<Duration> {
+    let closed: Timestamp = synced.closed_at.as_deref()?.parse().ok()?;
+    let age = Timestamp::now().duration_since(closed);
+    Some(Duration::try_from(age).unwrap_or(Duration::ZERO))
+}
+
+/// Deletes a tracker whose PR closed longer ago than the retention, with an Event saying so.
+async fn forget(
+    ctx: &TrackerContext,
+    tracker: &PullRequestTracker,
+    closed_for: Duration,
+) -> Result<(), ReconcileError> {
+    let Some(client) = &ctx.client else {
+        return Ok(());
+    };
+    let note = format!(
+        "the PR was closed {} ago, longer than --forget-after: the tracker and its monitors are deleted",
+        humanize(closed_for)
+    );
+    events::publish_one(&ctx.recorder, tracker, EventType::Normal, "Forgotten", note).await;
+    let api: Api<PullRequestTracker> =
+        Api::namespaced(client.clone(), &tracker.namespace().unwrap_or_default());
+    match api.delete(&tracker.name_any(), &Default::default()).await {
+        Ok(_) => {
+            info!(tracker = %tracker.name_any(), ?closed_for, "forgotten: the PR closed longer ago than the retention");
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(ReconcileError::Sync(SyncError::Kube(error))),
+    }
+}
+
+/// A duration in its largest whole unit: `3d`, `5h`, `12m`, `40s`.
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A tracker with nothing left to watch: its PR closed unmerged, or every field of its merged
+/// change since changed through the repository. The feed, a webhook, a spec change or a monitor
+/// wakes it; no timer does.
+fn is_done(tracker: &PullRequestTracker) -> bool {
+    let Some(status) = &tracker.status else {
+        return false;
+    };
+    status.state == Some(PrState::Closed)
+        || (matches!(
+            status.state,
+            Some(PrState::Merged | PrState::Deployed | PrState::Drifted)
+        ) && status.superseded_by.is_some())
 }
 
 /// The tracker's monitors in the cache: those its spec's clusters and its status name.

@@ -235,6 +235,12 @@ async fn github_counters_from_a_snapshot_function() {
         rate_limit_reset: Some(1_658_208_999),
         cache_entries: 12,
         cache_bytes: 34_567,
+        points_total: 4_321,
+        points_in_window: 640,
+        peak_points_in_window: 799,
+        in_flight: 3,
+        pacing_waits: 9,
+        pacing_wait_seconds: 4.5,
     });
     let body = scrape(&metrics).await;
     has_line(
@@ -255,6 +261,12 @@ async fn github_counters_from_a_snapshot_function() {
     has_line(&body, "prtracker_github_rate_limit_wait_seconds_total 1.5");
     has_line(&body, "prtracker_github_rate_limited_errors_total 0");
     has_line(&body, "prtracker_github_write_delay_seconds_total 0.25");
+    has_line(&body, "prtracker_github_points_total 4321");
+    has_line(&body, "prtracker_github_points_per_minute 640");
+    has_line(&body, "prtracker_github_peak_points_per_minute 799");
+    has_line(&body, "prtracker_github_in_flight 3");
+    has_line(&body, "prtracker_github_pacing_waits_total 9");
+    has_line(&body, "prtracker_github_pacing_wait_seconds_total 4.5");
     has_line(&body, "prtracker_github_rate_limit_remaining 4990");
     has_line(&body, "prtracker_github_rate_limit_limit 5000");
     has_line(

@@ -154,6 +154,42 @@ impl Collector for GitHubCollector {
                 signed(reset),
             )?;
         }
+        counter(
+            &mut encoder,
+            "prtracker_github_points",
+            "Points sent to GitHub (GET 1, write 5), against its secondary limit of 900 a minute.",
+            s.points_total,
+        )?;
+        gauge(
+            &mut encoder,
+            "prtracker_github_points_per_minute",
+            "Points sent in the pacing window (a minute) ending now.",
+            signed(s.points_in_window),
+        )?;
+        gauge(
+            &mut encoder,
+            "prtracker_github_peak_points_per_minute",
+            "The most points any pacing window (a minute) has held since the start.",
+            signed(s.peak_points_in_window),
+        )?;
+        gauge(
+            &mut encoder,
+            "prtracker_github_in_flight",
+            "GitHub requests sent and not yet answered.",
+            signed(s.in_flight),
+        )?;
+        counter(
+            &mut encoder,
+            "prtracker_github_pacing_waits",
+            "GitHub requests that waited for their place in the pacing budget.",
+            s.pacing_waits,
+        )?;
+        counter(
+            &mut encoder,
+            "prtracker_github_pacing_wait_seconds",
+            "Time GitHub requests waited for their place in the pacing budget.",
+            s.pacing_wait_seconds,
+        )?;
         gauge(
             &mut encoder,
             "prtracker_github_cache_entries",

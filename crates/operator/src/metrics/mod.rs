@@ -136,7 +136,36 @@ struct Inner {
     /// Every state label ever set, so a state missing from the next map drops to 0.
     tracker_states: Mutex<BTreeSet<String>>,
     webhook_deliveries: Family<ResultLabels, Counter>,
+    feed_polls: Family<ResultLabels, Counter>,
     github: GitHubCollector,
+}
+
+/// The outcome of one read of a repository's change feed: the `result` label of
+/// `prtracker_feed_polls_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedResult {
+    /// GitHub answered 304: nothing changed in the repository.
+    Unchanged,
+    /// Some PRs changed; their trackers were reconciled.
+    Changed,
+    /// The feed could not be read; the repository backs off.
+    Error,
+}
+
+impl FeedResult {
+    pub const ALL: [FeedResult; 3] = [
+        FeedResult::Unchanged,
+        FeedResult::Changed,
+        FeedResult::Error,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FeedResult::Unchanged => "unchanged",
+            FeedResult::Changed => "changed",
+            FeedResult::Error => "error",
+        }
+    }
 }
 
 /// The operator's metrics. Cheap to clone: every clone shares one registry.
@@ -199,6 +228,19 @@ impl Metrics {
             "GitHub webhook deliveries received, by result",
             webhook_deliveries.clone(),
         );
+        let feed_polls = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "prtracker_feed_polls",
+            "Reads of a repository's change feed, by result (unchanged, changed, error)",
+            feed_polls.clone(),
+        );
+        for result in FeedResult::ALL {
+            feed_polls
+                .get_or_create(&ResultLabels {
+                    result: result.as_str(),
+                })
+                .inc_by(0);
+        }
         // Every result and state from the start at 0, so rates and alerts work before the first one.
         for result in WebhookResult::ALL {
             webhook_deliveries
@@ -227,6 +269,7 @@ impl Metrics {
                 trackers,
                 tracker_states: Mutex::new(tracker_states),
                 webhook_deliveries,
+                feed_polls,
                 github,
             }),
         }
@@ -340,6 +383,16 @@ impl Metrics {
     pub fn webhook_delivery(&self, result: WebhookResult) {
         self.inner
             .webhook_deliveries
+            .get_or_create(&ResultLabels {
+                result: result.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts one read of a repository's change feed.
+    pub fn feed_poll(&self, result: FeedResult) {
+        self.inner
+            .feed_polls
             .get_or_create(&ResultLabels {
                 result: result.as_str(),
             })

@@ -17,7 +17,7 @@ use prtracker_api::{DriftMonitor, PullRequestTracker};
 use prtracker_domain::Repository;
 use prtracker_drift::{ClusterRegistry, DriftChecker};
 use prtracker_github::OctocrabGitHub;
-use prtracker_sync::{Coordinator, GitHubLabelManager, MergedBy};
+use prtracker_sync::{ChangeFeed, Coordinator, GitHubLabelManager, MergedBy};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::info;
@@ -30,6 +30,8 @@ use super::{
 use crate::{
     args::OperatorConfig,
     autotrack::{AutoTrack, same_repository},
+    backoff::MAX_BACKOFF,
+    feed::{FeedPoller, tracked_in},
     ledger::ChangeLedger,
     metrics::{Health, Metrics},
     monitors::{MonitorContext, monitor_controller},
@@ -50,6 +52,8 @@ pub struct Runtime {
     pub workload: Arc<OnceLock<Workload>>,
     /// The changes heard of per PR, which the webhook endpoint also tells.
     pub ledger: Arc<ChangeLedger>,
+    /// Where reconciles are asked for: the feed's changes join the webhooks' here.
+    pub triggers: mpsc::Sender<ObjectRef<PullRequestTracker>>,
 }
 
 /// Runs the controllers until shutdown.
@@ -68,6 +72,7 @@ pub async fn run_controllers(
         leader_cache,
         workload,
         ledger,
+        triggers: retrigger,
     } = runtime;
     let monitors_api: Api<DriftMonitor> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -85,7 +90,13 @@ pub async fn run_controllers(
         github.clone(),
         config.label_prefix.clone(),
     ));
+    // PRs are read from the repositories' change feeds, not one by one.
+    let changes = Arc::new(ChangeFeed::new(github.clone(), ledger.clone(), {
+        let store = tracker_store.clone();
+        Arc::new(move |repo: &Repository| tracked_in(&store, repo))
+    }));
     let coordinator = Coordinator::new(client.clone(), github.clone(), labels)
+        .with_reads(changes.clone())
         .with_monitor_interval(config.monitor_interval.clone())
         .with_settle_window(config.settle_window)
         .with_freshness(ledger)
@@ -104,6 +115,8 @@ pub async fn run_controllers(
         config.resync_interval,
     );
     tracker_ctx.observer = observer(&metrics, &health);
+    tracker_ctx.forget_after = config.forget_after;
+    tracker_ctx.client = Some(client.clone());
     let tracker_ctx = Arc::new(tracker_ctx);
     let mut monitor_ctx = MonitorContext::new(
         client.clone(),
@@ -151,30 +164,46 @@ pub async fn run_controllers(
         }
     };
 
-    let listing = periodic(config.resync_interval, shutdown.clone(), {
-        let (client, github, known) = (client.clone(), github.clone(), tracker_store.clone());
-        move || {
-            let (autotrack, client, github, known) = (
-                autotrack.clone(),
-                client.clone(),
-                github.clone(),
-                known.clone(),
-            );
-            async move {
-                if let Some(autotrack) = autotrack {
-                    let created = autotrack
-                        .list_and_track(&client, github.as_ref(), &known)
-                        .await;
-                    if created > 0 {
-                        info!(
-                            created,
-                            "auto-tracking: the periodic listing found untracked PRs"
-                        );
-                    }
+    // Every resync interval, each repository's feed once: what changed is reconciled, new open PRs
+    // of auto-tracked repositories get trackers. Auto-tracking first lists the open PRs once, for
+    // those the feed would not reach (open, but untouched for long).
+    let poller = FeedPoller::new(
+        changes,
+        tracker_store.clone(),
+        autotrack.clone(),
+        client.clone(),
+        retrigger,
+        MAX_BACKOFF,
+        metrics.clone(),
+    );
+    let polling = {
+        let (shutdown, known, github, client) = (
+            shutdown.clone(),
+            tracker_store.clone(),
+            github.clone(),
+            client.clone(),
+        );
+        let resync = config.resync_interval;
+        async move {
+            tokio::select! {
+                Ok(()) = known.wait_until_ready() => {},
+                () = until_shutdown(shutdown.clone()) => return,
+            }
+            if let Some(autotrack) = &autotrack {
+                let created = autotrack
+                    .list_and_track(&client, github.as_ref(), &known)
+                    .await;
+                if created > 0 {
+                    info!(
+                        created,
+                        "auto-tracking: the open PRs listed at start had no tracker"
+                    );
                 }
             }
+            let poller = &poller;
+            periodic(resync, shutdown, move || poller.poll_all()).await;
         }
-    });
+    };
     let chores = periodic(Duration::from_secs(15), shutdown.clone(), {
         let (trackers, monitors) = (tracker_store.clone(), monitor_store.clone());
         move || {
@@ -198,7 +227,7 @@ pub async fn run_controllers(
         tracker_controller,
         monitor_controller,
         feed,
-        listing,
+        polling,
         chores,
         caches_ready
     );

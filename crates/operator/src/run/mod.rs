@@ -106,7 +106,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
             leading: leading.clone(),
             leader_cache: leader_cache.clone(),
             autotrack: autotrack.clone(),
-            triggers: triggers_tx,
+            triggers: triggers_tx.clone(),
         },
         events,
     ));
@@ -146,6 +146,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
             leader_cache,
             workload,
             ledger,
+            triggers: triggers_tx,
         };
         let lost = async {
             match leadership.as_mut() {
