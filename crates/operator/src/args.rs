@@ -126,8 +126,9 @@ pub struct RunArgs {
     )]
     pub github_points_per_minute: u32,
 
-    /// Delete the trackers of PRs closed (or merged) longer ago than this, with an Event; their
-    /// monitors go with them. Off by default: trackers are kept for good.
+    /// Delete the trackers of PRs closed longer ago than this, with an Event, once they are done:
+    /// closed unmerged, or merged with every field of their change since superseded (a live
+    /// change is kept). Their monitors go with them. Off by default: trackers are kept for good.
     #[arg(long, env = "PRTRACKER_FORGET_AFTER", value_parser = parse_duration)]
     pub forget_after: Option<Duration>,
 

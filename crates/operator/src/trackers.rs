@@ -138,13 +138,17 @@ async fn reconcile_tracker(
     let monitors = monitors_of(&ctx.monitors, tracker);
     let synced = ctx.coordinator.reconcile(tracker, &monitors).await?;
     events::publish(&ctx.recorder, &synced.tracker, &synced).await;
-    // Retention: a PR closed long enough ago is forgotten; until then, looked at again then.
+    // Retention: a done PR closed long enough ago is forgotten; until then, looked at again then.
+    // A merged PR whose change is still live is never done, so never forgotten: its monitors are
+    // what tells a hand edit.
     let forget_in = match (ctx.forget_after, closed_for(&synced)) {
-        (Some(after), Some(closed_for)) if closed_for >= after => {
-            forget(ctx, &synced.tracker, closed_for).await?;
-            return Ok(Action::await_change());
+        (Some(after), Some(closed_for)) if is_done(&synced.tracker) => {
+            if closed_for >= after {
+                forget(ctx, &synced.tracker, closed_for).await?;
+                return Ok(Action::await_change());
+            }
+            Some(after - closed_for + Duration::from_secs(1))
         }
-        (Some(after), Some(closed_for)) => Some(after - closed_for + Duration::from_secs(1)),
         _ => None,
     };
     // A drift still inside its settle window is looked at again when the window ends.
