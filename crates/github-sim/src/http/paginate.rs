@@ -32,12 +32,28 @@ impl Page {
 /// Slices `items` and answers with the page and its `Link` header. `url` is the absolute URL
 /// of the collection; other query parameters in `q` are kept in the links.
 pub fn respond(items: Vec<Value>, q: &HashMap<String, String>, url: &str) -> Response {
+    respond_rendered(items, |item| item, q, url)
+}
+
+/// [`respond`] for items rendered only once they are on the page asked for: a listing of tens of
+/// thousands of PRs costs one page's rendering per request, not the whole list's.
+pub fn respond_rendered<T>(
+    items: Vec<T>,
+    render: impl Fn(T) -> Value,
+    q: &HashMap<String, String>,
+    url: &str,
+) -> Response {
     let p = Page::from_query(q);
     let total = items.len();
     let last = total.div_ceil(p.per_page).max(1);
     let start = (p.page - 1).saturating_mul(p.per_page).min(total);
     let end = (start + p.per_page).min(total);
-    let slice: Vec<Value> = items[start..end].to_vec();
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(end - start)
+        .map(render)
+        .collect();
 
     let mut keep: Vec<(&String, &String)> = q
         .iter()

@@ -94,12 +94,13 @@ pub async fn list_pulls(
     if !ascending {
         pulls.reverse();
     }
-    let items = pulls
-        .into_iter()
-        .map(|p| render::pull_request(&g.world, repo, p, PullShape::Simple))
-        .collect();
     let url = format!("{}/repos/{}/pulls", g.world.base, repo.full_name());
-    Ok(paginate::respond(items, &q, &url))
+    Ok(paginate::respond_rendered(
+        pulls,
+        |p| render::pull_request(&g.world, repo, p, PullShape::Simple),
+        &q,
+        &url,
+    ))
 }
 
 pub async fn list_issue_labels(
