@@ -167,6 +167,12 @@ async fn reconcile_tracker(
             debug!(tracker = %tracker.name_any(), "done: reconciled again only when the PR, the spec or a monitor changes");
             Ok(forget_in.map_or_else(Action::await_change, Action::requeue))
         }
+        // The change feed (every resync, per repository), webhooks, the spec and the monitors
+        // wake a tracker when something changed: no timer per tracker, whose queue would cost
+        // memory and a reconcile per tracker per interval for nothing.
+        None if synced.plan.review_after.is_none() => {
+            Ok(forget_in.map_or_else(Action::await_change, Action::requeue))
+        }
         None => Ok(Action::requeue(forget_in.map_or(next, |f| f.min(next)))),
     }
 }

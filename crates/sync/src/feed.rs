@@ -55,7 +55,8 @@ pub type Tracked = dyn Fn(&Repository) -> HashSet<u64> + Send + Sync;
 pub struct Polled {
     /// The repository's first page was unchanged: nothing happened since the last poll.
     pub unchanged: bool,
-    /// PRs updated since the last poll (on the first poll, every PR read), newest first.
+    /// PRs updated since the last poll, newest first. On the first poll at start, only the open
+    /// PRs nobody tracks (for auto-tracking): the tracked ones are kept, not listed.
     pub changed: Vec<PullRequest>,
     /// Requests the poll sent.
     pub requests: u32,
@@ -170,7 +171,7 @@ impl ChangeFeed {
         repo: &Repository,
         cursor: &mut Cursor,
     ) -> Result<Polled, GitHubError> {
-        cursor.tried = true;
+        let tried_before = std::mem::replace(&mut cursor.tried, true);
         let tracked = (self.tracked)(repo);
         let stamp = self.stamp();
         let mut page = self.github.pulls_by_update(repo, None).await?;
@@ -185,11 +186,17 @@ impl ChangeFeed {
         let watermark = cursor.newest.clone().filter(|_| cursor.polled);
         let newest = page.prs.first().and_then(|pr| pr.updated_at.clone());
         // On the first poll, the tracked PRs not seen yet.
-        let mut unseen: HashSet<u64> = if watermark.is_none() {
+        let first = watermark.is_none();
+        let mut unseen: HashSet<u64> = if first {
             tracked.clone()
         } else {
             HashSet::new()
         };
+        // The first poll at start tells nothing new of tracked PRs (their trackers are reconciled
+        // at their first sight anyway) nor of closed PRs nobody tracks: they are kept as
+        // snapshots, not listed as changed, which spares a second copy of every PR. A first poll
+        // after a failed one lists them all: a change may have been missed meanwhile.
+        let quiet_start = first && !tried_before;
         let mut page_number = 1u32;
         loop {
             let mut reached_older = false;
@@ -200,7 +207,15 @@ impl ChangeFeed {
                 if older {
                     continue;
                 }
-                if tracked.contains(&pr.number) {
+                let is_tracked = tracked.contains(&pr.number);
+                if quiet_start && is_tracked {
+                    self.keep(repo, pr, stamp);
+                    continue;
+                }
+                if quiet_start && pr.is_closed() {
+                    continue;
+                }
+                if is_tracked {
                     self.keep(repo, pr.clone(), stamp);
                 }
                 polled.changed.push(pr);
