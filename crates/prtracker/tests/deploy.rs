@@ -94,12 +94,17 @@ fn kubectl_apply_k_deploy_is_accepted_and_grants_least_privilege() {
         Some("prtracker-system")
     ));
     assert!(can("get", "secrets", Some("prtracker-system")));
-    // What it does not.
-    assert!(!can(
+    // --forget-after deletes the trackers of PRs closed long ago.
+    assert!(can(
         "delete",
         "pullrequesttrackers.prtracker.io",
         Some("team-a")
     ));
+    // What it does not.
+    assert!(
+        !can("delete", "driftmonitors.prtracker.io", Some("team-a")),
+        "monitors go with their tracker, by the garbage collector"
+    );
     assert!(
         !can("update", "pullrequesttrackers.prtracker.io", Some("team-a")),
         "spec is the user's"
