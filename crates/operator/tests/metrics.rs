@@ -206,42 +206,7 @@ async fn github_counters_of_a_fresh_handle_are_exposed() {
 #[tokio::test]
 async fn github_counters_from_a_snapshot_function() {
     let metrics = Metrics::new();
-    metrics.set_github_snapshots(|| MetricsSnapshot {
-        requests: vec![
-            RequestCount {
-                endpoint: "GET /repos/{owner}/{repo}/pulls/{number}",
-                status: Some(200),
-                count: 5,
-            },
-            RequestCount {
-                endpoint: "GET /repos/{owner}/{repo}/pulls/{number}",
-                status: Some(304),
-                count: 7,
-            },
-            RequestCount {
-                endpoint: "POST /repos/{owner}/{repo}/issues/{number}/labels",
-                status: None,
-                count: 1,
-            },
-        ],
-        not_modified: 7,
-        retries: 2,
-        rate_limit_waits: 1,
-        rate_limit_wait_seconds: 1.5,
-        rate_limited_errors: 0,
-        write_delay_seconds: 0.25,
-        rate_limit_remaining: Some(4990),
-        rate_limit_limit: Some(5000),
-        rate_limit_reset: Some(1_658_208_999),
-        cache_entries: 12,
-        cache_bytes: 34_567,
-        points_total: 4_321,
-        points_in_window: 640,
-        peak_points_in_window: 799,
-        in_flight: 3,
-        pacing_waits: 9,
-        pacing_wait_seconds: 4.5,
-    });
+    metrics.set_github_snapshots(snapshot_of_every_kind);
     let body = scrape(&metrics).await;
     has_line(
         &body,
@@ -387,4 +352,70 @@ async fn healthz_fails_past_the_stall_time_and_progress_restarts_the_clock() {
 async fn unknown_paths_are_404() {
     let (status, _, _) = get(router(Metrics::new(), Health::default()), "/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A snapshot with a value in every field, the rate-limit gauges included.
+fn snapshot_of_every_kind() -> MetricsSnapshot {
+    MetricsSnapshot {
+        requests: vec![
+            RequestCount {
+                endpoint: "GET /repos/{owner}/{repo}/pulls/{number}",
+                status: Some(200),
+                count: 5,
+            },
+            RequestCount {
+                endpoint: "GET /repos/{owner}/{repo}/pulls/{number}",
+                status: Some(304),
+                count: 7,
+            },
+            RequestCount {
+                endpoint: "POST /repos/{owner}/{repo}/issues/{number}/labels",
+                status: None,
+                count: 1,
+            },
+        ],
+        not_modified: 7,
+        retries: 2,
+        rate_limit_waits: 1,
+        rate_limit_wait_seconds: 1.5,
+        rate_limited_errors: 0,
+        write_delay_seconds: 0.25,
+        rate_limit_remaining: Some(4990),
+        rate_limit_limit: Some(5000),
+        rate_limit_reset: Some(1_658_208_999),
+        cache_entries: 12,
+        cache_bytes: 34_567,
+        points_total: 4_321,
+        points_in_window: 640,
+        peak_points_in_window: 799,
+        in_flight: 3,
+        pacing_waits: 9,
+        pacing_wait_seconds: 4.5,
+    }
+}
+
+/// The README's metrics table names every family `/metrics` exposes, under the name a query uses.
+#[tokio::test]
+async fn the_readme_metrics_table_names_every_family() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let metrics = Metrics::new();
+    metrics.set_github_snapshots(snapshot_of_every_kind);
+    let body = scrape(&metrics).await;
+    let families: Vec<String> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(name, kind)| match kind {
+            "counter" => format!("{name}_total"),
+            _ => name.to_owned(),
+        })
+        .collect();
+    assert!(families.len() >= 20, "{body}");
+    for family in families {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "the README's metrics table lacks `{family}`"
+        );
+    }
 }
