@@ -2,7 +2,7 @@
 //! state on a PR by changing its labels, never touching any other label.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -87,6 +87,9 @@ pub struct GitHubLabelManager {
     /// Repositories known to hold every state label's definition, so they are listed once, not on
     /// every write.
     defined: Mutex<HashSet<Repository>>,
+    /// One definer per repository at a time: fifty new PRs written at once make each missing
+    /// definition once, not fifty times (each a content-creating request GitHub limits).
+    definers: Mutex<HashMap<Repository, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl GitHubLabelManager {
@@ -95,18 +98,30 @@ impl GitHubLabelManager {
             github,
             prefix,
             defined: Mutex::new(HashSet::new()),
+            definers: Mutex::default(),
         }
+    }
+
+    fn is_defined(&self, repo: &Repository) -> bool {
+        self.defined
+            .lock()
+            .map(|d| d.contains(repo))
+            .unwrap_or(false)
     }
 
     /// Creates, with the project's colour and description, every state label the repository lacks.
     /// GitHub would otherwise create a label on first use, grey and undescribed.
     pub async fn ensure_label_definitions(&self, repo: &Repository) -> Result<(), GitHubError> {
-        if self
-            .defined
-            .lock()
-            .map(|d| d.contains(repo))
-            .unwrap_or(false)
-        {
+        if self.is_defined(repo) {
+            return Ok(());
+        }
+        let definer = {
+            let mut definers = self.definers.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(definers.entry(repo.clone()).or_default())
+        };
+        let _one_at_a_time = definer.lock().await;
+        // The definer before this one may have made them all.
+        if self.is_defined(repo) {
             return Ok(());
         }
         let existing = self.github.list_repo_labels(repo).await?;
