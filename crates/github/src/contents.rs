@@ -17,6 +17,7 @@ use crate::{
     endpoint::{self, Endpoint},
     error::GitHubError,
     models::{ContentEntry, Contents, EntryKind, RepoFile},
+    names,
     octo::{OctocrabGitHub, decode_json},
     transport::{Call, JSON, RAW, status_error},
 };
@@ -99,6 +100,7 @@ pub(crate) async fn walk(
             Contents::Dir(entries) => entries.iter().collect(),
         };
         for entry in entries {
+            names::check_listed(&entry.name, &entry.path, path, commit)?;
             match entry.kind {
                 EntryKind::File => {
                     budget.take(entry.size)?;

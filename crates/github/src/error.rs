@@ -159,6 +159,17 @@ pub enum GitHubError {
         limit: u64,
     },
 
+    /// A tree or a directory listing named an entry no path may be built from (`..`, `/`, NUL).
+    #[error(
+        "GitHub listed an entry named {entry:?} under {path} at {commit} ({reason}): refused, no request is built from it"
+    )]
+    UnsafeEntryName {
+        entry: String,
+        path: String,
+        commit: String,
+        reason: String,
+    },
+
     /// The configuration cannot work (bad base URL, bad private key).
     #[error("invalid GitHub client configuration: {0}")]
     Config(String),

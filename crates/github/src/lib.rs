@@ -21,6 +21,7 @@ pub mod error;
 pub mod link;
 pub mod metrics;
 pub mod models;
+mod names;
 mod octo;
 pub mod pacing;
 mod parents;

@@ -21,6 +21,7 @@ use crate::{
     endpoint::{self, Endpoint},
     error::GitHubError,
     models::{Blob, ContentEntry, Contents, EntryKind, ObjectKind, RepoFile, Tree, TreeEntry},
+    names,
     octo::{OctocrabGitHub, decode_json},
     transport::{Call, JSON, status_error},
 };
@@ -72,6 +73,7 @@ pub(crate) async fn read_files(
     let mut blobs: Vec<&TreeEntry> = Vec::new();
     let mut links: Vec<&TreeEntry> = Vec::new();
     for entry in &tree.entries {
+        names::check_entry_path(&entry.path, path, commit)?;
         match entry.kind {
             ObjectKind::Tree => {
                 let levels = entry.path.split('/').count();

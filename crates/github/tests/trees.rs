@@ -423,6 +423,36 @@ fn fixture(name: &str) -> String {
     })
 }
 
+/// A tree entry named `..` (GitHub never lists one; a proxy or a fake could): refused with an
+/// error naming it, through the trees API and through the contents walk alike, and no request is
+/// built from it.
+#[tokio::test]
+async fn an_entry_named_dot_dot_is_refused_and_no_request_carries_it() {
+    for truncated in [false, true] {
+        let sim = sim().await;
+        let mut files = manifests();
+        files.push(("deploy/../../etc/passwd", b"root:x:0:0\n".to_vec()));
+        sim.set_files(REPO, C2, files).unwrap();
+        if truncated {
+            sim.set_tree_entry_limit(2);
+        }
+        let gh = client(&sim);
+        let error = gh.read_files(&repo(), "deploy", C2).await.unwrap_err();
+        assert!(
+            matches!(&error, GitHubError::UnsafeEntryName { entry, path, .. }
+                if entry.starts_with("..") && path == "deploy"),
+            "truncated {truncated}: {error}"
+        );
+        assert!(error.to_string().contains("\"..\""), "{error}");
+        let sent: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();
+        assert!(
+            sent.iter()
+                .all(|p| !p.contains("..") && !p.contains("%2E%2E") && !p.contains("etc")),
+            "truncated {truncated}: {sent:#?}"
+        );
+    }
+}
+
 #[test]
 fn fixture_git_tree_recursive() {
     let tree: Tree = serde_json::from_str(&fixture("git-tree-recursive.json")).unwrap();
