@@ -1,7 +1,8 @@
 //! Each desired object against the live one in a cluster, like `kubectl diff`:
 //!
 //! 1. the API of every apiVersion the manifests use is discovered (one request per group-version);
-//!    a kind the cluster does not serve means its objects are missing;
+//!    a kind the cluster does not serve is an error naming it (`UnknownKind`), not drift; for the
+//!    objects a PR removed ([`Comparer::presence`]) it means they are absent;
 //! 2. live objects are read: with one LIST per resource type and namespace where the manifests hold
 //!    at least [`CompareOptions::list_threshold`] objects of it, else with a GET each; an object
 //!    that is not there is drift (missing);
@@ -124,6 +125,16 @@ impl Comparer {
     /// Compares every desired object with the cluster.
     pub async fn compare(&self, desired: &[DesiredObject]) -> Result<DriftReport, DriftError> {
         let resolved = self.resolve(desired).await?;
+        // An object of a kind the cluster does not serve cannot be there, nor be applied: that is
+        // no drift but a cluster without the API (a CRD not installed, a version removed).
+        if let Some(unknown) = resolved.iter().find(|r| r.resource.is_none()) {
+            return Err(DriftError::UnknownKind {
+                cluster: self.cluster.clone(),
+                api_version: unknown.desired.api_version.clone(),
+                kind: unknown.desired.kind.clone(),
+                name: unknown.desired.name.clone(),
+            });
+        }
         let live = self.read_live(&resolved).await?;
         let concurrency = self.options.concurrency.max(1);
         // Futures are collected before they are streamed (here and below): a stream that maps

@@ -121,6 +121,15 @@ pub enum DriftError {
         object: String,
         source: Box<kube::Error>,
     },
+    #[error(
+        "cluster {cluster} does not serve kind {kind} of {api_version} (object {name}): install its CRD or API there, or fix the manifest"
+    )]
+    UnknownKind {
+        cluster: String,
+        api_version: String,
+        kind: String,
+        name: String,
+    },
     #[error("the DriftMonitor has no {0}")]
     MissingField(&'static str),
 }
@@ -135,6 +144,7 @@ impl DriftError {
             Self::Manifest(_) | Self::ManifestAt { .. } => "InvalidManifests",
             Self::GitHub(_) => "GitHubError",
             Self::Discovery { .. } => "DiscoveryFailed",
+            Self::UnknownKind { .. } => "UnknownKind",
             Self::Kube { .. } => "ClusterError",
             Self::MissingField(_) => "InvalidMonitor",
         }
@@ -143,14 +153,19 @@ impl DriftError {
 
 impl DriftError {
     /// Whether the check can never succeed as the monitor stands: the manifests at a commit do
-    /// not parse, or are too large, or the commit is not there. Commits never change, so such a
+    /// not parse, or are too large, or name an entry no path may be built from, or the commit is
+    /// not there. Commits never change, so such a
     /// check is not retried until the monitor's spec changes.
     pub fn is_final(&self) -> bool {
         matches!(
             self,
             Self::ManifestAt { .. }
                 | Self::Manifest(_)
-                | Self::GitHub(GitHubError::ContentsTooLarge { .. } | GitHubError::NotFound { .. })
+                | Self::GitHub(
+                    GitHubError::ContentsTooLarge { .. }
+                        | GitHubError::NotFound { .. }
+                        | GitHubError::UnsafeEntryName { .. }
+                )
         )
     }
 }

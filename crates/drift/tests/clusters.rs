@@ -221,3 +221,31 @@ async fn an_unreachable_cluster_is_reported_as_such() {
     );
     assert_eq!(error.reason(), "ClusterUnreachable");
 }
+
+/// An object of a kind the cluster does not serve is an error naming the kind, the version and the
+/// object, not a missing object (which would read as drift); the objects a PR removed of such a
+/// kind are simply absent.
+#[tokio::test]
+async fn a_kind_the_cluster_does_not_serve_is_an_error_naming_it() {
+    let client = shared().primary().client().expect("client");
+    let objects = parse_file(
+        "widget.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine, namespace: default}\n---\napiVersion: widgets.example.com/v1\nkind: Widget\nmetadata: {name: gizmo, namespace: default}\n",
+    )
+    .expect("parses");
+    let comparer = Comparer::new(client, "primary", CompareOptions::default());
+    let error = comparer.compare(&objects).await.expect_err("unknown kind");
+    assert!(
+        matches!(&error, DriftError::UnknownKind { kind, api_version, name, .. }
+            if kind == "Widget" && api_version == "widgets.example.com/v1" && name == "gizmo"),
+        "{error:?}"
+    );
+    assert_eq!(error.reason(), "UnknownKind");
+    assert!(
+        error.to_string().contains("does not serve kind Widget"),
+        "{error}"
+    );
+    assert!(!error.is_final(), "a CRD may be installed later");
+    let present = comparer.presence(&objects[1..]).await.expect("presence");
+    assert_eq!(present, [false]);
+}
