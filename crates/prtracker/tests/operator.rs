@@ -367,7 +367,29 @@ async fn prs_are_tracked_and_labels_followed_by_webhook_through_a_follower() {
         deliver(&first.webhook_url(), "closed-1", &closed.body, SECRET).await,
         202
     );
-    // Deliveries are routed in order: once a later one has acted, the closed one has been seen.
+    // A signed `opened` delivery for a PR GitHub does not have makes no tracker either: a number
+    // alone is no PR.
+    let opened = env
+        .sim
+        .deliveries()
+        .into_iter()
+        .rev()
+        .find(|d| d.action.as_deref() == Some("opened"))
+        .expect("an opened delivery");
+    let mut phantom: serde_json::Value = serde_json::from_str(&opened.body).expect("JSON");
+    phantom["number"] = 999_999.into();
+    phantom["pull_request"]["number"] = 999_999.into();
+    assert_eq!(
+        deliver(
+            &first.webhook_url(),
+            "phantom-1",
+            &phantom.to_string(),
+            SECRET
+        )
+        .await,
+        202
+    );
+    // Deliveries are routed in order: once a later one has acted, the earlier ones have been seen.
     env.sim.set_webhook(&first.webhook_url(), Some(SECRET));
     let later = env.open_pr(REPO, "Later");
     env.wait_for_state("the later PR's tracker", later, PrState::Open)
@@ -375,6 +397,10 @@ async fn prs_are_tracked_and_labels_followed_by_webhook_through_a_follower() {
     assert!(
         env.tracker(never_tracked).await.is_none(),
         "a closed PR's delivery made a tracker"
+    );
+    assert!(
+        env.tracker(999_999).await.is_none(),
+        "a delivery for a PR GitHub does not have made a tracker"
     );
 
     // A merge makes one drift monitor per default cluster.

@@ -107,6 +107,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
             leader_cache: leader_cache.clone(),
             autotrack: autotrack.clone(),
             triggers: triggers_tx.clone(),
+            github: github.clone(),
         },
         events,
     ));

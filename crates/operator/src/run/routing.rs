@@ -18,9 +18,10 @@ use kube::{
     runtime::reflector::{ObjectRef, Store},
 };
 use prtracker_api::PullRequestTracker;
+use prtracker_github::{GitHubClient, GitHubError};
 use serde_json::json;
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::{
     autotrack::{AutoTrack, tracks_pr},
@@ -38,6 +39,8 @@ pub struct Dispatch {
     pub leader_cache: Arc<OnceLock<Store<PullRequestTracker>>>,
     pub autotrack: Option<AutoTrack>,
     pub triggers: mpsc::Sender<ObjectRef<PullRequestTracker>>,
+    /// Auto-tracking reads a delivery's PR before it makes a tracker: a number alone is no PR.
+    pub github: Arc<dyn GitHubClient>,
 }
 
 pub async fn route_webhooks(dispatch: Dispatch, mut events: mpsc::Receiver<WebhookEvent>) {
@@ -81,6 +84,20 @@ impl Dispatch {
         };
         if !autotrack.tracks(&event.repository) || !event.is_open() {
             return;
+        }
+        // A signed delivery may still name a PR that does not exist (a replay into another
+        // repository, a hand-made test delivery): GitHub says whether it does, and is open.
+        match self.github.get_pr(&event.repository, event.number).await {
+            Ok(pr) if !pr.is_closed() => {}
+            Ok(_) => return,
+            Err(GitHubError::NotFound { .. }) => {
+                info!(repo = %event.repository, number = event.number, "a delivery for a PR GitHub does not have: no tracker");
+                return;
+            }
+            Err(error) => {
+                warn!(repo = %event.repository, number = event.number, %error, "could not read a delivery's PR; the change feed will bring it if it exists");
+                return;
+            }
         }
         if let Err(error) = autotrack
             .ensure_tracker(&self.client, &event.repository, event.number)
