@@ -94,7 +94,7 @@ fn default_interval() -> String {
 }
 
 /// The manifests of one commit of a repository.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestSource {
     pub repository: Repository,
@@ -103,6 +103,9 @@ pub struct ManifestSource {
     pub commit: String,
     /// The directory (or single file) of manifests, relative to the repository root.
     #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = Rule::new(
+        "!self.startsWith('/') && !self.split('/').exists(s, s == '..')"
+    ).message("path must be relative to the repository root, without '..'"))]
     pub path: String,
     /// The branch the PR merged into. Where its head no longer holds a field of the PR's change at
     /// the PR's value, the repository changed it since: the field is superseded, not drifted.

@@ -290,6 +290,14 @@ async fn the_apiserver_refuses_invalid_monitors_naming_the_field() {
     let mut short_commit = valid.clone();
     short_commit["spec"]["source"]["commit"] = json!("6dcb09b");
     assert_refused(&api, short_commit, "spec.source.commit").await;
+
+    // The source path is held to the tracker's manifestsPath rules.
+    for path in ["deploy/../../etc", "/etc", ".."] {
+        let mut escaping = valid.clone();
+        escaping["spec"]["source"]["path"] = json!(path);
+        eprintln!("path {path}");
+        assert_refused(&api, escaping, "spec.source.path").await;
+    }
 }
 
 #[tokio::test]
