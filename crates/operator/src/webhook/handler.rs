@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ENQUEUE_TIMEOUT, WebhookConfig,
-    dedup::Deliveries,
+    dedup::{self, Deliveries},
     payload::{PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_pull_request},
     signature::verify_signature,
 };
@@ -108,12 +108,9 @@ async fn handle(
         return too_large(&shared);
     }
 
-    let delivery = header_str(&headers, "x-github-delivery")
-        .unwrap_or_default()
-        .to_owned();
-    let event = header_str(&headers, "x-github-event")
-        .unwrap_or_default()
-        .to_owned();
+    // Header values are the sender's to choose: bounded before they are logged or kept.
+    let delivery = dedup::bounded(header_str(&headers, "x-github-delivery").unwrap_or_default());
+    let event = dedup::bounded(header_str(&headers, "x-github-event").unwrap_or_default());
 
     if shared.secrets.is_empty() {
         tracing::warn!(

@@ -4,7 +4,8 @@
 //! 1. body size (413 past [`WebhookConfig::max_body_bytes`], never buffered past it);
 //! 2. `X-Hub-Signature-256` against every configured secret, in constant time (401; without any
 //!    secret every delivery is refused);
-//! 3. `X-GitHub-Delivery` seen before (200, duplicate);
+//! 3. `X-GitHub-Delivery` seen before (200, duplicate); header values are bounded (72 bytes, a
+//!    longer one kept as its start and a digest) before they are logged or remembered;
 //! 4. the event: `ping` → 200; `pull_request` with an action that can move a tracker → parsed (400
 //!    if unreadable) and handed to the operator on a channel (202; 503 when the channel stays full,
 //!    so GitHub records a failed delivery); anything else → 202, ignored.
