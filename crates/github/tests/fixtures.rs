@@ -694,7 +694,7 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
     ),
     (
         "compare",
-        "#12: supersession, the base head against the merge commit",
+        "#15: the files a merge changed against its first parent, to tell which targets it touches",
     ),
     (
         "pull-files",
