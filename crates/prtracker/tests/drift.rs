@@ -5,7 +5,6 @@
 mod common;
 
 use std::{
-    io::Write,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -60,24 +59,7 @@ spec:
 
 /// What a CD system would do: apply the manifests to a cluster, as its own field manager.
 fn apply(cluster: &str, yaml: &str) {
-    let mut child = shared()
-        .cluster(cluster)
-        .kubectl()
-        .args(["apply", "--server-side", "--field-manager=cd", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("manifests piped");
-    assert!(
-        child.wait().expect("kubectl finishes").success(),
-        "kubectl apply to {cluster}"
-    );
+    common::server_side_apply(shared().cluster(cluster), &["--field-manager=cd"], yaml);
 }
 
 async fn request_checks(monitors: &Api<DriftMonitor>) {

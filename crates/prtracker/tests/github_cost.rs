@@ -135,22 +135,7 @@ impl Drop for World {
 }
 
 fn apply(yaml: &str) {
-    use std::io::Write;
-    let mut child = shared()
-        .primary()
-        .kubectl()
-        .args(["apply", "--server-side", "--field-manager=cd", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("written");
-    assert!(child.wait().expect("kubectl").success(), "kubectl apply");
+    common::server_side_apply(shared().primary(), &["--field-manager=cd"], yaml);
 }
 
 async fn create_trackers(client: &Client, namespace: &str, count: u64) {

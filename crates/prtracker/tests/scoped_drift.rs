@@ -11,7 +11,6 @@
 mod common;
 
 use std::{
-    io::Write,
     path::PathBuf,
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -407,30 +406,10 @@ fn sha(kind: u32, n: u32) -> String {
 
 /// What a CD system (or a person, as another manager) does: server-side apply.
 fn apply(cluster: &str, yaml: &str, manager: &str) {
-    let mut child = shared()
-        .cluster(cluster)
-        .kubectl()
-        .args([
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            &format!("--field-manager={manager}"),
-            "-f",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("manifests piped");
-    assert!(
-        child.wait().expect("kubectl finishes").success(),
-        "kubectl apply to {cluster}"
+    common::server_side_apply(
+        shared().cluster(cluster),
+        &["--force-conflicts", &format!("--field-manager={manager}")],
+        yaml,
     );
 }
 

@@ -10,6 +10,32 @@ use std::{
 
 use prtracker_github_sim::SimulatorHandle;
 
+/// What a CD system (or a person, as another manager) does: `kubectl apply --server-side` of
+/// `yaml` to `cluster`, with `args` (the field manager, `--force-conflicts`).
+pub fn server_side_apply(cluster: &prtracker_testenv::Cluster, args: &[&str], yaml: &str) {
+    use std::io::Write;
+    let mut child = cluster
+        .kubectl()
+        .args(["apply", "--server-side"])
+        .args(args)
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("manifests piped");
+    assert!(
+        child.wait().expect("kubectl finishes").success(),
+        "kubectl apply to {}",
+        cluster.name()
+    );
+}
+
 /// A loopback port nothing listens on now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
