@@ -151,29 +151,18 @@ async fn reconcile_tracker(
         }
         _ => None,
     };
-    // A drift still inside its settle window is looked at again when the window ends.
-    let next = synced
-        .plan
-        .review_after
-        .map_or(ctx.resync_interval, |settles| {
-            ctx.resync_interval.min(settles + Duration::from_secs(1))
-        });
-    if let Some(settles) = synced.plan.review_after {
-        debug!(tracker = %tracker.name_any(), ?settles, ?next, "a drift within its settle window: looking again then");
-    }
-    match synced.incomplete {
-        Some(error) => Err(error.into()),
-        None if synced.plan.review_after.is_none() && is_done(&synced.tracker) => {
-            debug!(tracker = %tracker.name_any(), "done: reconciled again only when the PR, the spec or a monitor changes");
-            Ok(forget_in.map_or_else(Action::await_change, Action::requeue))
-        }
+    match (synced.incomplete, synced.plan.review_after) {
+        (Some(error), _) => Err(error.into()),
         // The change feed (every resync, per repository), webhooks, the spec and the monitors
         // wake a tracker when something changed: no timer per tracker, whose queue would cost
         // memory and a reconcile per tracker per interval for nothing.
-        None if synced.plan.review_after.is_none() => {
-            Ok(forget_in.map_or_else(Action::await_change, Action::requeue))
+        (None, None) => Ok(forget_in.map_or_else(Action::await_change, Action::requeue)),
+        // A drift still inside its settle window is looked at again when the window ends.
+        (None, Some(settles)) => {
+            let next = ctx.resync_interval.min(settles + Duration::from_secs(1));
+            debug!(tracker = %tracker.name_any(), ?settles, ?next, "a drift within its settle window: looking again then");
+            Ok(Action::requeue(forget_in.map_or(next, |f| f.min(next))))
         }
-        None => Ok(Action::requeue(forget_in.map_or(next, |f| f.min(next)))),
     }
 }
 
@@ -221,9 +210,8 @@ fn humanize(d: Duration) -> String {
     }
 }
 
-/// A tracker with nothing left to watch: its PR closed unmerged, or every field of its merged
-/// change since changed through the repository. The feed, a webhook, a spec change or a monitor
-/// wakes it; no timer does.
+/// A tracker with nothing left to watch, which `--forget-after` may delete: its PR closed
+/// unmerged, or every field of its merged change since changed through the repository.
 fn is_done(tracker: &PullRequestTracker) -> bool {
     let Some(status) = &tracker.status else {
         return false;
