@@ -761,13 +761,20 @@ async fn a_pr_with_nothing_to_deploy_or_manifests_that_do_not_parse_is_checked_o
     world
         .wait_for_phases(nothing, DriftPhase::NothingToDeploy)
         .await;
-    let live = world
-        .tracker(nothing)
-        .await
-        .and_then(|t| t.status)
-        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Live"))
-        .expect("a Live condition");
-    assert_eq!(live.reason, "NothingToDeploy");
+    // The tracker follows its monitors at its next reconcile, which the monitors' change wakes.
+    eventually(
+        "the Live condition says NothingToDeploy",
+        Duration::from_secs(20),
+        || async {
+            world
+                .tracker(nothing)
+                .await
+                .and_then(|t| t.status)
+                .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Live"))
+                .filter(|live| live.reason == "NothingToDeploy")
+        },
+    )
+    .await;
     assert_eq!(world.state(nothing).await, Some(PrState::Merged));
 
     // A PR whose manifests do not parse.
