@@ -5,7 +5,7 @@
 
 use std::{fmt, time::Duration};
 
-use crate::{backoff::Backoff, pacing::PacingPolicy};
+use crate::{backoff::Backoff, circuit::CircuitPolicy, pacing::PacingPolicy};
 
 /// The public API of github.com.
 pub const GITHUB_API: &str = "https://api.github.com";
@@ -137,6 +137,8 @@ pub struct GitHubConfig {
     /// The whole of one attempt: sending, waiting and reading the body.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// When GitHub counts as down for every call, and how it is probed then.
+    pub circuit: CircuitPolicy,
     pub rate_limit: RateLimitPolicy,
     /// The budget kept below GitHub's secondary limits.
     pub pacing: PacingPolicy,
@@ -160,6 +162,7 @@ impl Default for GitHubConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            circuit: CircuitPolicy::default(),
             rate_limit: RateLimitPolicy::default(),
             pacing: PacingPolicy::default(),
             cache_entries: 20_000,
@@ -208,6 +211,8 @@ impl GitHubConfig {
             },
             // Tests of pacing set their own; the rest would only wait.
             pacing: PacingPolicy::UNLIMITED,
+            // Tests of retries count every attempt; those of outages set their own.
+            circuit: CircuitPolicy::DISABLED,
             ..Self::default()
         }
     }
@@ -224,6 +229,11 @@ impl GitHubConfig {
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    pub fn with_circuit(mut self, circuit: CircuitPolicy) -> Self {
+        self.circuit = circuit;
         self
     }
 

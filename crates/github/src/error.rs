@@ -135,6 +135,14 @@ pub enum GitHubError {
         last: String,
     },
 
+    /// GitHub fails broadly: the outage circuit is open and this call was not sent. The circuit
+    /// probes on its own and, once GitHub answers, says so (`OctocrabGitHub::outage_ends`).
+    #[error("GitHub is failing broadly (outage circuit open): {endpoint} not sent; next probe in {}s", retry_in.as_secs())]
+    Outage {
+        endpoint: String,
+        retry_in: std::time::Duration,
+    },
+
     /// Any other status GitHub answered with.
     #[error("GitHub answered {status} to {endpoint}: {message}")]
     Api {
@@ -198,7 +206,9 @@ impl GitHubError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            GitHubError::RateLimited { .. } | GitHubError::Unavailable { .. }
+            GitHubError::RateLimited { .. }
+                | GitHubError::Unavailable { .. }
+                | GitHubError::Outage { .. }
         )
     }
 

@@ -8,11 +8,12 @@
 //!   a commit's parents, a branch's head);
 //! - [`OctocrabGitHub`]: the production implementation over octocrab, with conditional requests
 //!   (a bounded cache of parsed models), rate-limit waits, retries with jittered backoff, write
-//!   spacing, and [`GitHubMetrics`];
+//!   spacing, an outage circuit ([`circuit`]), and [`GitHubMetrics`];
 //! - lean, tolerant [`models`] that parse every GitHub response shape seen since 2012.
 
 pub mod backoff;
 pub mod cache;
+pub mod circuit;
 mod client;
 pub mod config;
 mod contents;
@@ -29,6 +30,7 @@ pub mod ratelimit;
 mod transport;
 mod trees;
 
+pub use circuit::CircuitPolicy;
 pub use client::{GitHubApi, GitHubClient};
 pub use config::{
     AppInstallation, ContentsLimits, GITHUB_API, GitHubAuth, GitHubConfig, RateLimitPolicy,

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{endpoint::Endpoint, pacing::Pacer};
+use crate::{circuit::Circuit, endpoint::Endpoint, pacing::Pacer};
 
 /// Live counters, shared by every request of one client.
 #[derive(Debug, Default)]
@@ -32,6 +32,9 @@ pub struct GitHubMetrics {
     rate_limit_reset: AtomicU64,
     pacing_waits: AtomicU64,
     pacing_wait_millis: AtomicU64,
+    outage_refusals: AtomicU64,
+    /// The client's outage circuit, whose state is read at each snapshot.
+    circuit: Mutex<Option<std::sync::Arc<Circuit>>>,
     /// The client's pacer, whose window the points figures are read from.
     pacer: Mutex<Option<std::sync::Arc<Pacer>>>,
 }
@@ -78,6 +81,10 @@ pub struct MetricsSnapshot {
     /// Times, and time, requests waited for their place in the pacing budget.
     pub pacing_waits: u64,
     pub pacing_wait_seconds: f64,
+    /// Whether the outage circuit is open: GitHub fails broadly, one probe at a time is sent.
+    pub circuit_open: bool,
+    /// Calls failed at once, without a request, while the circuit was open.
+    pub outage_refusals: u64,
 }
 
 impl MetricsSnapshot {
@@ -135,6 +142,14 @@ impl GitHubMetrics {
         *self.pacer.lock().unwrap_or_else(|e| e.into_inner()) = Some(pacer);
     }
 
+    pub(crate) fn watch_circuit(&self, circuit: std::sync::Arc<Circuit>) {
+        *self.circuit.lock().unwrap_or_else(|e| e.into_inner()) = Some(circuit);
+    }
+
+    pub(crate) fn outage_refusal(&self) {
+        self.outage_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn paced(&self, waited: Duration) {
         self.pacing_waits.fetch_add(1, Ordering::Relaxed);
         self.pacing_wait_millis
@@ -190,7 +205,15 @@ impl GitHubMetrics {
                     p.in_flight() as u64,
                 )
             });
+        let circuit_open = self
+            .circuit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|c| c.is_open());
         MetricsSnapshot {
+            circuit_open,
+            outage_refusals: self.outage_refusals.load(Ordering::Relaxed),
             points_total,
             points_in_window,
             peak_points_in_window,

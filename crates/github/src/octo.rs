@@ -197,6 +197,19 @@ impl OctocrabGitHub {
         })
     }
 
+    /// While GitHub fails broadly (the outage circuit is open), how long until the next probe may
+    /// go (zero: now); `None` when it answers. A caller with nothing to send probes with
+    /// [`OctocrabGitHub::verify_credentials`], which GitHub does not count.
+    pub fn outage(&self) -> Option<std::time::Duration> {
+        self.transport.circuit.next_probe_in()
+    }
+
+    /// Changes each time GitHub answers again after an outage (the circuit closes): the moment to
+    /// resync what failed meanwhile.
+    pub fn outage_ends(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.transport.circuit.closings()
+    }
+
     /// The live counters, for a metrics exporter that reads them at scrape time.
     pub fn metrics_handle(&self) -> Arc<GitHubMetrics> {
         Arc::clone(&self.transport.metrics)

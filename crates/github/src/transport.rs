@@ -11,10 +11,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use octocrab::Octocrab;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     cache::EtagCache,
+    circuit::{Admission, Circuit},
     config::GitHubConfig,
     endpoint::Endpoint,
     error::{ErrorBody, GitHubError},
@@ -64,6 +65,7 @@ pub(crate) struct Transport {
     pub rate: RateLimitTracker,
     pub metrics: Arc<GitHubMetrics>,
     pub pacer: Arc<Pacer>,
+    pub circuit: Arc<Circuit>,
     next_write: Mutex<Option<tokio::time::Instant>>,
     rng: Mutex<fastrand::Rng>,
 }
@@ -72,8 +74,11 @@ impl Transport {
     pub fn new(config: GitHubConfig, metrics: Arc<GitHubMetrics>) -> Self {
         let pacer = Arc::new(Pacer::new(config.pacing));
         metrics.watch_pacer(pacer.clone());
+        let circuit = Circuit::new(config.circuit);
+        metrics.watch_circuit(circuit.clone());
         Self {
             pacer,
+            circuit,
             cache: EtagCache::new(config.cache_entries, config.cache_bytes),
             config,
             rate: RateLimitTracker::default(),
@@ -100,6 +105,18 @@ impl Transport {
         let mut moved: Option<Call> = None;
         loop {
             let call = moved.as_ref().unwrap_or(call);
+            // In an outage only the circuit's probe is sent; every other call fails at once, and
+            // is resynced when the circuit closes.
+            let mut probe = match self.circuit.admit() {
+                Admission::Go(probe) => probe,
+                Admission::Refused { probe_at } => {
+                    self.metrics.outage_refusal();
+                    return Err(GitHubError::Outage {
+                        endpoint: call.endpoint.template().to_owned(),
+                        retry_in: probe_at.saturating_duration_since(tokio::time::Instant::now()),
+                    });
+                }
+            };
             self.wait_for_rate_limit().await?;
             if call.endpoint.is_spaced() {
                 self.space_write().await;
@@ -110,6 +127,28 @@ impl Transport {
             }
             let outcome = self.attempt(octo, call, if_none_match).await;
             drop(slot);
+            let outage = match &outcome {
+                Ok(reply) if !reply.status.is_server_error() => {
+                    if self.circuit.answered(probe.take()) {
+                        info!("GitHub answers again: the outage circuit is closed");
+                    }
+                    false
+                }
+                Ok(_) | Err(Failure::Retryable { .. }) => {
+                    let was_open = self.circuit.is_open();
+                    let open = self.circuit.failed(probe.take());
+                    if open && !was_open {
+                        warn!(
+                            endpoint = call.endpoint.template(),
+                            "GitHub fails broadly: the outage circuit is open; one probe at a time until it answers"
+                        );
+                    }
+                    open
+                }
+                // No verdict on GitHub (a request that could not be built): the next call probes.
+                Err(Failure::Fatal(_)) => false,
+            };
+            drop(probe);
             let failure = match outcome {
                 Ok(reply) => {
                     self.metrics
@@ -183,7 +222,8 @@ impl Transport {
                 Failure::Fatal(error) => return Err(error),
                 Failure::Retryable { status, reason } => {
                     attempt += 1;
-                    if attempt >= self.config.retry.max_attempts {
+                    // With the circuit open, its probes retry for everyone.
+                    if outage || attempt >= self.config.retry.max_attempts {
                         return Err(GitHubError::Unavailable {
                             endpoint: call.endpoint.template().to_owned(),
                             attempts: attempt,

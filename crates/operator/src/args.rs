@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use prtracker_api::{IgnoreRule, Repository};
 use prtracker_domain::LabelPrefix;
-use prtracker_github::{AppInstallation, GitHubAuth, GitHubConfig, PacingPolicy};
+use prtracker_github::{AppInstallation, CircuitPolicy, GitHubAuth, GitHubConfig, PacingPolicy};
+
+use crate::server::ServerLimits;
 
 /// The flags of `prtracker run`.
 #[derive(Debug, Clone, Args)]
@@ -62,6 +64,31 @@ pub struct RunArgs {
     /// Where /webhook, /metrics, /healthz and /readyz are served.
     #[arg(long, env = "PRTRACKER_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+
+    /// Connections the HTTP server (webhook, metrics, probes) serves at once; past it, a new one is
+    /// closed as soon as it is accepted.
+    #[arg(long, env = "PRTRACKER_WEBHOOK_MAX_CONNECTIONS", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    pub webhook_max_connections: usize,
+
+    /// How long a client has to send a request's headers; a slower one, or a keep-alive
+    /// connection idle that long, is closed.
+    #[arg(long, env = "PRTRACKER_WEBHOOK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_header_timeout: Duration,
+
+    /// How long a delivery's body has to arrive once its headers have (408 after it).
+    #[arg(long, env = "PRTRACKER_WEBHOOK_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub webhook_body_timeout: Duration,
+
+    /// Bytes of webhook bodies held in memory at once by all deliveries in flight (a byte count, or
+    /// with Ki, Mi or Gi); a delivery beyond it gets 503 with Retry-After before it is read. Bodies
+    /// larger than this (or than GitHub's 25Mi) are refused with 413.
+    #[arg(long, env = "PRTRACKER_WEBHOOK_BODY_BUDGET", default_value = "32Mi", value_parser = parse_bytes)]
+    pub webhook_body_budget: usize,
+
+    /// Delivery ids remembered to drop GitHub's repeated deliveries (at most 72 bytes each); 0
+    /// remembers none.
+    #[arg(long, env = "PRTRACKER_WEBHOOK_DEDUP_CAPACITY", default_value_t = crate::webhook::DEFAULT_DEDUP_CAPACITY)]
+    pub webhook_dedup_capacity: usize,
 
     /// Watch trackers in this namespace only (default: all namespaces).
     #[arg(long, env = "PRTRACKER_NAMESPACE")]
@@ -155,6 +182,15 @@ pub struct OperatorConfig {
     pub github: GitHubConfig,
     pub webhook_secrets: Vec<Vec<u8>>,
     pub listen: SocketAddr,
+    /// The HTTP server's connection cap and header timeout.
+    pub server: ServerLimits,
+    /// The webhook body's read timeout.
+    pub webhook_body_timeout: Duration,
+    /// The budget of webhook bodies in flight, in bytes.
+    pub webhook_body_budget: usize,
+    /// The largest webhook body, in bytes: GitHub's 25 MiB, or the budget if smaller.
+    pub webhook_max_body_bytes: usize,
+    pub webhook_dedup_capacity: usize,
     pub namespace: Option<String>,
     pub label_prefix: LabelPrefix,
     pub resync_interval: Duration,
@@ -193,14 +229,37 @@ impl RunArgs {
         if let Err(problem) = pacing.validate() {
             bail!("--github-points-per-minute: {problem}");
         }
+        // In an outage GitHub is probed at least once per resync, so a PR is consistent again
+        // within one resync after GitHub is back.
+        let circuit = CircuitPolicy {
+            max_probe_wait: CircuitPolicy::default()
+                .max_probe_wait
+                .min(self.resync_interval),
+            ..CircuitPolicy::default()
+        };
         let github = GitHubConfig::new(auth)
             .with_base_url(self.github_api_url.trim_end_matches('/'))
-            .with_pacing(pacing);
+            .with_pacing(pacing)
+            .with_circuit(circuit);
         let mut webhook_secrets = Vec::new();
         for path in &self.webhook_secret_file {
             let secret = read_secret(path)
                 .with_context(|| format!("--webhook-secret-file {}", path.display()))?;
             webhook_secrets.push(secret.into_bytes());
+        }
+        if self.webhook_max_connections == 0 {
+            bail!("--webhook-max-connections must be at least 1");
+        }
+        if self.webhook_header_timeout < Duration::from_secs(1) {
+            bail!("--webhook-header-timeout must be at least 1s");
+        }
+        if self.webhook_body_timeout < Duration::from_secs(1) {
+            bail!("--webhook-body-timeout must be at least 1s");
+        }
+        if self.webhook_body_budget < 1024 * 1024 {
+            bail!(
+                "--webhook-body-budget must be at least 1Mi: GitHub's pull_request payloads reach hundreds of KB"
+            );
         }
         let label_prefix = LabelPrefix::new(self.label_prefix.clone()).context("--label-prefix")?;
         if self.resync_interval < Duration::from_secs(2) {
@@ -256,6 +315,16 @@ impl RunArgs {
             github,
             webhook_secrets,
             listen: self.listen,
+            server: ServerLimits {
+                max_connections: self.webhook_max_connections,
+                header_read_timeout: self.webhook_header_timeout,
+            },
+            webhook_body_timeout: self.webhook_body_timeout,
+            webhook_body_budget: self.webhook_body_budget,
+            webhook_max_body_bytes: self
+                .webhook_body_budget
+                .min(crate::webhook::DEFAULT_MAX_BODY_BYTES),
+            webhook_dedup_capacity: self.webhook_dedup_capacity,
             namespace: self.namespace.clone(),
             label_prefix,
             resync_interval: self.resync_interval,
@@ -344,9 +413,54 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
 }
 
+/// A byte count for a flag: digits, optionally followed by Ki, Mi or Gi (the Kubernetes
+/// quantities a Helm value is usually written in).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "Ki" => 10,
+        "Mi" => 20,
+        "Gi" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"
+            ));
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| format!("{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_kubernetes_quantities() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512Ki"), Ok(512 << 10));
+        assert_eq!(parse_bytes(" 32Mi "), Ok(32 << 20));
+        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
+        for bad in [
+            "",
+            "Mi",
+            "32MB",
+            "32 Mi",
+            "-1",
+            "99999999999999999999Gi",
+            "1.5Mi",
+        ] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 
     /// clap counts an environment variable as given, so a conflict between the two would refuse
     /// everyone with GITHUB_TOKEN exported; the file wins instead.

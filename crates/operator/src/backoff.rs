@@ -70,6 +70,16 @@ where
             .retain(|object, _| store.get(object).is_some());
     }
 
+    /// The objects whose last reconcile failed.
+    pub fn failing(&self) -> Vec<ObjectRef<K>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Objects with failures on record.
     pub fn len(&self) -> usize {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).len()

@@ -85,6 +85,14 @@ impl FeedPoller {
         }
     }
 
+    /// GitHub answers again after an outage: no repository waits out its backoff any longer.
+    pub fn end_backoffs(&self) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// One round: every repository's feed read once (but those backing off).
     pub async fn poll_all(&self) {
         for repo in repositories(&self.trackers, self.autotrack.as_ref()) {

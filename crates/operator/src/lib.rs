@@ -10,6 +10,7 @@
 //! - [`ledger`]: the changes heard of per PR, so no write follows a stale read;
 //! - [`feed`]: each repository's change feed polled once per resync, reconciling what changed;
 //! - [`webhook`]: the GitHub webhook endpoint;
+//! - [`server`]: the HTTP server, with the limits of an internet-facing one;
 //! - [`metrics`]: Prometheus metrics and health probes;
 //! - [`autotrack`], [`leader`], [`args`]: auto-tracking, the lease, the flags.
 
@@ -23,6 +24,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod monitors;
 mod run;
+pub mod server;
 pub mod trackers;
 pub mod watches;
 pub mod webhook;

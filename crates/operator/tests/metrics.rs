@@ -391,6 +391,8 @@ fn snapshot_of_every_kind() -> MetricsSnapshot {
         in_flight: 3,
         pacing_waits: 9,
         pacing_wait_seconds: 4.5,
+        circuit_open: true,
+        outage_refusals: 11,
     }
 }
 

@@ -5,7 +5,10 @@
 //! a done PR's tracker (closed, or merged and superseded) is deleted once the retention has
 //! passed, with an Event, while a merged PR whose change is live keeps its own.
 //!
-//! No webhook reaches the operator in these tests: what it learns, it learns from the feed.
+//! No webhook reaches the operator in these tests but the outage's: what it learns, it learns from
+//! the feed. In an outage (GitHub answering 5xx to everything for 90 s while people change PRs and
+//! their webhooks arrive), the operator sends a handful of probes, not a retry per tracker, and
+//! every PR is consistent again within one resync after GitHub is back.
 
 mod common;
 
@@ -23,7 +26,7 @@ use kube::{
 };
 use prtracker_api::{PullRequestTracker, PullRequestTrackerSpec};
 use prtracker_domain::PrState;
-use prtracker_github_sim::{NewPull, RequestRecord, Simulator, SimulatorHandle};
+use prtracker_github_sim::{Faults, NewPull, RequestRecord, Simulator, SimulatorHandle};
 use prtracker_testenv::{shared, test_namespace};
 
 const REPO: &str = "octo-org/shop";
@@ -33,6 +36,8 @@ const RESYNC: Duration = Duration::from_secs(3);
 struct World {
     sim: SimulatorHandle,
     namespace: String,
+    /// Where the operator serves (its webhook endpoint, unused unless a test sets it on GitHub).
+    port: u16,
     trackers: Api<PullRequestTracker>,
     _dir: tempfile::TempDir,
     _operator: KillOnDrop,
@@ -110,9 +115,11 @@ async fn world_with(prefix: &str, open: u64, merged: u64, extra: &[&str]) -> Wor
     create_trackers(&client, &namespace, open + merged).await;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let operator = start_operator(&sim, &namespace, dir.path(), extra);
+    let port = free_port();
+    let operator = start_operator(&sim, &namespace, dir.path(), port, extra);
     World {
         sim,
+        port,
         trackers: Api::namespaced(client, &namespace),
         namespace,
         _dir: dir,
@@ -174,6 +181,7 @@ fn start_operator(
     sim: &SimulatorHandle,
     namespace: &str,
     dir: &Path,
+    port: u16,
     extra: &[&str],
 ) -> KillOnDrop {
     std::fs::write(dir.join("token"), sim.token()).expect("token");
@@ -191,10 +199,13 @@ fn start_operator(
             "--github-token-file={}",
             dir.join("token").display()
         ))
-        .arg(format!("--listen=127.0.0.1:{}", free_port()))
+        .arg(format!("--listen=127.0.0.1:{port}"))
         .arg(format!("--namespace={namespace}"))
         .arg(format!("--cluster-secrets-namespace={OPERATOR_NAMESPACE}"))
-        .arg(format!("--resync-interval={}s", RESYNC.as_secs()))
+        .args(
+            (!extra.iter().any(|a| a.starts_with("--resync-interval")))
+                .then(|| format!("--resync-interval={}s", RESYNC.as_secs())),
+        )
         .arg("--monitor-interval=30s")
         .arg("--settle-window=0s")
         .args(extra)
@@ -436,4 +447,90 @@ async fn a_done_pr_is_forgotten_after_the_retention_with_an_event_and_a_live_one
     })
     .await;
     assert_eq!(forgotten, ["pr-2", "pr-4"], "one Event each, saying why");
+}
+
+#[tokio::test]
+async fn an_outage_costs_a_few_probes_and_every_pr_is_consistent_within_a_resync_after_it() {
+    const OUTAGE: Duration = Duration::from_secs(90);
+    const OUTAGE_RESYNC: Duration = Duration::from_secs(30);
+    let world = world_with(
+        "outage",
+        200,
+        0,
+        &[&format!("--resync-interval={}s", OUTAGE_RESYNC.as_secs())],
+    )
+    .await;
+    // The first label write makes the definitions; have it happen before the outage.
+    world
+        .sim
+        .remove_label(REPO, 1, "state/open", PERSON)
+        .expect("unlabelled");
+    world.settle(200).await;
+    world.sim.set_webhook(
+        &format!("http://127.0.0.1:{}/webhook", world.port),
+        Some("unused"),
+    );
+
+    let before = world.sim.requests().len();
+    let started = Instant::now();
+    world.sim.set_faults(Faults {
+        fail_every_nth: Some(1),
+        fail_status: Some(502),
+        ..Default::default()
+    });
+    // People go on working: 20 PRs approved, each change delivered by webhook, which makes the
+    // operator want to read each PR.
+    for number in 11..=30 {
+        world
+            .sim
+            .add_label(REPO, number, "state/approved", PERSON)
+            .expect("labelled");
+        world
+            .sim
+            .remove_label(REPO, number, "state/open", PERSON)
+            .expect("unlabelled");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tokio::time::sleep(OUTAGE.saturating_sub(started.elapsed())).await;
+    world.sim.set_faults(Faults::default());
+    let ended = Instant::now();
+    let during = world.sim.requests()[before..].to_vec();
+    println!(
+        "{} requests during a {OUTAGE:?} outage with 200 trackers:\n{}",
+        during.len(),
+        table(&during)
+    );
+    assert!(
+        during.len() <= 30,
+        "{} requests during the outage (at most 30):\n{}",
+        during.len(),
+        table(&during)
+    );
+
+    // Consistent again within one resync: the approvals followed, one state label on every PR.
+    let trackers = &world.trackers;
+    eventually(
+        "every PR consistent after the outage",
+        OUTAGE_RESYNC + Duration::from_secs(10),
+        || async {
+            let list = trackers.list(&Default::default()).await.ok()?;
+            let approved = list
+                .items
+                .iter()
+                .filter(|t| (11..=30).contains(&t.spec.number))
+                .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(PrState::Approved))
+                .count();
+            let single = (1..=200u64).all(|n| common::state_labels(&world.sim, REPO, n).len() == 1);
+            (approved == 20 && single).then_some(())
+        },
+    )
+    .await;
+    println!("consistent {:?} after the outage ended", ended.elapsed());
+    for number in 11..=30 {
+        assert_eq!(
+            common::state_labels(&world.sim, REPO, number),
+            ["state/approved"],
+            "the person's approval of #{number} stands"
+        );
+    }
 }

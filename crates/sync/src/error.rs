@@ -54,6 +54,7 @@ impl SyncError {
             Self::GitHub(GitHubError::Forbidden { .. }) => "Forbidden",
             Self::GitHub(GitHubError::RateLimited { .. }) => "RateLimited",
             Self::GitHub(GitHubError::Unavailable { .. }) => "GitHubUnavailable",
+            Self::GitHub(GitHubError::Outage { .. }) => "GitHubOutage",
             Self::GitHub(_) => "GitHubError",
             Self::Kube(_) | Self::Status(_) => "KubernetesError",
             Self::Conflict(_) => "Conflict",

@@ -192,6 +192,18 @@ impl Collector for GitHubCollector {
         )?;
         gauge(
             &mut encoder,
+            "prtracker_github_outage",
+            "1 while GitHub fails broadly and the client's outage circuit is open (one probe at a time), else 0.",
+            i64::from(s.circuit_open),
+        )?;
+        counter(
+            &mut encoder,
+            "prtracker_github_outage_refusals",
+            "GitHub calls failed at once, without a request, while the outage circuit was open.",
+            s.outage_refusals,
+        )?;
+        gauge(
+            &mut encoder,
             "prtracker_github_cache_entries",
             "Entries in the GitHub client's ETag cache.",
             signed(s.cache_entries as u64),

@@ -57,10 +57,14 @@ pub enum WebhookResult {
     Ignored,
     /// The operator could not take the event in time (503); GitHub records a failed delivery.
     Unavailable,
+    /// The bodies in flight filled their budget (503 with `Retry-After`), before this one was read.
+    Busy,
+    /// The body did not arrive within the read timeout (408).
+    TimedOut,
 }
 
 impl WebhookResult {
-    pub const ALL: [WebhookResult; 8] = [
+    pub const ALL: [WebhookResult; 10] = [
         WebhookResult::Accepted,
         WebhookResult::Duplicate,
         WebhookResult::BadSignature,
@@ -69,10 +73,12 @@ impl WebhookResult {
         WebhookResult::Ping,
         WebhookResult::Ignored,
         WebhookResult::Unavailable,
+        WebhookResult::Busy,
+        WebhookResult::TimedOut,
     ];
 
     /// The label value: `accepted`, `duplicate`, `bad_signature`, `too_large`, `malformed`,
-    /// `ping`, `ignored`, `unavailable`.
+    /// `ping`, `ignored`, `unavailable`, `busy`, `timeout`.
     pub const fn as_str(self) -> &'static str {
         match self {
             WebhookResult::Accepted => "accepted",
@@ -83,6 +89,8 @@ impl WebhookResult {
             WebhookResult::Ping => "ping",
             WebhookResult::Ignored => "ignored",
             WebhookResult::Unavailable => "unavailable",
+            WebhookResult::Busy => "busy",
+            WebhookResult::TimedOut => "timeout",
         }
     }
 }
@@ -137,6 +145,8 @@ struct Inner {
     tracker_states: Mutex<BTreeSet<String>>,
     webhook_deliveries: Family<ResultLabels, Counter>,
     feed_polls: Family<ResultLabels, Counter>,
+    http_connections: Gauge,
+    http_connections_refused: Counter,
     github: GitHubCollector,
 }
 
@@ -165,6 +175,18 @@ impl FeedResult {
             FeedResult::Changed => "changed",
             FeedResult::Error => "error",
         }
+    }
+}
+
+/// Holds one open connection in `prtracker_http_connections`.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    gauge: Gauge,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
     }
 }
 
@@ -234,6 +256,18 @@ impl Metrics {
             "Reads of a repository's change feed, by result (unchanged, changed, error)",
             feed_polls.clone(),
         );
+        let http_connections = Gauge::default();
+        registry.register(
+            "prtracker_http_connections",
+            "Connections open to the HTTP server (webhook, metrics, probes)",
+            http_connections.clone(),
+        );
+        let http_connections_refused = Counter::default();
+        registry.register(
+            "prtracker_http_connections_refused",
+            "Connections closed as soon as accepted because the server held its maximum",
+            http_connections_refused.clone(),
+        );
         for result in FeedResult::ALL {
             feed_polls
                 .get_or_create(&ResultLabels {
@@ -270,6 +304,8 @@ impl Metrics {
                 tracker_states: Mutex::new(tracker_states),
                 webhook_deliveries,
                 feed_polls,
+                http_connections,
+                http_connections_refused,
                 github,
             }),
         }
@@ -397,6 +433,20 @@ impl Metrics {
                 result: result.as_str(),
             })
             .inc();
+    }
+
+    /// A connection accepted and served: counted in `prtracker_http_connections` until the
+    /// returned guard is dropped.
+    pub fn http_connection(&self) -> ConnectionGuard {
+        self.inner.http_connections.inc();
+        ConnectionGuard {
+            gauge: self.inner.http_connections.clone(),
+        }
+    }
+
+    /// A connection closed unserved, the server being full.
+    pub fn http_connection_refused(&self) {
+        self.inner.http_connections_refused.inc();
     }
 
     /// The deliveries counted with `result` so far.

@@ -167,14 +167,21 @@ pub async fn run_controllers(
     // Every resync interval, each repository's feed once: what changed is reconciled, new open PRs
     // of auto-tracked repositories get trackers. Auto-tracking first lists the open PRs once, for
     // those the feed would not reach (open, but untouched for long).
-    let poller = FeedPoller::new(
+    let poller = Arc::new(FeedPoller::new(
         changes,
         tracker_store.clone(),
         autotrack.clone(),
         client.clone(),
-        retrigger,
+        retrigger.clone(),
         MAX_BACKOFF,
         metrics.clone(),
+    ));
+    let after_outages = resync_after_outages(
+        github.clone(),
+        poller.clone(),
+        tracker_ctx.clone(),
+        retrigger,
+        shutdown.clone(),
     );
     let polling = {
         let (shutdown, known, github, client) = (
@@ -200,7 +207,7 @@ pub async fn run_controllers(
                     );
                 }
             }
-            let poller = &poller;
+            let poller = &*poller;
             periodic(resync, shutdown, move || poller.poll_all()).await;
         }
     };
@@ -229,9 +236,56 @@ pub async fn run_controllers(
         feed,
         polling,
         chores,
-        caches_ready
+        caches_ready,
+        after_outages
     );
     info!("controllers stopped");
+}
+
+/// While GitHub fails broadly, probes it on the circuit's schedule even when nothing else would
+/// call it (a cheap `GET /rate_limit`, which GitHub does not count). When it answers again (the
+/// circuit closes), what missed a sync is synced at once rather than when each backoff ends:
+/// every repository's feed, then every tracker whose last reconcile failed. The pacing budget
+/// spreads the burst.
+async fn resync_after_outages(
+    github: Arc<OctocrabGitHub>,
+    poller: Arc<FeedPoller>,
+    trackers: Arc<TrackerContext>,
+    retrigger: mpsc::Sender<ObjectRef<PullRequestTracker>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut outage_ends = github.outage_ends();
+    loop {
+        let look_again = github.outage().map_or(Duration::from_secs(1), |wait| {
+            wait.max(Duration::from_millis(100))
+        });
+        tokio::select! {
+            changed = outage_ends.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = tokio::time::sleep(look_again) => {
+                if github.outage().is_some_and(|wait| wait.is_zero()) {
+                    let _ = github.verify_credentials().await;
+                }
+                continue;
+            }
+            () = until_shutdown(shutdown.clone()) => return,
+        }
+        let missed = trackers.failures.failing();
+        info!(
+            trackers = missed.len(),
+            "GitHub answers again: resyncing the feeds and the trackers that failed during the outage"
+        );
+        poller.end_backoffs();
+        poller.poll_all().await;
+        for tracker in missed {
+            if retrigger.send(tracker).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Which tracked PR merged a commit: the trackers' merge commits in the leader's cache.

@@ -26,7 +26,6 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use axum::serve::ListenerExt;
 use kube::runtime::reflector::ObjectRef;
 use prtracker_api::PullRequestTracker;
 use tokio::sync::{mpsc, watch};
@@ -38,6 +37,7 @@ use crate::{
     leader::Leadership,
     ledger::ChangeLedger,
     metrics::{self, Health, Metrics},
+    server,
     webhook::{self, WebhookConfig, WebhookEvent},
 };
 
@@ -63,25 +63,28 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     let app = metrics::router(metrics.clone(), health.clone()).merge(webhook::router(
         WebhookConfig {
             secrets: config.webhook_secrets.clone(),
+            max_body_bytes: config.webhook_max_body_bytes,
+            dedup_capacity: config.webhook_dedup_capacity,
+            body_read_timeout: config.webhook_body_timeout,
+            bodies_in_flight_bytes: config.webhook_body_budget,
             ledger: Some(ledger.clone()),
-            ..WebhookConfig::default()
         },
         events_tx,
         metrics.clone(),
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("--listen {}: cannot bind", config.listen))?
-        // Small JSON answers: without TCP_NODELAY each waits for Nagle's delayed ACK.
-        .tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-    info!(listen = %config.listen, "serving /webhook, /metrics, /healthz, /readyz");
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signals::until_shutdown(shutdown.clone()))
-            .into_future(),
-    );
+        .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+    info!(listen = %config.listen, max_connections = config.server.max_connections,
+          header_timeout = ?config.server.header_read_timeout,
+          "serving /webhook, /metrics, /healthz, /readyz");
+    let server = tokio::spawn(server::serve(
+        listener,
+        app,
+        config.server,
+        metrics.clone(),
+        signals::until_shutdown(shutdown.clone()),
+    ));
 
     let mut leadership = match &config.leader_election {
         Some(election) => Some(Leadership::start(kube.clone(), election).await?),

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header},
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -16,9 +15,10 @@ use tokio::sync::mpsc;
 
 use super::{
     ENQUEUE_TIMEOUT, WebhookConfig,
+    body::{BodyBudget, BodyLimits, BodyRead, read_body},
     dedup::{self, Deliveries},
     payload::{PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_pull_request},
-    signature::verify_signature,
+    signature::SignatureCheck,
 };
 use crate::{
     ledger::ChangeLedger,
@@ -27,7 +27,8 @@ use crate::{
 
 struct Shared {
     secrets: Vec<Vec<u8>>,
-    max_body_bytes: usize,
+    body_limits: BodyLimits,
+    budget: Arc<BodyBudget>,
     seen: Deliveries,
     ledger: Option<Arc<ChangeLedger>>,
     events: mpsc::Sender<WebhookEvent>,
@@ -40,7 +41,32 @@ impl Shared {
         let body = serde_json::json!({ "result": result.as_str(), "msg": message });
         (status, axum::Json(body)).into_response()
     }
+
+    /// 503 with `Retry-After`: the bodies in flight fill the budget; GitHub redelivers later.
+    fn busy(&self) -> Response {
+        let mut response = self.answer(
+            WebhookResult::Busy,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many deliveries in flight, retry later",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+        response
+    }
+
+    fn too_large(&self) -> Response {
+        self.answer(
+            WebhookResult::TooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body larger than {} bytes", self.body_limits.max_bytes),
+        )
+    }
 }
+
+/// What a 503 for a full budget asks the sender to wait, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 /// The router serving `POST /webhook`; accepted events go to `events`, every outcome is counted
 /// in `metrics` (`prtracker_webhook_deliveries_total{result}`).
@@ -61,7 +87,11 @@ pub fn router(
     }
     let shared = Arc::new(Shared {
         secrets,
-        max_body_bytes: config.max_body_bytes,
+        body_limits: BodyLimits {
+            max_bytes: config.max_body_bytes,
+            timeout: config.body_read_timeout,
+        },
+        budget: BodyBudget::new(config.bodies_in_flight_bytes),
         seen: Deliveries::new(config.dedup_capacity),
         ledger: config.ledger,
         events,
@@ -69,7 +99,8 @@ pub fn router(
     });
     Router::new()
         .route("/webhook", post(handle))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // The body is read, and limited, by `handle` itself, as it streams in.
+        .layer(DefaultBodyLimit::disable())
         .with_state(shared)
 }
 
@@ -77,41 +108,39 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let too_large = |shared: &Shared| {
-        shared.answer(
-            WebhookResult::TooLarge,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("body larger than {} bytes", shared.max_body_bytes),
-        )
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            tracing::warn!("webhook delivery refused: body over the limit");
-            return too_large(&shared);
-        }
-        Err(rejection) => {
-            tracing::warn!(error = %rejection, "webhook delivery: the body could not be read");
-            return shared.answer(
-                WebhookResult::Malformed,
-                StatusCode::BAD_REQUEST,
-                &format!("the body could not be read: {rejection}"),
-            );
-        }
-    };
-    if body.len() > shared.max_body_bytes {
-        return too_large(&shared);
+/// The body's declared length; `Err` when the header is there but not a number.
+fn content_length(headers: &HeaderMap) -> Result<Option<usize>, ()> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map(Some)
+            .ok_or(()),
     }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
 
     // Header values are the sender's to choose: bounded before they are logged or kept.
-    let delivery = dedup::bounded(header_str(&headers, "x-github-delivery").unwrap_or_default());
-    let event = dedup::bounded(header_str(&headers, "x-github-event").unwrap_or_default());
+    let delivery = dedup::bounded(header_str(headers, "x-github-delivery").unwrap_or_default());
+    let event = dedup::bounded(header_str(headers, "x-github-event").unwrap_or_default());
 
+    // Everything that can be refused from the headers alone is, before a byte of body is read.
+    let Ok(declared) = content_length(headers) else {
+        return shared.answer(
+            WebhookResult::Malformed,
+            StatusCode::BAD_REQUEST,
+            "Content-Length is not a number",
+        );
+    };
+    if declared.is_some_and(|length| length > shared.body_limits.max_bytes) {
+        tracing::warn!(%delivery, %event, "webhook delivery refused: body over the limit");
+        return shared.too_large();
+    }
     if shared.secrets.is_empty() {
         tracing::warn!(
             %delivery, %event,
@@ -123,7 +152,7 @@ async fn handle(
             "no webhook secret configured on this endpoint",
         );
     }
-    let Some(signature) = header_str(&headers, "x-hub-signature-256") else {
+    let Some(signature) = header_str(headers, "x-hub-signature-256") else {
         tracing::warn!(%delivery, %event, "webhook delivery refused: no X-Hub-Signature-256");
         return shared.answer(
             WebhookResult::BadSignature,
@@ -131,14 +160,61 @@ async fn handle(
             "missing X-Hub-Signature-256",
         );
     };
-    if !verify_signature(&shared.secrets, &body, signature) {
-        tracing::warn!(%delivery, %event, "webhook delivery refused: bad signature");
+    let Some(check) = SignatureCheck::new(&shared.secrets, signature) else {
+        tracing::warn!(%delivery, %event, "webhook delivery refused: malformed X-Hub-Signature-256");
         return shared.answer(
             WebhookResult::BadSignature,
             StatusCode::UNAUTHORIZED,
-            "signature does not match",
+            "X-Hub-Signature-256 is not sha256=<64 hex digits>",
         );
-    }
+    };
+
+    // Only the events acted on are kept in memory; the others are only checked as they pass.
+    let mut reservation = (event == "pull_request").then(|| shared.budget.reserve());
+    let read = read_body(
+        body,
+        check,
+        reservation.as_mut(),
+        declared,
+        &shared.body_limits,
+    )
+    .await;
+    let body = match read {
+        BodyRead::Complete { body, signed: true } => body,
+        BodyRead::Complete { signed: false, .. } => {
+            tracing::warn!(%delivery, %event, "webhook delivery refused: bad signature");
+            return shared.answer(
+                WebhookResult::BadSignature,
+                StatusCode::UNAUTHORIZED,
+                "signature does not match",
+            );
+        }
+        BodyRead::TooLarge => {
+            tracing::warn!(%delivery, %event, "webhook delivery refused: body over the limit");
+            return shared.too_large();
+        }
+        BodyRead::OverBudget => {
+            tracing::warn!(%delivery, %event, "webhook delivery refused: the bodies in flight fill the budget");
+            return shared.busy();
+        }
+        BodyRead::TimedOut => {
+            tracing::warn!(%delivery, %event, timeout = ?shared.body_limits.timeout,
+                           "webhook delivery refused: the body did not arrive in time");
+            return shared.answer(
+                WebhookResult::TimedOut,
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            );
+        }
+        BodyRead::Broken(error) => {
+            tracing::warn!(%delivery, %event, %error, "webhook delivery: the body could not be read");
+            return shared.answer(
+                WebhookResult::Malformed,
+                StatusCode::BAD_REQUEST,
+                &format!("the body could not be read: {error}"),
+            );
+        }
+    };
 
     if event.is_empty() {
         return shared.answer(
@@ -162,7 +238,12 @@ async fn handle(
             tracing::info!(%delivery, "webhook ping");
             shared.answer(WebhookResult::Ping, StatusCode::OK, "pong")
         }
-        "pull_request" => pull_request(&shared, &headers, &body, delivery).await,
+        "pull_request" => {
+            let response = pull_request(&shared, headers, &body, delivery).await;
+            // The parsed event owns what it needs: the raw body leaves the budget now.
+            drop(reservation);
+            response
+        }
         _ => {
             tracing::debug!(%delivery, %event, "webhook event ignored");
             shared.answer(
