@@ -3,6 +3,10 @@
 
 use prtracker_github::GitHubError;
 
+// Defined beside its parser, whose files then build without kube or octocrab (the fuzz crate builds
+// them alone); still named here, with the other errors.
+pub use crate::manifests::ManifestError;
+
 /// Why a cluster's client could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -54,44 +58,6 @@ pub enum ClusterError {
         "cluster {cluster} is unreachable: {reason} (check the server address and credentials of its kubeconfig, and the network)"
     )]
     Unreachable { cluster: String, reason: String },
-}
-
-/// Why the desired objects could not be read from the manifests.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ManifestError {
-    #[error("{file}{}: {reason}", location(.line, .column))]
-    Parse {
-        file: String,
-        line: Option<usize>,
-        column: Option<usize>,
-        reason: String,
-    },
-    #[error("{file}, document {document}: {reason}")]
-    Invalid {
-        file: String,
-        document: usize,
-        reason: String,
-    },
-    #[error("the manifests hold more than {limit} objects: split them, or raise the limit")]
-    TooManyObjects { limit: usize },
-    #[error("the manifests are larger than {limit} bytes: split them, or raise the limit")]
-    TooLarge { limit: usize },
-    #[error("{first} and {second} both define {object}")]
-    Duplicate {
-        object: String,
-        first: String,
-        second: String,
-    },
-    #[error("no manifests (.yaml, .yml or .json) under {path}")]
-    Empty { path: String },
-}
-
-fn location(line: &Option<usize>, column: &Option<usize>) -> String {
-    match (line, column) {
-        (Some(line), Some(column)) => format!(", line {line}, column {column}"),
-        (Some(line), None) => format!(", line {line}"),
-        _ => String::new(),
-    }
 }
 
 /// Why a check failed as a whole (a drifted object is not an error: it is in the report).

@@ -15,7 +15,43 @@ use prtracker_github::RepoFile;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ManifestError;
+/// Why the desired objects could not be read from the manifests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{file}{}: {reason}", location(.line, .column))]
+    Parse {
+        file: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        reason: String,
+    },
+    #[error("{file}, document {document}: {reason}")]
+    Invalid {
+        file: String,
+        document: usize,
+        reason: String,
+    },
+    #[error("the manifests hold more than {limit} objects: split them, or raise the limit")]
+    TooManyObjects { limit: usize },
+    #[error("the manifests are larger than {limit} bytes: split them, or raise the limit")]
+    TooLarge { limit: usize },
+    #[error("{first} and {second} both define {object}")]
+    Duplicate {
+        object: String,
+        first: String,
+        second: String,
+    },
+    #[error("no manifests (.yaml, .yml or .json) under {path}")]
+    Empty { path: String },
+}
+
+fn location(line: &Option<usize>, column: &Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(", line {line}, column {column}"),
+        (Some(line), None) => format!(", line {line}"),
+        _ => String::new(),
+    }
+}
 
 /// What one check may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
