@@ -34,36 +34,85 @@ pub fn parse_interval(text: &str) -> Result<Duration, IntervalError> {
     }
 }
 
-/// Parses Go's duration syntax (`250ms`, `90s`, `1h30m`, `1.5h`), without bounds: the one parser
-/// for the CRD's intervals and the operator's duration flags.
+/// Parses Go's duration syntax (`250ms`, `90s`, `1h30m`, `1.5h`, `.5s`), without bounds: the one
+/// parser for the CRD's intervals and the operator's duration flags. It reads what Go's
+/// `time.ParseDuration` reads, as Go does (the apiserver evaluates the CRD's CEL rule with it): in
+/// whole nanoseconds, a fraction truncated, at most Go's largest duration (about 292 years); less
+/// the sign and the bare `0`, which no interval needs.
 pub fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text;
-    let mut total = 0f64;
-    if rest.is_empty() {
+    // Go's bound on every sum below; the total must stay under it.
+    const LIMIT: u64 = 1 << 63;
+    if text.is_empty() {
         return None;
     }
+    let mut rest = text;
+    let mut total: u64 = 0;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
+        let (whole, after) = leading_digits(rest);
+        rest = after;
+        let mut fraction = "";
+        if let Some(after) = rest.strip_prefix('.') {
+            (fraction, rest) = leading_digits(after);
+        }
+        if whole.is_empty() && fraction.is_empty() {
+            return None;
+        }
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let seconds_per_unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let unit: u64 = match &rest[..unit_len] {
+            "ns" => 1,
+            // The micro sign (U+00B5) and the Greek mu (U+03BC), both Go's.
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total += number * seconds_per_unit;
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut nanos = whole.checked_mul(unit).filter(|n| *n <= LIMIT)?;
+        // Go's leadingFraction: the digits that fit, and a float64 for the fraction of the unit
+        // ("nanosecond accurate for fractions of hours"), truncated.
+        let (digits, scale) = leading_fraction(fraction);
+        if digits > 0 {
+            nanos += (digits as f64 * (unit as f64 / scale)) as u64;
+        }
+        total = total.checked_add(nanos).filter(|n| *n <= LIMIT)?;
     }
-    Duration::try_from_secs_f64(total).ok()
+    (total < LIMIT).then(|| Duration::from_nanos(total))
+}
+
+/// The ASCII digits `text` starts with, and the rest.
+fn leading_digits(text: &str) -> (&str, &str) {
+    text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    )
+}
+
+/// A fraction's digits as Go's `leadingFraction` reads them: as many as fit in an i64, with the
+/// power of ten they are scaled by.
+fn leading_fraction(digits: &str) -> (u64, f64) {
+    let mut value: u64 = 0;
+    let mut scale = 1f64;
+    for digit in digits.bytes() {
+        if value > (i64::MAX as u64) / 10 {
+            break;
+        }
+        let next = value * 10 + u64::from(digit - b'0');
+        if next > 1 << 63 {
+            break;
+        }
+        value = next;
+        scale *= 10.0;
+    }
+    (value, scale)
 }
 
 #[cfg(test)]
@@ -77,6 +126,56 @@ mod tests {
         assert_eq!(parse_interval("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_interval("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_interval("24h"), Ok(MAX_INTERVAL));
+    }
+
+    #[test]
+    fn microseconds_with_either_mu() {
+        // Found by fuzzing (fuzz/fuzz_targets/duration.rs): Go reads the Greek mu too.
+        for text in ["1us", "1\u{b5}s", "1\u{3bc}s"] {
+            assert_eq!(
+                parse_go_duration(text),
+                Some(Duration::from_micros(1)),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            parse_go_duration("2h45000m.30\u{3bc}s01s"),
+            Some(Duration::from_secs(2 * 3600 + 45_000 * 60 + 1) + Duration::from_nanos(300))
+        );
+    }
+
+    #[test]
+    fn reads_what_go_reads_exactly() {
+        // Found by fuzzing: summed in f64, a long duration came back some nanoseconds off
+        // ("2h888888888888888889s.1s" written "246913580246915h33m20s" read 128 s short).
+        let ns = Duration::from_nanos;
+        for (text, duration) in [
+            ("2562047h47m16.854775807s", ns(i64::MAX as u64)),
+            (
+                "100000h0.000000001s",
+                Duration::from_secs(360_000_000) + ns(1),
+            ),
+            ("1.000000001h", Duration::from_secs(3600) + ns(3600)),
+            // A fraction is truncated to the nanosecond, as Go does: below 30s, as CEL reads it.
+            ("29.9999999999s", Duration::from_secs(29) + ns(999_999_999)),
+            (".5s", Duration::from_millis(500)),
+            ("1.s", Duration::from_secs(1)),
+            ("0.000000000000000000000000001s", Duration::ZERO),
+        ] {
+            assert_eq!(parse_go_duration(text), Some(duration), "{text:?}");
+        }
+        assert_eq!(
+            parse_interval("29.9999999999s"),
+            Err(IntervalError::OutOfBounds("29.9999999999s".into()))
+        );
+        // Beyond Go's largest duration, as Go: refused.
+        for long in [
+            "2562047h47m16.854775808s",
+            "2h888888888888888889s.1s",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(parse_go_duration(long), None, "{long:?}");
+        }
     }
 
     #[test]
