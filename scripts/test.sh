@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of prtracker, on a fresh machine too: builds the test control plane if it is not
-# cached, checks formatting and lints, then runs the whole workspace's tests.
+# cached, checks formatting and lints, runs the whole workspace's tests, then fuzzes the parsers
+# (which needs the nightly toolchain: rustup toolchain install nightly --profile minimal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,9 @@ cargo clippy --workspace --all-targets --locked --features prtracker/dev -- -D w
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked --features prtracker/dev "${test_filter[@]}" 2>&1 | tee "$log"
+# Fuzzing of what comes from outside (webhook bodies, manifests, labels, Link, durations): each
+# target for PRTRACKER_FUZZ_SECONDS (30 s); a crash fails the run (scripts/fuzz.sh says more).
+scripts/fuzz.sh
 # One closing line for the whole workspace: cargo prints one per test binary, the last often a doc-test
 # run with nothing in it.
 echo "scripts/test.sh finished in $(( $(date +%s) - started ))s"
