@@ -31,8 +31,10 @@ pub use facts::PrFacts;
 pub use label::{
     DEFAULT_PREFIX, InvalidPrefix, LabelPrefix, MAX_LABEL_CHARS, label_key, same_label,
 };
-pub use plan::{Cause, MonitorPlan, MonitorSeen, NotApplicable, Observation, Plan, Record};
-pub use reading::{StateReading, current_state};
+pub use plan::{
+    Cause, MonitorPlan, MonitorSeen, NotApplicable, Observation, PERSON_GRACE, Plan, Record,
+};
+pub use reading::{StateReading, current_state, current_state_preferring};
 pub use repository::{REPOSITORY_PATTERN, Repository, RepositoryError};
 pub use state::{PrState, UnknownState};
 pub use verdict::{

@@ -3,8 +3,10 @@
 //! status), computed before anything is written.
 //!
 //! The rules, one function each, in the order a reconcile applies them:
-//! 1. [`state_from_github`]: GitHub wins where it shows a state label; where it shows none, the
-//!    recorded state goes back on the PR if the facts allow it (recovery), else the facts' state;
+//! 1. [`state_from_github`]: GitHub wins where it shows a state label (of several, the one added
+//!    last, when a webhook said which, else the most advanced); where it shows none, the label
+//!    added last, else the recorded state, goes back on the PR if the facts allow it (recovery),
+//!    else the facts' state;
 //! 2. [`verdict_step`]: a change of the monitors' combined verdict moves Merged → Deployed and
 //!    Deployed ↔ Drifted (edge-triggered: an unchanged verdict moves nothing); a drift counts once
 //!    it has held for the settle window;
@@ -23,10 +25,13 @@ use crate::{
     diff::{LabelDiff, apply_diff, label_diff},
     facts::PrFacts,
     label::LabelPrefix,
-    reading::{StateReading, current_state},
+    reading::{StateReading, current_state, current_state_preferring},
     state::PrState,
     verdict::{ClusterVerdict, DriftPhase, settled_verdict, state_after_verdict},
 };
+
+/// How long a person who just added a state label is left to remove the old one themselves.
+pub const PERSON_GRACE: Duration = Duration::from_secs(2);
 
 /// What the tracker recorded at its last sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +73,10 @@ pub struct Observation<'a> {
     pub prefix: &'a LabelPrefix,
     /// How long a drift must hold before it moves the PR's state.
     pub settle: Duration,
+    /// The label last added to the PR, as its `labeled` webhook said, if one came recently: where
+    /// someone is moving the PR. It wins among several state labels, and is what a PR left with
+    /// none gets back ([`state_from_github`]).
+    pub last_added: Option<&'a str>,
 }
 
 /// Why the plan's state is what it is.
@@ -132,19 +141,41 @@ pub struct NotApplicable {
     pub facts: PrFacts,
 }
 
-/// Rule 1: the state GitHub gives, with recovery of a missing label from the record.
+/// Rule 1: the state GitHub gives, with recovery of a missing label: the state label added last,
+/// when a recent `labeled` webhook names one the facts allow (GitHub's own latest word), else the
+/// recorded state if the facts allow it, else the facts' state.
 pub fn state_from_github(
     reading: &StateReading,
     record: Record,
     facts: PrFacts,
+    last_added: Option<PrState>,
 ) -> (PrState, Cause) {
     if !reading.missing {
         return (reading.state, Cause::GitHubLabel);
     }
-    match record.state {
-        Some(recorded) if recorded.is_consistent_with(facts) => (recorded, Cause::Recovered),
-        _ => (reading.state, Cause::Facts),
+    let recovered = last_added
+        .into_iter()
+        .chain(record.state)
+        .find(|state| state.is_consistent_with(facts));
+    match recovered {
+        Some(state) => (state, Cause::Recovered),
+        None => (reading.state, Cause::Facts),
     }
+}
+
+/// The PR's labels as read for a plan: rules 1–5, the label added last winning among several.
+fn read_labels(observed: &Observation<'_>) -> StateReading {
+    current_state_preferring(
+        observed.labels,
+        observed.facts,
+        observed.prefix,
+        observed.last_added,
+    )
+}
+
+/// The state of the label added last, if it is a state label.
+fn last_added_state(observed: &Observation<'_>) -> Option<PrState> {
+    observed.last_added.and_then(|l| observed.prefix.parse(l))
 }
 
 /// What rule 2 decides.
@@ -232,7 +263,7 @@ impl Plan {
     /// GitHub → tracker: the tracker takes GitHub's state; nothing is written on GitHub, so a
     /// missing or conflicting label stays (and `Consistent` says so).
     pub fn follow_github(observed: &Observation<'_>) -> Plan {
-        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        let before = read_labels(observed);
         let target = before.state;
         Plan::finish(
             observed,
@@ -247,7 +278,7 @@ impl Plan {
 
     /// Tracker → GitHub: the recorded state goes on the PR; refused when the facts contradict it.
     pub fn push_recorded(observed: &Observation<'_>) -> Result<Plan, NotApplicable> {
-        let before = current_state(observed.labels, observed.facts, observed.prefix);
+        let before = read_labels(observed);
         match observed.record.state {
             Some(state) if state.is_consistent_with(observed.facts) => Ok(Plan::finish(
                 observed,
@@ -267,8 +298,13 @@ impl Plan {
 
     /// The seed's consistency check: rule 1, and the labels that put its state on the PR.
     pub fn ensure_consistency(observed: &Observation<'_>) -> Plan {
-        let before = current_state(observed.labels, observed.facts, observed.prefix);
-        let (target, cause) = state_from_github(&before, observed.record, observed.facts);
+        let before = read_labels(observed);
+        let (target, cause) = state_from_github(
+            &before,
+            observed.record,
+            observed.facts,
+            last_added_state(observed),
+        );
         Plan::finish(
             observed,
             before,
@@ -282,8 +318,13 @@ impl Plan {
 
     /// A whole reconcile: rules 1 to 4.
     pub fn reconcile(observed: &Observation<'_>) -> Plan {
-        let before = current_state(observed.labels, observed.facts, observed.prefix);
-        let (state, cause) = state_from_github(&before, observed.record, observed.facts);
+        let before = read_labels(observed);
+        let (state, cause) = state_from_github(
+            &before,
+            observed.record,
+            observed.facts,
+            last_added_state(observed),
+        );
         let step = verdict_step(
             state,
             observed.record,
@@ -343,6 +384,26 @@ impl Plan {
             monitors,
             review_after: None,
         }
+    }
+
+    /// Someone added a state label `age` ago and the PR still carries another: they are most
+    /// likely half-way through moving it (add the new label, then remove the old one), so the
+    /// removal is theirs to make. A plan that would only remove losing labels writes nothing yet
+    /// and looks again when [`PERSON_GRACE`] has passed; one that must add a label, or remove one
+    /// the facts contradict, goes ahead.
+    pub fn waiting_for_the_person(mut self, age: Duration) -> Plan {
+        let only_removes_losers = self.labels.add.is_empty()
+            && !self.labels.remove.is_empty()
+            && self.before.contradicting.is_empty()
+            && !self.before.conflicts.is_empty();
+        if !only_removes_losers || age >= PERSON_GRACE {
+            return self;
+        }
+        let wait = PERSON_GRACE - age;
+        self.labels = LabelDiff::default();
+        self.after = self.before.clone();
+        self.review_after = Some(self.review_after.map_or(wait, |r| r.min(wait)));
+        self
     }
 
     /// Whether the plan writes labels on GitHub.

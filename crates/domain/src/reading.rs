@@ -92,5 +92,45 @@ pub fn current_state<S: AsRef<str>>(
     }
 }
 
+/// [`current_state`], except that among several counting state labels the one a person (or bot)
+/// added last wins when it is known (`last_added`, from the `labeled` webhook): a PR caught between
+/// two state labels while someone moves it is read as where they are moving it, not by rule 4,
+/// so no write takes their new label away. Without `last_added`, or when it names no counting
+/// state label, rule 4 decides as ever.
+pub fn current_state_preferring<S: AsRef<str>>(
+    labels: &[S],
+    facts: PrFacts,
+    prefix: &LabelPrefix,
+    last_added: Option<&str>,
+) -> StateReading {
+    let reading = current_state(labels, facts, prefix);
+    let Some(preferred) = last_added.and_then(|label| {
+        reading
+            .conflicts
+            .iter()
+            .find(|conflict| conflict.eq_ignore_ascii_case(label))
+    }) else {
+        return reading;
+    };
+    let Some(state) = prefix.parse(preferred) else {
+        return reading;
+    };
+    let preferred = preferred.clone();
+    let mut conflicts: Vec<String> = reading
+        .conflicts
+        .iter()
+        .filter(|c| **c != preferred)
+        .cloned()
+        .collect();
+    conflicts.extend(reading.label);
+    StateReading {
+        state,
+        label: Some(preferred),
+        conflicts,
+        contradicting: reading.contradicting,
+        missing: false,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -392,6 +392,7 @@ impl Tracker {
             monitors: &self.monitors,
             prefix: &self.pr.prefix,
             settle: std::time::Duration::ZERO,
+            last_added: None,
         })
     }
 

@@ -32,6 +32,40 @@ pub trait GitHubClient: Send + Sync {
         number: u64,
         label: &str,
     ) -> Result<Vec<Label>, GitHubError>;
+
+    /// [`GitHubClient::add_label`], sent only if `still_fresh()` holds at the last moment before
+    /// it leaves (after any wait for its turn); else [`GitHubError::Superseded`].
+    async fn add_label_if_fresh(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+        still_fresh: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Vec<Label>, GitHubError> {
+        if !still_fresh() {
+            return Err(GitHubError::Superseded {
+                endpoint: "add a label".to_owned(),
+            });
+        }
+        self.add_label(repo, number, label).await
+    }
+
+    /// [`GitHubClient::remove_label`], sent only if `still_fresh()` holds at the last moment
+    /// before it leaves; else [`GitHubError::Superseded`].
+    async fn remove_label_if_fresh(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+        still_fresh: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Vec<Label>, GitHubError> {
+        if !still_fresh() {
+            return Err(GitHubError::Superseded {
+                endpoint: "remove a label".to_owned(),
+            });
+        }
+        self.remove_label(repo, number, label).await
+    }
 }
 
 /// What the operator needs beyond the seed's three calls.

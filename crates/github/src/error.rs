@@ -143,6 +143,11 @@ pub enum GitHubError {
         retry_in: std::time::Duration,
     },
 
+    /// A write not sent because, while it waited for its turn, a newer change to what it was
+    /// about was heard of: the caller reads again.
+    #[error("{endpoint} not sent: a newer change was heard of while it waited")]
+    Superseded { endpoint: String },
+
     /// Any other status GitHub answered with.
     #[error("GitHub answered {status} to {endpoint}: {message}")]
     Api {

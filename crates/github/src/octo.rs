@@ -436,7 +436,17 @@ impl OctocrabGitHub {
         octo: &Octocrab,
         call: Call,
     ) -> Result<Result<T, crate::transport::Reply>, GitHubError> {
-        let reply = self.transport.send(octo, &call, None).await?;
+        self.write_when(octo, call, None).await
+    }
+
+    /// [`OctocrabGitHub::write`], sent only while `ready()` holds (see `Transport::send_when`).
+    async fn write_when<T: DeserializeOwned>(
+        &self,
+        octo: &Octocrab,
+        call: Call,
+        ready: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<Result<T, crate::transport::Reply>, GitHubError> {
+        let reply = self.transport.send_when(octo, &call, None, ready).await?;
         if reply.status.is_success() {
             Ok(Ok(decode_json(call.endpoint, &reply.body)?))
         } else {

@@ -98,6 +98,19 @@ impl Transport {
         call: &Call,
         if_none_match: Option<&str>,
     ) -> Result<Reply, GitHubError> {
+        self.send_when(octo, call, if_none_match, None).await
+    }
+
+    /// [`Transport::send`], asking `ready` at the last moment before each attempt leaves, after
+    /// every wait (rate limit, write spacing, pacing): a write decided on a read that a newer
+    /// change made stale while it waited is not sent ([`GitHubError::Superseded`]).
+    pub async fn send_when(
+        &self,
+        octo: &Octocrab,
+        call: &Call,
+        if_none_match: Option<&str>,
+        ready: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<Reply, GitHubError> {
         let policy = self.config.rate_limit;
         let mut attempt = 0u32;
         let mut limit_hits = 0u32;
@@ -124,6 +137,15 @@ impl Transport {
             let slot = self.pacer.admit(call.endpoint).await;
             if !slot.waited.is_zero() {
                 self.metrics.paced(slot.waited);
+            }
+            if ready.is_some_and(|ready| !ready()) {
+                debug!(
+                    endpoint = call.endpoint.template(),
+                    "not sent: the read it was based on is stale"
+                );
+                return Err(GitHubError::Superseded {
+                    endpoint: call.endpoint.template().to_owned(),
+                });
             }
             let outcome = self.attempt(octo, call, if_none_match).await;
             drop(slot);

@@ -709,3 +709,150 @@ async fn failing_drift_checks_back_off_and_are_counted_as_errors() {
         Some(prtracker_api::DriftPhase::Error)
     );
 }
+
+/// A person flips PRs between two state labels and back, 0–400 ms apart, while the operator
+/// follows (issue #14's race): every PR ends with the person's last choice, and no PR shows zero
+/// or two state labels for longer than one round trip of the operator (the person's own swap,
+/// add then remove 30 ms later, shows two for those 30 ms).
+#[tokio::test]
+async fn a_person_flipping_labels_back_and_forth_has_the_last_word() {
+    const PRS: u64 = 20;
+    const ROUNDS: u64 = 3;
+    /// The longest a PR may show zero or two state labels: well past the person's own 30 ms, well
+    /// short of what a wrong removal costs to repair (a webhook, a read, a spaced write).
+    const ROUND_TRIP: Duration = Duration::from_millis(600);
+    let env = env("races", REPO).await;
+    let replica = env
+        .replica(
+            "racer",
+            Options {
+                clusters: "in-cluster",
+                ..Default::default()
+            },
+        )
+        .await;
+    env.sim.set_webhook(&replica.webhook_url(), Some(SECRET));
+    let numbers: Vec<u64> = (0..PRS)
+        .map(|n| env.open_pr(REPO, &format!("Change {n}")))
+        .collect();
+    for &number in &numbers {
+        eventually(
+            "state/open on every PR",
+            Duration::from_secs(60),
+            || async { (state_labels(&env.sim, REPO, number) == ["state/open"]).then_some(()) },
+        )
+        .await;
+    }
+
+    // Watch every PR's state labels every 5 ms; record how long each spell of zero or two lasts.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (sim, numbers, stop) = (env.sim.clone(), numbers.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut since: std::collections::HashMap<u64, Instant> = Default::default();
+            let mut spells: Vec<(u64, Duration, usize)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                for &number in &numbers {
+                    let count = sim
+                        .pull_labels(REPO, number)
+                        .expect("labels")
+                        .iter()
+                        .filter(|l| l.starts_with("state/"))
+                        .count();
+                    match (count == 1, since.get(&number)) {
+                        (false, None) => {
+                            since.insert(number, Instant::now());
+                        }
+                        (true, Some(start)) => {
+                            spells.push((number, start.elapsed(), count));
+                            since.remove(&number);
+                        }
+                        _ => {}
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            for (number, start) in since {
+                spells.push((number, start.elapsed(), usize::MAX));
+            }
+            spells
+        })
+    };
+
+    // Each PR: open → approved → open, ROUNDS times, with a pause of 0–400 ms between the flip
+    // and the flip back; odd PRs are approved once more at the end. Swaps as a person makes them
+    // in the UI: the new label added, the old one removed 30 ms later.
+    let people: Vec<_> = numbers
+        .iter()
+        .map(|&number| {
+            let sim = env.sim.clone();
+            tokio::spawn(async move {
+                let mut seed = number
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let mut pause = move || {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    Duration::from_millis((seed >> 33) % 401)
+                };
+                let swap = |from: &'static str, to: &'static str| {
+                    let sim = sim.clone();
+                    async move {
+                        sim.add_label(REPO, number, to, PERSON).expect("added");
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        // The operator may have taken it off already, following the person: then
+                        // the person's removal finds nothing to do, as in GitHub's UI.
+                        let _ = sim.remove_label(REPO, number, from, PERSON);
+                    }
+                };
+                for _ in 0..ROUNDS {
+                    swap("state/open", "state/approved").await;
+                    tokio::time::sleep(pause()).await;
+                    swap("state/approved", "state/open").await;
+                    tokio::time::sleep(pause()).await;
+                }
+                if number % 2 == 1 {
+                    swap("state/open", "state/approved").await;
+                    "state/approved"
+                } else {
+                    "state/open"
+                }
+            })
+        })
+        .collect();
+    let mut last_choice = std::collections::HashMap::new();
+    for (number, person) in numbers.iter().zip(people) {
+        last_choice.insert(*number, person.await.expect("the person"));
+    }
+    // Whatever the operator still had in flight lands, then the labels rest.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let spells = watcher.await.expect("watcher");
+
+    for &number in &numbers {
+        let want = last_choice[&number];
+        assert_eq!(
+            state_labels(&env.sim, REPO, number),
+            [want],
+            "#{number} ends with the person's last choice"
+        );
+        let state = if want == "state/approved" {
+            PrState::Approved
+        } else {
+            PrState::Open
+        };
+        env.wait_for_state("the tracker follows", number, state)
+            .await;
+    }
+    let longest = spells.iter().map(|(_, d, _)| *d).max().unwrap_or_default();
+    let long: Vec<_> = spells.iter().filter(|(_, d, _)| *d > ROUND_TRIP).collect();
+    println!(
+        "{} spells of zero or two state labels, the longest {longest:?}; over {ROUND_TRIP:?}: {long:?}",
+        spells.len()
+    );
+    assert!(
+        long.is_empty(),
+        "PRs showed zero or two state labels longer than {ROUND_TRIP:?}: {long:?}"
+    );
+}

@@ -38,6 +38,12 @@ pub trait Freshness: Send + Sync {
     fn latest(&self) -> u64 {
         0
     }
+
+    /// The label someone added to the PR last, if a `labeled` webhook said so recently, and how
+    /// long ago: where they are moving it (see `prtracker_domain::Observation::last_added`).
+    fn last_added(&self, _repo: &Repository, _number: u64) -> Option<(String, Duration)> {
+        None
+    }
 }
 
 /// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).
@@ -253,6 +259,7 @@ impl Coordinator {
         let target = commit.map(|commit| self.target(&pr, commit));
         let seen = monitors::seen(tracker, target, monitors, Timestamp::now());
         let labels = pr.label_names();
+        let last_added = self.freshness.last_added(repo, number);
         let observed = Observation {
             labels: &labels,
             facts: pr.facts(),
@@ -262,9 +269,16 @@ impl Coordinator {
             monitors: &seen,
             prefix: self.labels.prefix(),
             settle: self.settle_window(tracker),
+            last_added: last_added.as_ref().map(|(label, _)| label.as_str()),
         };
         match make_plan(&observed) {
-            Ok(plan) => self.carry_out(tracker, &pr, plan, monitors, heard).await,
+            Ok(plan) => {
+                let plan = match &last_added {
+                    Some((_, age)) => plan.waiting_for_the_person(*age),
+                    None => plan,
+                };
+                self.carry_out(tracker, &pr, plan, monitors, heard).await
+            }
             Err(refused) => {
                 let error = SyncError::StateNotApplicable {
                     state: refused.state,

@@ -232,10 +232,17 @@ impl LabelManager for GitHubLabelManager {
         // trip, never a PR without a state label. Single-label calls, never a replace of the whole
         // set, so a label a person adds meanwhile is never clobbered.
         for label in &diff.add {
-            if !still_fresh() {
-                return Ok(Written::Interrupted(result));
-            }
-            let now_on_pr = self.github.add_label(repo, pr.number, label).await?;
+            // Asked again at the last moment before the request leaves, after its wait for a
+            // turn: a change heard of meanwhile stops it.
+            let now_on_pr = match self
+                .github
+                .add_label_if_fresh(repo, pr.number, label, still_fresh)
+                .await
+            {
+                Ok(now_on_pr) => now_on_pr,
+                Err(GitHubError::Superseded { .. }) => return Ok(Written::Interrupted(result)),
+                Err(error) => return Err(error),
+            };
             debug!(%repo, number = pr.number, %label, labels = ?names(&now_on_pr), "added state label");
             result.labels_added.push(label.clone());
             if let Some(added) = now_on_pr.iter().find(|l| same_label(&l.name, label))
@@ -247,13 +254,14 @@ impl LabelManager for GitHubLabelManager {
         for label in &diff.remove {
             // A removal on the strength of a stale read could take away the label a person has
             // just chosen: it waits for a fresh read instead.
-            if !still_fresh() {
-                return Ok(Written::Interrupted(result));
-            }
-            let remaining = match self.github.remove_label(repo, pr.number, label).await {
+            let remaining = match self
+                .github
+                .remove_label_if_fresh(repo, pr.number, label, still_fresh)
+                .await
+            {
                 Ok(remaining) => remaining,
                 // Already gone: someone else is changing the labels. Read them again.
-                Err(GitHubError::LabelNotOnIssue { .. }) => {
+                Err(GitHubError::LabelNotOnIssue { .. } | GitHubError::Superseded { .. }) => {
                     return Ok(Written::Interrupted(result));
                 }
                 Err(error) => return Err(error),
@@ -261,13 +269,22 @@ impl LabelManager for GitHubLabelManager {
             debug!(%repo, number = pr.number, %label, "removed state label");
             result.labels_removed.push(label.clone());
             if self.prefix.state_labels(&names(&remaining)).is_empty() {
-                // Someone removed the label this write was keeping: the PR is left with none.
-                // Put back what GitHub's facts imply, never a state read before their change.
-                let facts = PrState::from_facts(pr.facts());
-                let label = self.prefix.label_for(facts);
-                warn!(%repo, number = pr.number, %label, "a concurrent change left the PR without a state label; putting back its facts' state");
-                self.github.add_label(repo, pr.number, &label).await?;
-                result.labels_added.push(label);
+                // Someone removed the label this write was keeping, so this removal was decided
+                // on a view that no longer holds, and left the PR with none: undo it (the label
+                // was theirs a moment ago), or, if the facts no longer allow it, put back what
+                // the facts imply; never a state read before their change.
+                let undo = self
+                    .prefix
+                    .parse(label)
+                    .filter(|state| state.is_consistent_with(pr.facts()))
+                    .map_or_else(
+                        || self.prefix.label_for(PrState::from_facts(pr.facts())),
+                        |_| label.clone(),
+                    );
+                warn!(%repo, number = pr.number, removed = %label, put_back = %undo,
+                      "a concurrent change left the PR without a state label; putting back the one just removed");
+                self.github.add_label(repo, pr.number, &undo).await?;
+                result.labels_added.push(undo);
                 return Ok(Written::Interrupted(result));
             }
         }

@@ -68,6 +68,7 @@ impl Case {
             monitors: &self.monitors,
             prefix: &self.prefix,
             settle: std::time::Duration::ZERO,
+            last_added: None,
         })
     }
 
@@ -263,6 +264,7 @@ fn pushing_the_record_is_refused_when_the_facts_contradict_it() {
         monitors: &[],
         prefix: &refused.prefix,
         settle: std::time::Duration::ZERO,
+        last_added: None,
     });
     assert_eq!(
         error,
@@ -311,4 +313,96 @@ fn a_drift_within_the_settle_window_moves_nothing_yet_and_says_when_to_look_agai
     });
     assert_eq!(settled.target, PrState::Drifted);
     assert_eq!(settled.review_after, None);
+}
+
+#[test]
+fn someone_moving_the_pr_is_followed_not_undone() {
+    // Caught between two labels while a person moves the PR back from approved to open: the label
+    // they added last wins, and only the other is removed.
+    let moving = case(
+        &["state/approved", "state/open"],
+        OPEN,
+        Some(PrState::Approved),
+    );
+    let plan = moving.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            last_added: Some("state/open"),
+            ..*o
+        })
+    });
+    assert_eq!(
+        (plan.target, plan.cause),
+        (PrState::Open, Cause::GitHubLabel)
+    );
+    assert_eq!(plan.labels.remove, strings(&["state/approved"]));
+    assert!(plan.labels.add.is_empty());
+    // Without the webhook's word, rule 4 decides.
+    assert_eq!(moving.reconcile().target, PrState::Approved);
+
+    // Left with no state label (their last change and ours crossed): what they added last goes
+    // back, not the state the tracker recorded before their change.
+    let none = case(&["bug"], OPEN, Some(PrState::Approved));
+    let plan = none.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            last_added: Some("state/open"),
+            ..*o
+        })
+    });
+    assert_eq!((plan.target, plan.cause), (PrState::Open, Cause::Recovered));
+    assert_eq!(plan.labels.add, strings(&["state/open"]));
+    assert_eq!(
+        none.reconcile().target,
+        PrState::Approved,
+        "no word: the record"
+    );
+    // A last label the facts no longer allow is passed over.
+    let merged = case(&["bug"], MERGED, Some(PrState::Deployed));
+    let plan = merged.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            last_added: Some("state/approved"),
+            ..*o
+        })
+    });
+    assert_eq!(plan.target, PrState::Deployed);
+}
+
+#[test]
+fn a_person_half_way_through_a_swap_is_left_to_finish_it() {
+    let moving = case(&["state/open", "state/approved"], OPEN, Some(PrState::Open));
+    let plan = moving.plan_with(|o| {
+        Plan::reconcile(&Observation {
+            last_added: Some("state/approved"),
+            ..*o
+        })
+    });
+    assert_eq!(plan.labels.remove, strings(&["state/open"]));
+    let waiting = plan
+        .clone()
+        .waiting_for_the_person(std::time::Duration::from_millis(500));
+    assert!(!waiting.changes_labels(), "their removal, not ours");
+    assert_eq!(
+        waiting.target,
+        PrState::Approved,
+        "the tracker follows them already"
+    );
+    assert_eq!(
+        waiting.review_after,
+        Some(std::time::Duration::from_millis(1500))
+    );
+    let later = plan.clone().waiting_for_the_person(PERSON_GRACE);
+    assert_eq!(later, plan, "past the grace, the loser goes");
+    // A label to add, or one the facts contradict, is never deferred.
+    let none = case(&["bug"], OPEN, Some(PrState::Open)).reconcile();
+    assert_eq!(
+        none.clone()
+            .waiting_for_the_person(std::time::Duration::ZERO),
+        none
+    );
+    let contradicting = case(&["state/open", "state/merged"], MERGED, None).reconcile();
+    assert_eq!(
+        contradicting
+            .clone()
+            .waiting_for_the_person(std::time::Duration::ZERO),
+        contradicting
+    );
 }

@@ -215,3 +215,35 @@ fn accepts_owned_strings() {
     assert_eq!(reading.state, Closed);
     assert!(reading.is_clean());
 }
+
+#[test]
+fn the_label_added_last_wins_among_several() {
+    let prefix = LabelPrefix::default();
+    let facts = PrFacts::from_github(false, false, false);
+    let labels = ["state/approved", "state/open", "bug"];
+    let by_rule_4 = current_state_preferring(&labels, facts, &prefix, None);
+    assert_eq!(by_rule_4, current_state(&labels, facts, &prefix));
+    assert_eq!(by_rule_4.state, PrState::Approved);
+
+    let moving_back = current_state_preferring(&labels, facts, &prefix, Some("State/Open"));
+    assert_eq!(moving_back.state, PrState::Open);
+    assert_eq!(moving_back.label.as_deref(), Some("state/open"));
+    assert_eq!(moving_back.conflicts, ["state/approved"]);
+    assert!(!moving_back.missing);
+
+    // A label that is no state label, or not on the PR, or contradicting the facts: rule 4.
+    for other in ["bug", "state/draft", "state/merged"] {
+        assert_eq!(
+            current_state_preferring(&labels, facts, &prefix, Some(other)),
+            by_rule_4,
+            "{other}"
+        );
+    }
+    let merged = ["state/open", "state/merged"];
+    let merged_facts = PrFacts::from_github(true, true, false);
+    assert_eq!(
+        current_state_preferring(&merged, merged_facts, &prefix, Some("state/open")).state,
+        PrState::Merged,
+        "a label the facts contradict never wins"
+    );
+}

@@ -42,6 +42,52 @@ impl GitHubClient for OctocrabGitHub {
         number: u64,
         label: &str,
     ) -> Result<Vec<Label>, GitHubError> {
+        self.add_label_when(repo, number, label, None).await
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn remove_label(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+    ) -> Result<Vec<Label>, GitHubError> {
+        self.remove_label_when(repo, number, label, None).await
+    }
+
+    #[instrument(skip(self, still_fresh), fields(%repo))]
+    async fn add_label_if_fresh(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+        still_fresh: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Vec<Label>, GitHubError> {
+        self.add_label_when(repo, number, label, Some(still_fresh))
+            .await
+    }
+
+    #[instrument(skip(self, still_fresh), fields(%repo))]
+    async fn remove_label_if_fresh(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+        still_fresh: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Vec<Label>, GitHubError> {
+        self.remove_label_when(repo, number, label, Some(still_fresh))
+            .await
+    }
+}
+
+impl OctocrabGitHub {
+    async fn add_label_when(
+        &self,
+        repo: &Repository,
+        number: u64,
+        label: &str,
+        ready: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<Vec<Label>, GitHubError> {
         let octo = self.octo_for(repo).await?;
         let call = Call {
             endpoint: Endpoint::AddIssueLabels,
@@ -55,17 +101,17 @@ impl GitHubClient for OctocrabGitHub {
             accept: JSON,
         };
         let endpoint = call.endpoint;
-        self.write(&octo, call)
+        self.write_when(&octo, call, ready)
             .await?
             .map_err(|reply| status_error(endpoint, &reply, &format!("issue {repo}#{number}")))
     }
 
-    #[instrument(skip(self), fields(%repo))]
-    async fn remove_label(
+    async fn remove_label_when(
         &self,
         repo: &Repository,
         number: u64,
         label: &str,
+        ready: Option<&(dyn Fn() -> bool + Send + Sync)>,
     ) -> Result<Vec<Label>, GitHubError> {
         let octo = self.octo_for(repo).await?;
         let call = Call {
@@ -75,7 +121,7 @@ impl GitHubClient for OctocrabGitHub {
             accept: JSON,
         };
         let endpoint = call.endpoint;
-        self.write(&octo, call).await?.map_err(|reply| {
+        self.write_when(&octo, call, ready).await?.map_err(|reply| {
             if is_label_not_on_issue(reply.status, &reply.body) {
                 GitHubError::LabelNotOnIssue {
                     repo: repo.to_string(),

@@ -285,7 +285,10 @@ async fn pull_request(
         );
     }
     if let Some(ledger) = &shared.ledger {
-        ledger.tell(&event.repository, event.number);
+        match (event.action.as_str(), &event.label) {
+            ("labeled", Some(label)) => ledger.tell_added(&event.repository, event.number, label),
+            _ => ledger.tell(&event.repository, event.number),
+        }
     }
     let (repository, number, action) = (
         event.repository.to_string(),
