@@ -365,6 +365,56 @@ async fn a_manifest_that_does_not_parse_is_an_error_naming_the_file_and_line() {
     assert_eq!(phase(&unchanged), Some(DriftPhase::Error));
 }
 
+/// A tree entry named `..` at the monitor's commit (GitHub never lists one; a proxy or a fake
+/// could): the monitor says `Error`, naming the entry, and no request to GitHub carries `..`.
+#[tokio::test]
+async fn a_dot_dot_entry_in_the_tree_is_an_error_naming_it_and_no_request_carries_it() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(
+        REPO,
+        COMMIT,
+        [
+            ("deploy/app.yaml", all_manifests()),
+            (
+                "deploy/traversal/../../../etc/passwd",
+                "root:x:0:0\n".to_owned(),
+            ),
+        ],
+    )
+    .expect("files");
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    let github = Arc::new(OctocrabGitHub::new(config).expect("github client"));
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-dotdot")
+        .await
+        .expect("namespace");
+    let checker = DriftChecker::new(github, ClusterRegistry::new(client.clone(), &namespace));
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+    let created = monitor(&monitors, IN_CLUSTER).await;
+    let result = checker.check(&created).await;
+    let status = next_status(&created, &result, Timestamp::now());
+    assert_eq!(status.phase, Some(DriftPhase::Error));
+    let ready = &status.conditions[0];
+    assert!(
+        ready.message.contains("\"traversal/..\""),
+        "the message names the entry: {}",
+        ready.message
+    );
+    write_status(&client, &created, status)
+        .await
+        .expect("status written");
+    let written = monitors.get(&created.name_any()).await.expect("monitor");
+    assert_eq!(phase(&written), Some(DriftPhase::Error));
+    let sent: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        sent.iter()
+            .all(|p| !p.contains("..") && !p.to_ascii_lowercase().contains("%2e%2e")),
+        "{sent:#?}"
+    );
+}
+
 /// What one check of a PR's change costs, counted: GitHub (the simulator's request log) and the
 /// apiserver (a counting client), before and after the change is superseded. Printed for the
 /// record; the assertions are the promises (commits are read once; a superseded change is not
