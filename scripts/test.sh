@@ -10,6 +10,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The fuzzing step at the end needs the nightly toolchain: say so now, not after the whole suite.
+if ! RUSTUP_AUTO_INSTALL=0 cargo +nightly --version >/dev/null 2>&1; then
+  echo "error: the nightly toolchain is missing (scripts/fuzz.sh needs it): rustup toolchain install nightly --profile minimal" >&2
+  exit 1
+fi
+
 started=$(date +%s)
 PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh --with-helm)
 export PRTRACKER_CONTROL_PLANE_DIR
