@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::comments::{DOC_CREATE, DOC_DELETE, DOC_UPDATE};
 use crate::error::{ApiError, DOCS};
 use crate::limits::{Budget, Faults};
-use crate::model::{RepoOptions, World};
+use crate::model::{IssueComment, RepoOptions, World};
 use crate::pulls::{NewPull, PullEdit};
 use crate::render::{self, PullShape};
 use crate::shared::{RequestRecord, Shared, TokenInfo};
@@ -111,6 +112,76 @@ impl Control {
             .shared
             .with_world(|w| w.remove_issue_label(o, n, number, label, actor))?;
         Ok(names(&v))
+    }
+
+    /// The comments on PR `number`, oldest first (without touching any budget).
+    pub fn issue_comments(&self, repo: &str, number: u64) -> Result<Vec<IssueComment>, ApiError> {
+        let (o, n) = split(repo)?;
+        let g = self.shared.lock();
+        let (_, list) = g.world.issue_comments(o, n, number)?;
+        Ok(list.into_iter().cloned().collect())
+    }
+
+    /// Comment `id` of `repo`, as the REST API renders it (without touching any budget).
+    pub fn issue_comment(&self, repo: &str, id: u64) -> Option<Value> {
+        let (o, n) = split(repo).ok()?;
+        let g = self.shared.lock();
+        let c = g.world.issue_comment(o, n, id, DOCS).ok()?;
+        Some(g.world.comment_json(o, n, &c))
+    }
+
+    /// Comments on PR `number` as a person would (an `issue_comment` `created` webhook); returns
+    /// the new comment's id. GitHub's rules apply: 422 for an empty body or one over 65,536
+    /// characters.
+    pub fn comment(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+        sender: &str,
+    ) -> Result<u64, ApiError> {
+        let (o, n) = split(repo)?;
+        if body.is_empty() {
+            return Err(ApiError::validation(
+                "IssueComment",
+                "missing_field",
+                "body",
+                DOC_CREATE,
+            ));
+        }
+        let c = self
+            .shared
+            .with_world(|w| w.create_issue_comment(o, n, number, body, sender))?;
+        Ok(c.id)
+    }
+
+    /// Edits comment `id` as a person would (an `edited` webhook, when the body changes).
+    pub fn edit_comment(
+        &self,
+        repo: &str,
+        id: u64,
+        body: &str,
+        sender: &str,
+    ) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        if body.is_empty() {
+            return Err(ApiError::validation(
+                "IssueComment",
+                "missing_field",
+                "body",
+                DOC_UPDATE,
+            ));
+        }
+        self.shared
+            .with_world(|w| w.edit_issue_comment(o, n, id, body, sender))?;
+        Ok(())
+    }
+
+    /// Deletes comment `id` as a person would (a `deleted` webhook); 404 for an unknown one.
+    pub fn delete_comment(&self, repo: &str, id: u64, sender: &str) -> Result<(), ApiError> {
+        let (o, n) = split(repo).map_err(|_| ApiError::not_found(DOC_DELETE))?;
+        self.shared
+            .with_world(|w| w.delete_issue_comment(o, n, id, sender))
     }
 
     /// Merges; returns the merge commit sha (which carries the head commit's files).

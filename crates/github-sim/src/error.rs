@@ -12,6 +12,10 @@ pub struct FieldError {
     pub resource: String,
     pub code: String,
     pub field: String,
+    /// A sentence GitHub adds to some errors (`code: "custom"` or `"unprocessable"`), e.g.
+    /// "Body is too long (maximum is 65536 characters)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Field order matches GitHub's bodies (a struct keeps declaration order when serialised).
@@ -59,9 +63,25 @@ impl ApiError {
                 resource: resource.into(),
                 code: code.into(),
                 field: field.into(),
+                message: None,
             }]),
             documentation_url: doc.into(),
         }
+    }
+
+    /// [`ApiError::validation`] with the error's own sentence.
+    pub fn validation_message(
+        resource: &str,
+        code: &str,
+        field: &str,
+        message: &str,
+        doc: &str,
+    ) -> Self {
+        let mut e = Self::validation(resource, code, field, doc);
+        if let Some(first) = e.errors.as_mut().and_then(|v| v.first_mut()) {
+            first.message = Some(message.into());
+        }
+        e
     }
 
     /// A malformed JSON request body (GitHub answers 400 "Problems parsing JSON").

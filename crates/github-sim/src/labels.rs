@@ -56,7 +56,7 @@ impl World {
     }
 
     /// Checks the repository and issue exist and returns the repository key.
-    fn issue_key(
+    pub(crate) fn issue_key(
         &self,
         owner: &str,
         name: &str,

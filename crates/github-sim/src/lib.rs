@@ -1,6 +1,6 @@
 //! A GitHub API simulator: a real HTTP server with GitHub's semantics (paths, status codes,
-//! error bodies, label rules, ETags and 304s, rate-limit headers and budgets, pagination,
-//! GitHub App tokens, signed webhook deliveries) plus fault injection and a control API.
+//! error bodies, label rules, issue comments, ETags and 304s, rate-limit headers and budgets,
+//! pagination, GitHub App tokens, signed webhook deliveries) plus fault injection and a control API.
 //!
 //! It stands in for api.github.com in tests, and knows nothing of prtracker: GitHub's rules
 //! are implemented here independently.
@@ -18,6 +18,7 @@
 
 #![recursion_limit = "512"]
 
+mod comments;
 mod commits;
 mod config;
 mod contents;
@@ -41,7 +42,7 @@ pub use config::{AppConfig, DEFAULT_LOGIN, DEFAULT_TOKEN, SimConfig};
 pub use control::{Control, DEFAULT_ACTOR};
 pub use error::{ApiError, ErrorBody, FieldError};
 pub use limits::{Budget, Faults};
-pub use model::{RepoOptions, World};
+pub use model::{IssueComment, RepoOptions, World};
 pub use pulls::{NewPull, PullEdit};
 pub use server::{Simulator, SimulatorHandle, run, run_until};
 pub use shared::RequestRecord;

@@ -1,4 +1,5 @@
-//! The simulated world: users, repositories, labels, pull requests and files at commits.
+//! The simulated world: users, repositories, labels, pull requests, their comments and files at
+//! commits.
 //! Everything lives in memory behind one mutex (see `server.rs`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +76,21 @@ pub struct PullRequest {
     pub updated_at: i64,
 }
 
+/// A comment on an issue or pull request (GitHub's "issue comment"; a PR's conversation tab).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueComment {
+    pub id: u64,
+    /// The number of the issue (here always a pull request) it is on.
+    pub issue: u64,
+    /// Login of the author.
+    pub user: String,
+    pub body: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds; moves on each edit that changes the body.
+    pub updated_at: i64,
+}
+
 /// A commit as the simulator keeps it: its place in history and who made it. Commits never
 /// change once made, so `GET /commits/{sha}` answers the same body (and ETag) for ever.
 #[derive(Debug, Clone)]
@@ -101,6 +117,8 @@ pub struct Repo {
     pub created_at: i64,
     pub labels: Vec<Label>,
     pub pulls: BTreeMap<u64, PullRequest>,
+    /// Issue comments of every PR, in creation order (ids increase).
+    pub comments: Vec<IssueComment>,
     pub next_number: u64,
     /// branch name -> commit sha, so `?ref=main` and `?ref=<sha>` both resolve.
     pub branches: HashMap<String, String>,
@@ -313,6 +331,7 @@ impl World {
                     created_at: now,
                     labels,
                     pulls: BTreeMap::new(),
+                    comments: Vec::new(),
                     next_number: 1,
                     branches,
                     files,

@@ -1,11 +1,11 @@
 //! JSON bodies in GitHub's shapes (field names, JSON types, nulls) for accounts, repositories,
-//! labels and pull requests. All URLs are built on the server's own base URL.
+//! labels, pull requests (and their issue view) and issue comments. All URLs are built on the server's own base URL.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use crate::ids;
-use crate::model::{Account, AccountKind, Label, PrState, PullRequest, Repo, World};
+use crate::model::{Account, AccountKind, IssueComment, Label, PrState, PullRequest, Repo, World};
 use crate::time::rfc3339;
 
 /// Characters GitHub leaves unescaped in a path segment (label names in URLs).
@@ -214,7 +214,7 @@ pub fn repository(world: &World, repo: &Repo) -> Value {
     })
 }
 
-fn user_value(world: &World, login: &str) -> Value {
+pub(crate) fn user_value(world: &World, login: &str) -> Value {
     world
         .accounts
         .get(login)
@@ -331,7 +331,7 @@ pub fn pull_request(world: &World, repo: &Repo, pr: &PullRequest, shape: PullSha
                 .map(|l| user_value(world, l))
                 .unwrap_or(Value::Null),
         );
-        obj.insert("comments".into(), json!(0));
+        obj.insert("comments".into(), json!(comment_count(repo, pr.number)));
         obj.insert("review_comments".into(), json!(0));
         obj.insert("maintainer_can_modify".into(), json!(false));
         obj.insert("commits".into(), json!(1));
@@ -340,4 +340,107 @@ pub fn pull_request(world: &World, repo: &Repo, pr: &PullRequest, shape: PullSha
         obj.insert("changed_files".into(), json!(1));
     }
     v
+}
+
+fn comment_count(repo: &Repo, number: u64) -> usize {
+    repo.comments.iter().filter(|c| c.issue == number).count()
+}
+
+/// A reactions summary with no reaction, as GitHub sends for a fresh object.
+fn no_reactions(url: &str) -> Value {
+    json!({
+        "url": format!("{url}/reactions"),
+        "total_count": 0,
+        "+1": 0,
+        "-1": 0,
+        "laugh": 0,
+        "hooray": 0,
+        "confused": 0,
+        "heart": 0,
+        "rocket": 0,
+        "eyes": 0,
+    })
+}
+
+/// `author_association` of `login` in `repo`: the owner, someone who opened a PR, or a stranger.
+fn association(repo: &Repo, login: &str) -> &'static str {
+    if login == repo.owner {
+        "OWNER"
+    } else if repo.pulls.values().any(|p| p.user == login) {
+        "CONTRIBUTOR"
+    } else {
+        "NONE"
+    }
+}
+
+/// An issue comment (issue-comment-create.json). Every issue here is a pull request, so the
+/// `html_url` is the PR's conversation (`/pull/N#issuecomment-ID`), as GitHub writes it.
+pub fn issue_comment(world: &World, repo: &Repo, c: &IssueComment) -> Value {
+    let base = &world.base;
+    let full = repo.full_name();
+    let api = format!("{base}/repos/{full}");
+    let url = format!("{api}/issues/comments/{}", c.id);
+    json!({
+        "url": url,
+        "html_url": format!("{base}/{full}/pull/{}#issuecomment-{}", c.issue, c.id),
+        "issue_url": format!("{api}/issues/{}", c.issue),
+        "id": c.id,
+        "node_id": ids::node_id("IssueComment", c.id),
+        "user": user_value(world, &c.user),
+        "created_at": rfc3339(c.created_at),
+        "updated_at": rfc3339(c.updated_at),
+        "author_association": association(repo, &c.user),
+        "body": c.body,
+        "reactions": no_reactions(&url),
+        "performed_via_github_app": Value::Null,
+    })
+}
+
+/// A pull request seen as an issue (the `issue` of `issue_comment` webhooks, an issues-list
+/// item): issue fields plus a `pull_request` member pointing at the PR.
+pub fn issue(world: &World, repo: &Repo, pr: &PullRequest) -> Value {
+    let base = &world.base;
+    let full = repo.full_name();
+    let api = format!("{base}/repos/{full}");
+    let n = pr.number;
+    let url = format!("{api}/issues/{n}");
+    let html = format!("{base}/{full}/pull/{n}");
+    json!({
+        "url": url,
+        "repository_url": api,
+        "labels_url": format!("{url}/labels{{/name}}"),
+        "comments_url": format!("{url}/comments"),
+        "events_url": format!("{url}/events"),
+        "html_url": html,
+        "id": pr.id,
+        "node_id": ids::node_id("PullRequest", pr.id),
+        "number": n,
+        "title": pr.title,
+        "user": user_value(world, &pr.user),
+        "labels": issue_labels(base, repo, pr),
+        "state": if pr.state == PrState::Open { "open" } else { "closed" },
+        "locked": false,
+        "assignee": Value::Null,
+        "assignees": [],
+        "milestone": Value::Null,
+        "comments": comment_count(repo, n),
+        "created_at": rfc3339(pr.created_at),
+        "updated_at": rfc3339(pr.updated_at),
+        "closed_at": pr.closed_at.map(rfc3339),
+        "author_association": association(repo, &pr.user),
+        "active_lock_reason": Value::Null,
+        "draft": pr.draft,
+        "pull_request": {
+            "url": format!("{api}/pulls/{n}"),
+            "html_url": html,
+            "diff_url": format!("{html}.diff"),
+            "patch_url": format!("{html}.patch"),
+            "merged_at": pr.merged_at.map(rfc3339),
+        },
+        "body": pr.body,
+        "reactions": no_reactions(&url),
+        "timeline_url": format!("{url}/timeline"),
+        "performed_via_github_app": Value::Null,
+        "state_reason": Value::Null,
+    })
 }

@@ -20,7 +20,7 @@ use crate::contents::Contents;
 use crate::control::{Control, DEFAULT_ACTOR};
 use crate::error::{ApiError, DOCS};
 use crate::limits::Faults;
-use crate::model::RepoOptions;
+use crate::model::{IssueComment, RepoOptions};
 use crate::pulls::{NewPull, PullEdit};
 use crate::shared::Shared;
 
@@ -97,6 +97,14 @@ pub fn router() -> Router<Arc<Shared>> {
         .route(
             "/_sim/repos/{o}/{r}/pulls/{n}/labels/{*name}",
             delete(remove_label),
+        )
+        .route(
+            "/_sim/repos/{o}/{r}/pulls/{n}/comments",
+            get(list_comments).post(add_comment),
+        )
+        .route(
+            "/_sim/repos/{o}/{r}/comments/{id}",
+            get(get_comment).patch(edit_comment).delete(delete_comment),
         )
         .route("/_sim/repos/{o}/{r}/pulls/{n}/{action}", post(pull_action))
         .route("/_sim/repos/{o}/{r}/commits/{sha}/files", put(set_files))
@@ -203,6 +211,69 @@ async fn remove_label(
 ) -> Result<Json<Vec<String>>, ApiError> {
     let actor = q.get("actor").map(String::as_str).unwrap_or(DEFAULT_ACTOR);
     Ok(Json(ctl(s).remove_label(&full(&o, &r), n, &name, actor)?))
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    body: String,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+impl CommentBody {
+    fn actor(&self) -> &str {
+        self.actor.as_deref().unwrap_or(DEFAULT_ACTOR)
+    }
+}
+
+async fn list_comments(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, n)): Pr,
+) -> Result<Json<Vec<IssueComment>>, ApiError> {
+    Ok(Json(ctl(s).issue_comments(&full(&o, &r), n)?))
+}
+
+async fn add_comment(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, n)): Pr,
+    Json(b): Json<CommentBody>,
+) -> Result<Response, ApiError> {
+    let c = ctl(s);
+    let id = c.comment(&full(&o, &r), n, &b.body, b.actor())?;
+    let json = c.issue_comment(&full(&o, &r), id).unwrap_or(Value::Null);
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+async fn get_comment(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, id)): Pr,
+) -> Result<Json<Value>, ApiError> {
+    ctl(s)
+        .issue_comment(&full(&o, &r), id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(DOCS))
+}
+
+async fn edit_comment(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, id)): Pr,
+    Json(b): Json<CommentBody>,
+) -> Result<Json<Value>, ApiError> {
+    let c = ctl(s);
+    c.edit_comment(&full(&o, &r), id, &b.body, b.actor())?;
+    Ok(Json(
+        c.issue_comment(&full(&o, &r), id).unwrap_or(Value::Null),
+    ))
+}
+
+async fn delete_comment(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, id)): Pr,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    let actor = q.get("actor").map(String::as_str).unwrap_or(DEFAULT_ACTOR);
+    ctl(s).delete_comment(&full(&o, &r), id, actor)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn pull_action(

@@ -1,6 +1,7 @@
 //! The HTTP surface: GitHub's REST paths behind GitHub's request handling, plus `/_sim` control.
 
 pub mod app;
+pub mod comments;
 pub mod control;
 pub mod middleware;
 pub mod moved;
@@ -27,6 +28,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(rest::list_issue_labels)
                 .post(rest::add_issue_labels)
                 .put(rest::set_issue_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments::list).post(comments::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}",
+            get(comments::get)
+                .patch(comments::update)
+                .delete(comments::delete),
         )
         // Catch-all so a name containing `/` matches whether or not the client encoded it.
         .route(
