@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use prtracker_github_sim::{
-    AppConfig, NewPull, SimConfig, Simulator, SimulatorHandle, signature_256,
+    AppConfig, NewPull, RepoOptions, SimConfig, Simulator, SimulatorHandle, signature_256,
 };
 use serde_json::Value;
 
@@ -244,4 +244,115 @@ async fn fixture_webhook_delivery_headers() {
         headers["x-github-hook-installation-target-type"],
         "repository"
     );
+}
+
+#[tokio::test]
+async fn fixture_webhook_issue_comment_created() {
+    let (sim, rx) = sim_with_hook().await;
+    // The recording's repository belongs to a person, so its payload has no `organization`.
+    sim.create_repo_with(
+        "alice/app",
+        RepoOptions {
+            owner_is_user: true,
+            description: Some("An app".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n = sim
+        .create_pull(
+            "alice/app",
+            NewPull {
+                title: "Feature".into(),
+                body: Some("b".into()),
+                user: Some("alice".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let id = sim
+        .comment("alice/app", n, "/validate param=value", "alice")
+        .unwrap();
+    sim.advance_time(30);
+    sim.edit_comment("alice/app", id, "/validate param=other", "bob")
+        .unwrap();
+    // ping + opened + created + edited, in that order.
+    let got = rx.wait_for(4).await;
+    let events: Vec<(String, Value)> = got
+        .iter()
+        .map(|(h, b)| {
+            (
+                h["x-github-event"].to_str().unwrap().to_string(),
+                serde_json::from_slice(b).unwrap(),
+            )
+        })
+        .collect();
+    let kinds: Vec<(&str, &Value)> = events
+        .iter()
+        .map(|(e, p)| (e.as_str(), &p["action"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("ping", &Value::Null),
+            ("pull_request", &Value::from("opened")),
+            ("issue_comment", &Value::from("created")),
+            ("issue_comment", &Value::from("edited")),
+        ]
+    );
+    let fx = fixture_json("webhook-issue_comment-created.json");
+    let created = &events[2].1;
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(created), keys(&fx), "the same members");
+    assert_eq!(keys(&created["issue"]), keys(&fx["issue"]), "issue members");
+    assert_eq!(
+        keys(&created["issue"]["pull_request"]),
+        keys(&fx["issue"]["pull_request"])
+    );
+    assert_eq!(keys(&created["comment"]), keys(&fx["comment"]));
+    let lenient = [
+        ".repository.language",
+        ".repository.homepage",
+        ".repository.topics",
+        ".issue.assignee",
+        ".issue.assignees",
+        ".issue.milestone",
+    ];
+    assert_shape("webhook-issue_comment-created.json", &fx, created, &lenient);
+    assert_eq!(created["comment"]["body"], fx["comment"]["body"]);
+    assert_eq!(created["comment"]["user"]["login"], "alice");
+    assert_eq!(created["sender"]["login"], "alice");
+    assert_eq!(created["installation"]["id"], 27_216_354);
+    // On a PR, as recorded: the issue links to the PR, and the comment to the PR's conversation.
+    for (name, p) in [("fixture", &fx), ("simulator", created)] {
+        let number = p["issue"]["number"].as_u64().unwrap();
+        let html = p["comment"]["html_url"].as_str().unwrap();
+        assert!(
+            html.starts_with(p["issue"]["html_url"].as_str().unwrap()),
+            "{name}"
+        );
+        assert!(
+            html.contains(&format!("/pull/{number}#issuecomment-")),
+            "{name}"
+        );
+        assert_eq!(p["comment"]["issue_url"], p["issue"]["url"], "{name}");
+        assert_eq!(
+            p["issue"]["pull_request"]["merged_at"],
+            Value::Null,
+            "{name}"
+        );
+    }
+    assert_eq!(created["issue"]["comments"], 1);
+
+    // An edit carries the former body in `changes`, the comment as it is now, and its editor.
+    let edited = &events[3].1;
+    assert_eq!(edited["changes"]["body"]["from"], "/validate param=value");
+    assert_eq!(edited["comment"]["body"], "/validate param=other");
+    assert_eq!(edited["comment"]["id"], created["comment"]["id"]);
+    assert_eq!(edited["sender"]["login"], "bob");
+    assert_ne!(
+        edited["comment"]["updated_at"],
+        created["comment"]["updated_at"]
+    );
+    assert_shape("webhook-issue_comment-created.json", &fx, edited, &lenient);
 }
