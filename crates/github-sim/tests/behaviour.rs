@@ -863,3 +863,272 @@ async fn the_most_requests_in_flight_at_once_is_tracked() {
     c.get(&path).await;
     assert_eq!(sim.max_in_flight(), 1);
 }
+
+/// Posts a comment on PR `n` of acme/app through the REST API; returns its JSON.
+async fn rest_comment(c: &Client, n: u64, body: &str) -> Value {
+    let r = c
+        .send_json(
+            Method::POST,
+            &format!("/repos/acme/app/issues/{n}/comments"),
+            &serde_json::json!({ "body": body }).to_string(),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    r.json().await.unwrap()
+}
+
+fn bodies(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn comments_list_oldest_first_across_pages() {
+    let (sim, c, n) = setup().await;
+    for i in 0..35 {
+        sim.comment("acme/app", n, &format!("c{i}"), "alice")
+            .unwrap();
+    }
+    // Another PR's comment is not in this one's list.
+    let other = sim
+        .create_pull(
+            "acme/app",
+            NewPull {
+                title: "other".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sim.comment("acme/app", other, "elsewhere", "alice")
+        .unwrap();
+    let path = format!("/repos/acme/app/issues/{n}/comments");
+    // Default page size 30.
+    let r = c.get(&path).await;
+    assert_eq!(
+        link_rels(&r),
+        [("next".into(), "2".into()), ("last".into(), "2".into())]
+    );
+    let first = r.json::<Value>().await.unwrap();
+    let want: Vec<String> = (0..35).map(|i| format!("c{i}")).collect();
+    assert_eq!(bodies(&first), want[..30]);
+    let r = c.get(&format!("{path}?page=2")).await;
+    let rels: Vec<String> = link_rels(&r).into_iter().map(|(rel, _)| rel).collect();
+    assert_eq!(rels, ["prev", "first"]);
+    assert_eq!(bodies(&r.json::<Value>().await.unwrap()), want[30..]);
+    // At most 100 a page: one page, no Link.
+    let r = c.get(&format!("{path}?per_page=500")).await;
+    assert!(hdr(&r, "link").is_none());
+    assert_eq!(bodies(&r.json::<Value>().await.unwrap()), want);
+    // The control API sees the same list, with authors and times.
+    let seen = sim.issue_comments("acme/app", n).unwrap();
+    assert_eq!(seen.len(), 35);
+    assert!(seen.iter().all(|c| c.user == "alice" && c.issue == n));
+    assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
+    // An unknown PR has no comments to list.
+    assert_eq!(
+        c.get("/repos/acme/app/issues/999/comments")
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_comment_edit_moves_updated_at_and_is_an_edited_webhook() {
+    let (sim, c, n) = setup().await;
+    let (url, rx) = receiver(200).await;
+    sim.set_webhook(&url, None);
+    let pr_updated = sim.pull("acme/app", n).unwrap()["updated_at"].clone();
+    sim.advance_time(60);
+    let created = rest_comment(&c, n, "first").await;
+    // A new comment moves its PR in a listing by update time, as on GitHub.
+    assert_ne!(sim.pull("acme/app", n).unwrap()["updated_at"], pr_updated);
+    assert_eq!(sim.pull("acme/app", n).unwrap()["comments"], 1);
+    let id = created["id"].as_u64().unwrap();
+    let path = format!("/repos/acme/app/issues/comments/{id}");
+    sim.advance_time(60);
+    let r = c
+        .send_json(Method::PATCH, &path, r#"{"body":"second"}"#)
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let edited: Value = r.json().await.unwrap();
+    assert_eq!(edited["body"], "second");
+    assert_eq!(edited["created_at"], created["created_at"]);
+    assert!(edited["updated_at"].as_str().unwrap() > created["updated_at"].as_str().unwrap());
+    let got: Value = c.get(&path).await.json().await.unwrap();
+    assert_eq!(got, edited);
+    // The same body again changes nothing and sends nothing.
+    sim.advance_time(60);
+    let same: Value = c
+        .send_json(Method::PATCH, &path, r#"{"body":"second"}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same, edited);
+    // A person's edit, then deletion.
+    sim.edit_comment("acme/app", id, "third", "carol").unwrap();
+    let r = c.req(Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(sim.issue_comments("acme/app", n).unwrap().is_empty());
+    // ping, created, edited (by the token's account), edited (by carol), deleted, in order.
+    let got = rx.wait_for(5).await;
+    let events: Vec<Value> = got
+        .iter()
+        .map(|(h, b)| {
+            let p: Value = serde_json::from_slice(b).unwrap();
+            serde_json::json!([
+                h["x-github-event"].to_str().unwrap(),
+                p["action"],
+                p["sender"]["login"],
+                p["comment"]["body"],
+                p["changes"]["body"]["from"]
+            ])
+        })
+        .collect();
+    let bot = prtracker_github_sim::DEFAULT_LOGIN;
+    assert_eq!(
+        events,
+        [
+            serde_json::json!(["ping", null, null, null, null]),
+            serde_json::json!(["issue_comment", "created", bot, "first", null]),
+            serde_json::json!(["issue_comment", "edited", bot, "second", "first"]),
+            serde_json::json!(["issue_comment", "edited", "carol", "third", "second"]),
+            serde_json::json!(["issue_comment", "deleted", bot, "third", null]),
+        ]
+    );
+    // Gone, or never there: 404 in GitHub's shape, for GET, PATCH and DELETE.
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let r = c
+            .req(method.clone(), &path)
+            .header("content-type", "application/json")
+            .body(r#"{"body":"x"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{method}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["message"], "Not Found");
+        assert_eq!(body["status"], "404");
+        assert!(
+            body["documentation_url"]
+                .as_str()
+                .unwrap()
+                .contains("/rest/issues/comments#")
+        );
+    }
+    // A comment of another repository is not found through this one.
+    sim.create_repo("acme/other").unwrap();
+    let m = sim
+        .create_pull(
+            "acme/other",
+            NewPull {
+                title: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let theirs = sim.comment("acme/other", m, "theirs", "alice").unwrap();
+    let r = c
+        .get(&format!("/repos/acme/app/issues/comments/{theirs}"))
+        .await;
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn an_unchanged_comment_list_answers_a_free_304() {
+    let (sim, c, n) = setup().await;
+    let id = sim.comment("acme/app", n, "status", "alice").unwrap();
+    let path = format!("/repos/acme/app/issues/{n}/comments");
+    let r = c.get(&path).await;
+    let tag = hdr(&r, "etag").unwrap();
+    assert!(tag.starts_with("W/"), "{tag}");
+    let used = sim.budget(sim.token()).used;
+    let conditional = || {
+        c.req(Method::GET, &path)
+            .header("if-none-match", &tag)
+            .send()
+    };
+    assert_eq!(conditional().await.unwrap().status().as_u16(), 304);
+    assert_eq!(sim.budget(sim.token()).used, used, "a 304 is free");
+    // An edit changes the list: a full answer, counted.
+    sim.advance_time(1);
+    sim.edit_comment("acme/app", id, "status, edited", "alice")
+        .unwrap();
+    let r = conditional().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_ne!(hdr(&r, "etag").unwrap(), tag);
+    assert_eq!(sim.budget(sim.token()).used, used + 1);
+}
+
+#[tokio::test]
+async fn comment_requests_are_logged_counted_and_validated() {
+    let (sim, c, n) = setup().await;
+    let path = format!("/repos/acme/app/issues/{n}/comments");
+    let r = c
+        .send_json(Method::POST, &path, r#"{"body":"hello"}"#)
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    for h in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-used",
+    ] {
+        assert!(hdr(&r, h).is_some(), "{h}");
+    }
+    let log = sim.requests();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("POST", path.as_str())
+    );
+    assert_eq!(last.status, 201);
+    assert!(last.counted);
+    // Refused bodies: 422 in GitHub's shape, nothing created; malformed JSON is a 400.
+    for (body, code) in [
+        (r#"{}"#, "missing_field"),
+        (r#"{"body":null}"#, "missing_field"),
+        (r#"{"body":""}"#, "missing_field"),
+        (r#"{"body":42}"#, "invalid"),
+    ] {
+        let r = c.send_json(Method::POST, &path, body).await;
+        assert_eq!(r.status().as_u16(), 422, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["message"], "Validation Failed");
+        assert_eq!(
+            (
+                &v["errors"][0]["resource"],
+                &v["errors"][0]["code"],
+                &v["errors"][0]["field"]
+            ),
+            (
+                &Value::from("IssueComment"),
+                &Value::from(code),
+                &Value::from("body")
+            ),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        c.send_json(Method::POST, &path, "{")
+            .await
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(sim.issue_comments("acme/app", n).unwrap().len(), 1);
+    // A secondary limit refuses the creation too, and nothing is created.
+    sim.set_faults(Faults {
+        secondary_next: 1,
+        ..Faults::default()
+    });
+    let r = c
+        .send_json(Method::POST, &path, r#"{"body":"again"}"#)
+        .await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(sim.issue_comments("acme/app", n).unwrap().len(), 1);
+}

@@ -212,6 +212,25 @@ async fn app_jwt_buys_an_installation_token() {
         rx.pull_request_events()[0]["sender"]["login"],
         "prtracker[bot]"
     );
+    // Its comments are the bot's.
+    let r = http
+        .post(format!(
+            "{}/repos/acme/app/issues/{n}/comments",
+            sim.api_url()
+        ))
+        .header("authorization", format!("token {token}"))
+        .body(r#"{"body":"deployed"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let comment: Value = r.json().await.unwrap();
+    assert_eq!(comment["user"]["login"], "prtracker[bot]");
+    assert_eq!(comment["user"]["type"], "Bot");
+    assert_eq!(
+        sim.issue_comments("acme/app", n).unwrap()[0].user,
+        "prtracker[bot]"
+    );
     // Installation tokens expire after an hour.
     sim.advance_time(3601);
     let r = http
@@ -271,5 +290,72 @@ async fn control_push_to_a_branch_and_read_its_head() {
     assert_eq!(missing.status().as_u16(), 404);
     let missing = http.get(url("release/1.x")).send().await.unwrap();
     assert_eq!(missing.status().as_u16(), 404);
+    assert!(sim.requests().is_empty(), "control calls are not logged");
+}
+
+#[tokio::test]
+async fn control_comments_as_a_person_and_reads_them() {
+    let sim = sim().await;
+    sim.create_repo("acme/web").unwrap();
+    let n = sim
+        .create_pull(
+            "acme/web",
+            prtracker_github_sim::NewPull {
+                title: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}/_sim/repos/acme/web{p}", sim.url());
+    let r = http
+        .post(url(&format!("/pulls/{n}/comments")))
+        .json(&json!({"body": "looks good", "actor": "carol"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["user"]["login"], "carol");
+    let id = created["id"].as_u64().unwrap();
+    let r = http
+        .patch(url(&format!("/comments/{id}")))
+        .json(&json!({"body": "looks better"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["body"], "looks better");
+    let list: Value = http
+        .get(url(&format!("/pulls/{n}/comments")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["user"], "carol");
+    assert_eq!(list[0]["body"], "looks better");
+    assert!(list[0]["updated_at"].as_i64().unwrap() >= list[0]["created_at"].as_i64().unwrap());
+    let r = http
+        .get(url(&format!("/comments/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["body"], "looks better");
+    let r = http
+        .delete(url(&format!("/comments/{id}?actor=carol")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(sim.issue_comments("acme/web", n).unwrap().is_empty());
+    let r = http
+        .get(url(&format!("/comments/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
     assert!(sim.requests().is_empty(), "control calls are not logged");
 }
