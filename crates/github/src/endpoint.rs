@@ -31,10 +31,13 @@ pub enum Endpoint {
     GetRepoInstallation,
     RateLimit,
     GetApp,
+    ListIssueComments,
+    CreateIssueComment,
+    UpdateIssueComment,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 15] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -50,6 +53,9 @@ impl Endpoint {
         Endpoint::GetRepoInstallation,
         Endpoint::RateLimit,
         Endpoint::GetApp,
+        Endpoint::ListIssueComments,
+        Endpoint::CreateIssueComment,
+        Endpoint::UpdateIssueComment,
     ];
 
     /// Method and path template, as GitHub's docs write them: the label of the request metrics.
@@ -72,14 +78,21 @@ impl Endpoint {
             Endpoint::GetRepoInstallation => "GET /repos/{owner}/{repo}/installation",
             Endpoint::RateLimit => "GET /rate_limit",
             Endpoint::GetApp => "GET /app",
+            Endpoint::ListIssueComments => "GET /repos/{owner}/{repo}/issues/{number}/comments",
+            Endpoint::CreateIssueComment => "POST /repos/{owner}/{repo}/issues/{number}/comments",
+            Endpoint::UpdateIssueComment => {
+                "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"
+            }
         }
     }
 
     pub fn method(self) -> Method {
         match self {
-            Endpoint::AddIssueLabels | Endpoint::CreateRepoLabel => Method::POST,
+            Endpoint::AddIssueLabels | Endpoint::CreateRepoLabel | Endpoint::CreateIssueComment => {
+                Method::POST
+            }
             Endpoint::RemoveIssueLabel => Method::DELETE,
-            Endpoint::UpdateRepoLabel => Method::PATCH,
+            Endpoint::UpdateRepoLabel | Endpoint::UpdateIssueComment => Method::PATCH,
             _ => Method::GET,
         }
     }
@@ -223,6 +236,17 @@ pub fn commit_path(repo: &Repository, git_ref: &str) -> String {
 /// One branch: GitHub takes its name with `/` as it is (`branches/feature/a`).
 pub fn branch_path(repo: &Repository, branch: &str) -> String {
     format!("{}/branches/{}", repo_base(repo), encode_ref(branch))
+}
+
+/// A PR's (an issue's) conversation comments: the first page when listing, or where one is posted.
+pub fn issue_comments_path(repo: &Repository, number: u64, per_page: Option<u8>) -> String {
+    let query = per_page.map_or_else(String::new, |n| format!("?per_page={n}"));
+    format!("{}/issues/{number}/comments{query}", repo_base(repo))
+}
+
+/// One comment, by its id (comments are addressed by id in the repository, not under their issue).
+pub fn issue_comment_path(repo: &Repository, id: u64) -> String {
+    format!("{}/issues/comments/{id}", repo_base(repo))
 }
 
 pub fn installation_path(repo: &Repository) -> String {

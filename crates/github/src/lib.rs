@@ -15,6 +15,7 @@ pub mod backoff;
 pub mod cache;
 pub mod circuit;
 mod client;
+mod comments;
 pub mod config;
 mod contents;
 pub mod endpoint;
@@ -32,6 +33,7 @@ mod trees;
 
 pub use circuit::CircuitPolicy;
 pub use client::{GitHubApi, GitHubClient};
+pub use comments::{IssueComments, MAX_COMMENT_CHARS};
 pub use config::{
     AppInstallation, ContentsLimits, GITHUB_API, GitHubAuth, GitHubConfig, RateLimitPolicy,
     RetryPolicy,
@@ -39,8 +41,8 @@ pub use config::{
 pub use error::{ErrorBody, ErrorDetail, GitHubError};
 pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};
 pub use models::{
-    AddLabels, Branch, Commit, ContentEntry, Contents, FeedPage, Label, NewLabel, PullRequest,
-    RepoFile,
+    AddLabels, Branch, Commit, ContentEntry, Contents, FeedPage, IssueComment, Label, NewLabel,
+    PullRequest, RepoFile,
 };
 pub use octo::OctocrabGitHub;
 pub use pacing::PacingPolicy;

@@ -7,7 +7,9 @@
 use prtracker_domain::PrFacts;
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod comment;
 mod git;
+pub use comment::{CommentBody, IssueComment};
 pub use git::{Blob, ObjectKind, Tree, TreeEntry};
 
 /// A label as GitHub returns it on an issue, a PR or a repository.

@@ -218,7 +218,7 @@ impl OctocrabGitHub {
     /// The client that acts on `repo`: for an App, its installation on the repository's owner,
     /// looked up once per owner. Shared, never cloned: an `Octocrab` clone copies its
     /// installation token cache, so each clone would fetch a token of its own.
-    async fn octo_for(&self, repo: &Repository) -> Result<Arc<Octocrab>, GitHubError> {
+    pub(crate) async fn octo_for(&self, repo: &Repository) -> Result<Arc<Octocrab>, GitHubError> {
         let (app, by_owner) = match &*self.auth {
             Auth::Single(octo) => return Ok(Arc::clone(octo)),
             Auth::App {
@@ -300,7 +300,7 @@ impl OctocrabGitHub {
     }
 
     /// Every item of a paginated list, following `Link: rel="next"`; each page is cached.
-    async fn get_all_pages<T>(
+    pub(crate) async fn get_all_pages<T>(
         &self,
         octo: &Octocrab,
         endpoint: Endpoint,
@@ -431,7 +431,7 @@ impl OctocrabGitHub {
     }
 
     /// A write: its decoded JSON answer on success, else the reply, for the caller to map.
-    async fn write<T: DeserializeOwned>(
+    pub(crate) async fn write<T: DeserializeOwned>(
         &self,
         octo: &Octocrab,
         call: Call,
