@@ -159,6 +159,20 @@ pub struct PullRequestTrackerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "crate::conditions::conditions_schema")]
     pub conditions: Vec<Condition>,
+    /// The comment prtracker keeps on the PR (with `--pr-comment`), so it is edited, never
+    /// posted twice; found again by its hidden marker if this is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_comment: Option<PrCommentStatus>,
+}
+
+/// The PR's comment as last written.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrCommentStatus {
+    /// GitHub's id of the comment.
+    pub id: u64,
+    /// A digest of the text last written: the comment is edited only when the text changes.
+    pub digest: String,
 }
 
 /// What superseded a PR's change.

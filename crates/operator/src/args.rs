@@ -11,6 +11,9 @@ use prtracker_github::{AppInstallation, CircuitPolicy, GitHubAuth, GitHubConfig,
 
 use crate::server::ServerLimits;
 
+mod values;
+pub use values::{parse_bytes, parse_duration};
+
 /// The flags of `prtracker run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -159,6 +162,11 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_FORGET_AFTER", value_parser = parse_duration)]
     pub forget_after: Option<Duration>,
 
+    /// Keep one comment on each merged PR, edited in place, saying in which clusters its change is
+    /// live and which fields were changed by hand. Off by default: no comment is read or written.
+    #[arg(long, env = "PRTRACKER_PR_COMMENT")]
+    pub pr_comment: bool,
+
     /// Elect one working replica through a coordination.k8s.io Lease.
     #[arg(long, env = "PRTRACKER_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -204,6 +212,7 @@ pub struct OperatorConfig {
     pub settle_window: Duration,
     pub ignore_differences: Vec<IgnoreRule>,
     pub forget_after: Option<Duration>,
+    pub pr_comment: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +347,7 @@ impl RunArgs {
             settle_window: self.settle_window,
             ignore_differences,
             forget_after: self.forget_after.filter(|d| !d.is_zero()),
+            pr_comment: self.pr_comment,
         })
     }
 
@@ -407,60 +417,9 @@ fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    prtracker_api::interval::parse_go_duration(text.trim())
-        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
-}
-
-/// A byte count for a flag: digits, optionally followed by Ki, Mi or Gi (the Kubernetes
-/// quantities a Helm value is usually written in).
-pub fn parse_bytes(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, ""),
-    };
-    let shift = match unit {
-        "" => 0,
-        "Ki" => 10,
-        "Mi" => 20,
-        "Gi" => 30,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"
-            ));
-        }
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(1usize << shift))
-        .ok_or_else(|| format!("{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_as_kubernetes_quantities() {
-        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
-        assert_eq!(parse_bytes("512Ki"), Ok(512 << 10));
-        assert_eq!(parse_bytes(" 32Mi "), Ok(32 << 20));
-        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
-        for bad in [
-            "",
-            "Mi",
-            "32MB",
-            "32 Mi",
-            "-1",
-            "99999999999999999999Gi",
-            "1.5Mi",
-        ] {
-            assert!(parse_bytes(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
 
     /// clap counts an environment variable as given, so a conflict between the two would refuse
     /// everyone with GITHUB_TOKEN exported; the file wins instead.

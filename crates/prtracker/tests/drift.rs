@@ -1,6 +1,9 @@
 //! Drift across two clusters, end to end through the real `prtracker run`: a merged PR whose
 //! manifests are live in both clusters becomes Deployed; a hand edit in one cluster makes it Drifted,
-//! on the PR too; undoing the edit makes it Deployed again.
+//! on the PR too; undoing the edit makes it Deployed again. With `--pr-comment`, the PR's one
+//! comment follows each step (which cluster, which field), edited in place, never posted twice,
+//! even after a restart with the tracker's record of it wiped; without it, no comment request is
+//! made at all.
 
 mod common;
 
@@ -108,10 +111,43 @@ async fn state(trackers: &Api<PullRequestTracker>) -> Option<PrState> {
 
 #[tokio::test]
 async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again() {
+    deployed_drifted_deployed("drift-e2e", false).await;
+}
+
+#[tokio::test]
+async fn the_prs_one_comment_follows_each_verdict_and_is_never_posted_twice() {
+    deployed_drifted_deployed("drift-comment", true).await;
+}
+
+/// The PR's comments, by the simulator.
+fn comments(sim: &prtracker_github_sim::SimulatorHandle, number: u64) -> Vec<String> {
+    sim.issue_comments(REPO, number)
+        .expect("comments")
+        .into_iter()
+        .map(|c| c.body)
+        .collect()
+}
+
+/// Waits until the PR has exactly one comment and it holds every one of `needles`.
+async fn comment_says(sim: &prtracker_github_sim::SimulatorHandle, number: u64, needles: &[&str]) {
+    eventually(
+        "the PR's comment to say so",
+        Duration::from_secs(60),
+        || async {
+            let bodies = comments(sim, number);
+            assert!(bodies.len() <= 1, "a second comment: {bodies:#?}");
+            bodies
+                .first()
+                .filter(|body| needles.iter().all(|n| body.contains(n)))
+                .cloned()
+        },
+    )
+    .await;
+}
+
+async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     let client: Client = shared().primary().client().expect("client");
-    let namespace = test_namespace(&client, "drift-e2e")
-        .await
-        .expect("namespace");
+    let namespace = test_namespace(&client, prefix).await.expect("namespace");
     let trackers: Api<PullRequestTracker> = Api::namespaced(client.clone(), &namespace);
     let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
 
@@ -138,10 +174,15 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     secret.metadata.labels =
         Some([("prtracker.io/cluster".to_owned(), "secondary".to_owned())].into());
     secret.string_data = Some([("kubeconfig".to_owned(), kubeconfig)].into());
-    Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE)
+    // The same Secret for every test that reaches `secondary`: one made first serves the others.
+    match Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE)
         .create(&PostParams::default(), &secret)
         .await
-        .expect("cluster Secret");
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => panic!("cluster Secret: {error}"),
+    }
 
     // A PR whose head commit carries the manifests.
     let sim = Simulator::start().await.expect("simulator");
@@ -170,9 +211,10 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     std::fs::write(dir.path().join("token"), sim.token()).expect("token");
     std::fs::write(dir.path().join("secret"), "s3cret").expect("secret");
     let port = free_port();
-    let log = std::fs::File::create(dir.path().join("operator.log")).expect("log");
-    let _operator = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_prtracker"))
+    let start = |log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).expect("log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prtracker"));
+        command
             .arg("run")
             .arg(format!("--github-api-url={}", sim.api_url()))
             .arg(format!(
@@ -195,10 +237,13 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
             .env("KUBECONFIG", &operator_kubeconfig)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("prtracker runs"),
-    );
+            .stderr(log);
+        if with_comment {
+            command.arg("--pr-comment");
+        }
+        KillOnDrop(command.spawn().expect("prtracker runs"))
+    };
+    let mut operator = Some(start("operator.log"));
     sim.set_webhook(&format!("http://127.0.0.1:{port}/webhook"), Some("s3cret"));
 
     // Merged, and the change is live in both clusters: Deployed.
@@ -229,6 +274,19 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
         },
     )
     .await;
+
+    if with_comment {
+        comment_says(
+            &sim,
+            number,
+            &[
+                "`state/deployed`",
+                "| in-cluster | ✅ live |",
+                "| secondary | ✅ live |",
+            ],
+        )
+        .await;
+    }
 
     // A hand edit in one cluster: Drifted, with the field named, and state/drifted on the PR.
     apply("secondary", &manifests(&app_namespace, 5));
@@ -265,6 +323,20 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
         "{fields:?}"
     );
 
+    if with_comment {
+        comment_says(
+            &sim,
+            number,
+            &[
+                "`state/drifted`",
+                "| in-cluster | ✅ live |",
+                "| secondary | ⚠️ changed by hand |",
+                "`spec.replicas`: the PR set `3`, the cluster holds `5`",
+            ],
+        )
+        .await;
+    }
+
     // The edit undone: InSync and Deployed again.
     apply("secondary", &desired);
     request_checks(&monitors).await;
@@ -274,4 +346,94 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
         .then_some(())
     })
     .await;
+
+    let comment_requests = |sim: &prtracker_github_sim::SimulatorHandle| {
+        sim.requests()
+            .into_iter()
+            .filter(|r| r.path.contains("/comments"))
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect::<Vec<_>>()
+    };
+    if !with_comment {
+        assert_eq!(
+            comment_requests(&sim),
+            Vec::<String>::new(),
+            "without --pr-comment no comment is read or written"
+        );
+        return;
+    }
+    comment_says(
+        &sim,
+        number,
+        &["`state/deployed`", "| secondary | ✅ live |"],
+    )
+    .await;
+    let written = comment_requests(&sim);
+    assert_eq!(
+        written.iter().filter(|r| r.starts_with("POST")).count(),
+        1,
+        "posted once, edited after: {written:#?}"
+    );
+
+    // At rest, the comment costs nothing: two resyncs and a check of each monitor.
+    let before = comment_requests(&sim).len();
+    request_checks(&monitors).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(
+        comment_requests(&sim)[before..].to_vec(),
+        Vec::<String>::new(),
+        "a steady state writes no comment"
+    );
+
+    // A restart with the tracker's record of the comment wiped: found again by its marker, and
+    // neither posted again nor edited (it already says what it should).
+    drop(operator.take());
+    let tracker = trackers
+        .list(&Default::default())
+        .await
+        .expect("trackers")
+        .items
+        .into_iter()
+        .next()
+        .expect("the tracker");
+    assert!(
+        tracker
+            .status
+            .as_ref()
+            .and_then(|s| s.pr_comment.as_ref())
+            .is_some(),
+        "the status records the comment"
+    );
+    trackers
+        .patch_status(
+            &tracker.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "status": { "prComment": null } })),
+        )
+        .await
+        .expect("record wiped");
+    let before = comment_requests(&sim).len();
+    operator = Some(start("operator-restarted.log"));
+    eventually(
+        "the comment found again and recorded",
+        Duration::from_secs(60),
+        || async {
+            trackers
+                .get(&tracker.name_any())
+                .await
+                .ok()?
+                .status?
+                .pr_comment
+        },
+    )
+    .await;
+    // And afterwards too: the restarted operator's caches filling must not flicker the comment.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after_restart = comment_requests(&sim)[before..].to_vec();
+    assert!(
+        after_restart.iter().all(|r| r.starts_with("GET")),
+        "found by listing, not posted or edited: {after_restart:#?}"
+    );
+    assert_eq!(comments(&sim, number).len(), 1);
+    drop(operator);
 }

@@ -581,6 +581,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--monitor-interval=1m".to_owned(),
         "--settle-window=90s".to_owned(),
         "--forget-after=2160h".to_owned(),
+        "--pr-comment".to_owned(),
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),
         format!("--cluster-secrets-namespace={secrets_ns}"),
         "--leader-elect".to_owned(),

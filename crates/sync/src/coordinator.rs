@@ -11,10 +11,10 @@ use std::{sync::Arc, time::Duration};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{Client, ResourceExt};
 use prtracker_api::{
-    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, interval::parse_go_duration,
-    names::monitor_name, status::write_status,
+    DriftMonitor, PrCommentStatus, PullRequestTracker, PullRequestTrackerStatus,
+    interval::parse_go_duration, names::monitor_name, status::write_status,
 };
-use prtracker_domain::{NotApplicable, Observation, Plan, Record, Repository};
+use prtracker_domain::{NotApplicable, Observation, Plan, Record};
 use prtracker_github::{GitHubApi, PullRequest};
 use tracing::{info, instrument, warn};
 
@@ -23,51 +23,13 @@ use crate::{
     feed::{PullRequests, ReadEachTime},
     labels::{LabelManager, Written},
     monitors::{self, Target},
+    pr_comment::{self, PrCommentKeeper},
     result::SyncResult,
     status::{MonitorsAfter, failed_status, synced_status},
 };
 
-/// How recent the operator's knowledge of a PR is: a number that grows with every change to the
-/// PR it hears of (a webhook delivery, a follower's hand-over). A read made while it stood at one
-/// value is stale once it has grown: nothing is written on its strength.
-pub trait Freshness: Send + Sync {
-    fn heard(&self, repo: &Repository, number: u64) -> u64;
-
-    /// The newest change heard of, of any PR: a read sent now is fresh for a PR until
-    /// [`Freshness::heard`] of it passes this.
-    fn latest(&self) -> u64 {
-        0
-    }
-
-    /// The label someone added to the PR last, if a `labeled` webhook said so recently, and how
-    /// long ago: where they are moving it (see `prtracker_domain::Observation::last_added`).
-    fn last_added(&self, _repo: &Repository, _number: u64) -> Option<(String, Duration)> {
-        None
-    }
-}
-
-/// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).
-struct HearsNothing;
-
-impl Freshness for HearsNothing {
-    fn heard(&self, _: &Repository, _: u64) -> u64 {
-        0
-    }
-}
-
-/// Which tracked PR merged a commit, where the operator knows (its trackers' merge commits).
-pub trait MergedBy: Send + Sync {
-    fn pull_request(&self, repo: &Repository, commit: &str) -> Option<u64>;
-}
-
-/// Knows no merge: a superseding commit is named without its PR.
-struct KnowsNoMerge;
-
-impl MergedBy for KnowsNoMerge {
-    fn pull_request(&self, _: &Repository, _: &str) -> Option<u64> {
-        None
-    }
-}
+pub use crate::heard::{Freshness, MergedBy};
+use crate::heard::{HearsNothing, KnowsNoMerge};
 
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
@@ -78,6 +40,8 @@ pub struct Coordinator {
     settle_window: Duration,
     freshness: Arc<dyn Freshness>,
     merges: Arc<dyn MergedBy>,
+    /// Keeps the PR's one comment, when `--pr-comment` asks for it.
+    comments: Option<Arc<PrCommentKeeper>>,
 }
 
 /// How long a drift must hold before it moves a PR's label, unless its tracker says otherwise: a
@@ -115,6 +79,7 @@ impl Coordinator {
             settle_window: DEFAULT_SETTLE_WINDOW,
             freshness: Arc::new(HearsNothing),
             merges: Arc::new(KnowsNoMerge),
+            comments: None,
         }
     }
 
@@ -137,6 +102,12 @@ impl Coordinator {
     /// Where the coordinator learns which tracked PR merged a commit.
     pub fn with_merges(mut self, merges: Arc<dyn MergedBy>) -> Self {
         self.merges = merges;
+        self
+    }
+
+    /// Keeps one comment on each merged PR saying where its change is live (off by default).
+    pub fn with_comments(mut self, comments: Arc<PrCommentKeeper>) -> Self {
+        self.comments = Some(comments);
         self
     }
 
@@ -384,6 +355,10 @@ impl Coordinator {
             }
         };
 
+        let comment = self
+            .keep_comment(tracker, pr, &plan, existing, &mut result, &mut incomplete)
+            .await;
+
         // A status from a read that a newer change has overtaken would only be overwritten.
         if !still_fresh() {
             return Err(stale());
@@ -397,7 +372,10 @@ impl Coordinator {
             judged: plan.monitors.as_ref().map(|_| existing),
             superseding_pr,
         };
-        let status = synced_status(tracker, pr, &plan, &result, after);
+        let mut status = synced_status(tracker, pr, &plan, &result, after);
+        if comment.is_some() {
+            status.pr_comment = comment;
+        }
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),
             None => (tracker.clone(), false),
@@ -412,6 +390,32 @@ impl Coordinator {
             incomplete,
             closed_at: pr.closed_at.clone(),
         })
+    }
+
+    /// The PR's comment brought up to date, when comments are on and the PR is merged; a failure
+    /// is recorded and retried like a monitor's, after the labels were put right.
+    async fn keep_comment(
+        &self,
+        tracker: &PullRequestTracker,
+        pr: &PullRequest,
+        plan: &Plan,
+        monitors: &[DriftMonitor],
+        result: &mut SyncResult,
+        incomplete: &mut Option<SyncError>,
+    ) -> Option<PrCommentStatus> {
+        let keeper = self.comments.as_ref()?;
+        let body = pr_comment::body_for(tracker, pr, plan, monitors, self.labels.prefix())?;
+        let recorded = tracker.status.as_ref().and_then(|s| s.pr_comment.as_ref());
+        let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
+        match keeper.keep(repo, number, &body, recorded).await {
+            Ok(record) => Some(record),
+            Err(error) => {
+                warn!(%error, "could not write the PR's comment");
+                result.errors.push(format!("the PR's comment: {error}"));
+                incomplete.get_or_insert(SyncError::from(error));
+                None
+            }
+        }
     }
 
     /// What the monitors of a merged PR check.

@@ -3,11 +3,14 @@
 //! agreement (GitHub → CRD first; GitHub wins; recovery of missing labels; the operator's own
 //! verdicts CRD → GitHub). Logging is through `tracing` spans and events.
 
+pub mod comment;
 mod coordinator;
 mod error;
 pub mod feed;
+mod heard;
 mod labels;
 pub mod monitors;
+pub mod pr_comment;
 mod result;
 pub mod status;
 
@@ -16,4 +19,5 @@ pub use error::SyncError;
 pub use feed::{ChangeFeed, Polled, PullRequests, ReadEachTime};
 pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
+pub use pr_comment::PrCommentKeeper;
 pub use result::SyncResult;

@@ -1,0 +1,59 @@
+//! Flag values read from text: Go durations and byte sizes.
+
+use std::time::Duration;
+
+/// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    prtracker_api::interval::parse_go_duration(text.trim())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
+}
+
+/// A byte count for a flag: digits, optionally followed by Ki, Mi or Gi (the Kubernetes
+/// quantities a Helm value is usually written in).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "Ki" => 10,
+        "Mi" => 20,
+        "Gi" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"
+            ));
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| format!("{text:?} is not a size such as 1048576, 512Ki, 32Mi or 1Gi"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_kubernetes_quantities() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512Ki"), Ok(512 << 10));
+        assert_eq!(parse_bytes(" 32Mi "), Ok(32 << 20));
+        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
+        for bad in [
+            "",
+            "Mi",
+            "32MB",
+            "32 Mi",
+            "-1",
+            "99999999999999999999Gi",
+            "1.5Mi",
+        ] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
