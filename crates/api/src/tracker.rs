@@ -163,6 +163,27 @@ pub struct PullRequestTrackerStatus {
     /// posted twice; found again by its hidden marker if this is lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_comment: Option<PrCommentStatus>,
+    /// The GitHub Deployment of the merge commit in each cluster (with `--github-deployments`),
+    /// and the status last posted to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub deployments: Vec<DeploymentRecord>,
+}
+
+/// A GitHub Deployment of the PR's merge commit to one cluster's environment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentRecord {
+    pub cluster: String,
+    /// The GitHub environment: the cluster's name, or the name mapped to it.
+    pub environment: String,
+    /// GitHub's id of the deployment.
+    pub id: u64,
+    /// The state last posted (`in_progress`, `success`, `failure`, `inactive`, `error`).
+    pub state: String,
+    /// The description last posted (at most 140 characters).
+    #[schemars(length(max = 140))]
+    pub description: String,
 }
 
 /// The PR's comment as last written.

@@ -34,10 +34,13 @@ pub enum Endpoint {
     ListIssueComments,
     CreateIssueComment,
     UpdateIssueComment,
+    ListDeployments,
+    CreateDeployment,
+    CreateDeploymentStatus,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 18] = [
+    pub const ALL: [Endpoint; 21] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -56,6 +59,9 @@ impl Endpoint {
         Endpoint::ListIssueComments,
         Endpoint::CreateIssueComment,
         Endpoint::UpdateIssueComment,
+        Endpoint::ListDeployments,
+        Endpoint::CreateDeployment,
+        Endpoint::CreateDeploymentStatus,
     ];
 
     /// Method and path template, as GitHub's docs write them: the label of the request metrics.
@@ -83,14 +89,21 @@ impl Endpoint {
             Endpoint::UpdateIssueComment => {
                 "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"
             }
+            Endpoint::ListDeployments => "GET /repos/{owner}/{repo}/deployments",
+            Endpoint::CreateDeployment => "POST /repos/{owner}/{repo}/deployments",
+            Endpoint::CreateDeploymentStatus => {
+                "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+            }
         }
     }
 
     pub fn method(self) -> Method {
         match self {
-            Endpoint::AddIssueLabels | Endpoint::CreateRepoLabel | Endpoint::CreateIssueComment => {
-                Method::POST
-            }
+            Endpoint::AddIssueLabels
+            | Endpoint::CreateRepoLabel
+            | Endpoint::CreateIssueComment
+            | Endpoint::CreateDeployment
+            | Endpoint::CreateDeploymentStatus => Method::POST,
             Endpoint::RemoveIssueLabel => Method::DELETE,
             Endpoint::UpdateRepoLabel | Endpoint::UpdateIssueComment => Method::PATCH,
             _ => Method::GET,
@@ -247,6 +260,24 @@ pub fn issue_comments_path(repo: &Repository, number: u64, per_page: Option<u8>)
 /// One comment, by its id (comments are addressed by id in the repository, not under their issue).
 pub fn issue_comment_path(repo: &Repository, id: u64) -> String {
     format!("{}/issues/comments/{id}", repo_base(repo))
+}
+
+/// The deployments of one commit to one environment.
+pub fn deployments_path(repo: &Repository, sha: &str, environment: &str, per_page: u8) -> String {
+    format!(
+        "{}/deployments?sha={}&environment={}&per_page={per_page}",
+        repo_base(repo),
+        encode_segment(sha),
+        encode_segment(environment)
+    )
+}
+
+pub fn create_deployment_path(repo: &Repository) -> String {
+    format!("{}/deployments", repo_base(repo))
+}
+
+pub fn deployment_statuses_path(repo: &Repository, id: u64) -> String {
+    format!("{}/deployments/{id}/statuses", repo_base(repo))
 }
 
 pub fn installation_path(repo: &Repository) -> String {

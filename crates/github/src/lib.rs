@@ -18,6 +18,7 @@ mod client;
 mod comments;
 pub mod config;
 mod contents;
+mod deployments;
 pub mod endpoint;
 pub mod error;
 pub mod link;
@@ -38,11 +39,12 @@ pub use config::{
     AppInstallation, ContentsLimits, GITHUB_API, GitHubAuth, GitHubConfig, RateLimitPolicy,
     RetryPolicy,
 };
+pub use deployments::{Deployments, MAX_DEPLOYMENT_DESCRIPTION};
 pub use error::{ErrorBody, ErrorDetail, GitHubError};
 pub use metrics::{GitHubMetrics, MetricsSnapshot, RequestCount};
 pub use models::{
-    AddLabels, Branch, Commit, ContentEntry, Contents, FeedPage, IssueComment, Label, NewLabel,
-    PullRequest, RepoFile,
+    AddLabels, Branch, Commit, ContentEntry, Contents, Deployment, DeploymentStatus, FeedPage,
+    IssueComment, Label, NewDeployment, NewDeploymentStatus, NewLabel, PullRequest, RepoFile,
 };
 pub use octo::OctocrabGitHub;
 pub use pacing::PacingPolicy;

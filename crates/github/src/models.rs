@@ -8,8 +8,10 @@ use prtracker_domain::PrFacts;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod comment;
+mod deployment;
 mod git;
 pub use comment::{CommentBody, IssueComment};
+pub use deployment::{Deployment, DeploymentStatus, NewDeployment, NewDeploymentStatus};
 pub use git::{Blob, ObjectKind, Tree, TreeEntry};
 
 /// A label as GitHub returns it on an issue, a PR or a repository.

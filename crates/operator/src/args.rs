@@ -10,6 +10,7 @@ use prtracker_domain::LabelPrefix;
 use prtracker_github::{AppInstallation, CircuitPolicy, GitHubAuth, GitHubConfig, PacingPolicy};
 
 use crate::server::ServerLimits;
+use prtracker_sync::Environments;
 
 mod values;
 pub use values::{parse_bytes, parse_duration};
@@ -167,6 +168,29 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_PR_COMMENT")]
     pub pr_comment: bool,
 
+    /// Make a GitHub Deployment of each merged PR's commit per cluster, whose status follows the
+    /// cluster's monitor (in_progress, success, failure when changed by hand, inactive once
+    /// superseded). Off by default.
+    #[arg(long, env = "PRTRACKER_GITHUB_DEPLOYMENTS")]
+    pub github_deployments: bool,
+
+    /// The GitHub environment of a cluster, as CLUSTER=ENVIRONMENT (repeatable, or
+    /// comma-separated); a cluster not named is its own environment.
+    #[arg(
+        long = "deployment-environment",
+        env = "PRTRACKER_DEPLOYMENT_ENVIRONMENTS",
+        value_delimiter = ','
+    )]
+    pub deployment_environments: Vec<String>,
+
+    /// Environments GitHub is told are production (repeatable, or comma-separated).
+    #[arg(
+        long = "production-environment",
+        env = "PRTRACKER_PRODUCTION_ENVIRONMENTS",
+        value_delimiter = ','
+    )]
+    pub production_environments: Vec<String>,
+
     /// Elect one working replica through a coordination.k8s.io Lease.
     #[arg(long, env = "PRTRACKER_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -213,6 +237,8 @@ pub struct OperatorConfig {
     pub ignore_differences: Vec<IgnoreRule>,
     pub forget_after: Option<Duration>,
     pub pr_comment: bool,
+    pub github_deployments: bool,
+    pub deployment_environments: Environments,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +374,11 @@ impl RunArgs {
             ignore_differences,
             forget_after: self.forget_after.filter(|d| !d.is_zero()),
             pr_comment: self.pr_comment,
+            github_deployments: self.github_deployments,
+            deployment_environments: values::environments(
+                &self.deployment_environments,
+                &self.production_environments,
+            )?,
         })
     }
 

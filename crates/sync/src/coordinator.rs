@@ -11,8 +11,8 @@ use std::{sync::Arc, time::Duration};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{Client, ResourceExt};
 use prtracker_api::{
-    DriftMonitor, PrCommentStatus, PullRequestTracker, PullRequestTrackerStatus,
-    interval::parse_go_duration, names::monitor_name, status::write_status,
+    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, interval::parse_go_duration,
+    names::monitor_name, status::write_status,
 };
 use prtracker_domain::{NotApplicable, Observation, Plan, Record};
 use prtracker_github::{GitHubApi, PullRequest};
@@ -23,9 +23,9 @@ use crate::{
     feed::{PullRequests, ReadEachTime},
     labels::{LabelManager, Written},
     monitors::{self, Target},
-    pr_comment::{self, PrCommentKeeper},
     result::SyncResult,
     status::{MonitorsAfter, failed_status, synced_status},
+    surfaces::{Sources, Surfaces},
 };
 
 pub use crate::heard::{Freshness, MergedBy};
@@ -40,8 +40,8 @@ pub struct Coordinator {
     settle_window: Duration,
     freshness: Arc<dyn Freshness>,
     merges: Arc<dyn MergedBy>,
-    /// Keeps the PR's one comment, when `--pr-comment` asks for it.
-    comments: Option<Arc<PrCommentKeeper>>,
+    /// What the PR shows beyond its label (a comment, deployments), as turned on.
+    surfaces: Surfaces,
 }
 
 /// How long a drift must hold before it moves a PR's label, unless its tracker says otherwise: a
@@ -79,7 +79,7 @@ impl Coordinator {
             settle_window: DEFAULT_SETTLE_WINDOW,
             freshness: Arc::new(HearsNothing),
             merges: Arc::new(KnowsNoMerge),
-            comments: None,
+            surfaces: Surfaces::default(),
         }
     }
 
@@ -105,9 +105,9 @@ impl Coordinator {
         self
     }
 
-    /// Keeps one comment on each merged PR saying where its change is live (off by default).
-    pub fn with_comments(mut self, comments: Arc<PrCommentKeeper>) -> Self {
-        self.comments = Some(comments);
+    /// What each merged PR shows beyond its label: its comment, its deployments (off by default).
+    pub fn with_surfaces(mut self, surfaces: Surfaces) -> Self {
+        self.surfaces = surfaces;
         self
     }
 
@@ -355,8 +355,16 @@ impl Coordinator {
             }
         };
 
-        let comment = self
-            .keep_comment(tracker, pr, &plan, existing, &mut result, &mut incomplete)
+        let sources = Sources {
+            tracker,
+            pr,
+            plan: &plan,
+            monitors: existing,
+            prefix: self.labels.prefix(),
+        };
+        let kept = self
+            .surfaces
+            .keep(&sources, &mut result, &mut incomplete)
             .await;
 
         // A status from a read that a newer change has overtaken would only be overwritten.
@@ -373,8 +381,11 @@ impl Coordinator {
             superseding_pr,
         };
         let mut status = synced_status(tracker, pr, &plan, &result, after);
-        if comment.is_some() {
-            status.pr_comment = comment;
+        if kept.comment.is_some() {
+            status.pr_comment = kept.comment;
+        }
+        if let Some(deployments) = kept.deployments {
+            status.deployments = deployments;
         }
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),
@@ -390,32 +401,6 @@ impl Coordinator {
             incomplete,
             closed_at: pr.closed_at.clone(),
         })
-    }
-
-    /// The PR's comment brought up to date, when comments are on and the PR is merged; a failure
-    /// is recorded and retried like a monitor's, after the labels were put right.
-    async fn keep_comment(
-        &self,
-        tracker: &PullRequestTracker,
-        pr: &PullRequest,
-        plan: &Plan,
-        monitors: &[DriftMonitor],
-        result: &mut SyncResult,
-        incomplete: &mut Option<SyncError>,
-    ) -> Option<PrCommentStatus> {
-        let keeper = self.comments.as_ref()?;
-        let body = pr_comment::body_for(tracker, pr, plan, monitors, self.labels.prefix())?;
-        let recorded = tracker.status.as_ref().and_then(|s| s.pr_comment.as_ref());
-        let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
-        match keeper.keep(repo, number, &body, recorded).await {
-            Ok(record) => Some(record),
-            Err(error) => {
-                warn!(%error, "could not write the PR's comment");
-                result.errors.push(format!("the PR's comment: {error}"));
-                incomplete.get_or_insert(SyncError::from(error));
-                None
-            }
-        }
     }
 
     /// What the monitors of a merged PR check.

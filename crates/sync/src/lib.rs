@@ -5,6 +5,7 @@
 
 pub mod comment;
 mod coordinator;
+pub mod deployments;
 mod error;
 pub mod feed;
 mod heard;
@@ -13,11 +14,14 @@ pub mod monitors;
 pub mod pr_comment;
 mod result;
 pub mod status;
+pub mod surfaces;
 
 pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, Synced};
+pub use deployments::{DeploymentKeeper, Environments};
 pub use error::SyncError;
 pub use feed::{ChangeFeed, Polled, PullRequests, ReadEachTime};
 pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
 pub use pr_comment::PrCommentKeeper;
 pub use result::SyncResult;
+pub use surfaces::Surfaces;

@@ -2,6 +2,34 @@
 
 use std::time::Duration;
 
+use anyhow::bail;
+use prtracker_sync::Environments;
+
+/// `--deployment-environment CLUSTER=ENVIRONMENT` pairs and `--production-environment` names.
+pub fn environments(pairs: &[String], production: &[String]) -> anyhow::Result<Environments> {
+    let mut environments = Environments::default();
+    for pair in pairs {
+        let Some((cluster, environment)) = pair.split_once('=') else {
+            bail!("--deployment-environment {pair:?}: expected CLUSTER=ENVIRONMENT");
+        };
+        let (cluster, environment) = (cluster.trim(), environment.trim());
+        if !prtracker_api::is_cluster_name(cluster) || environment.is_empty() {
+            bail!(
+                "--deployment-environment {pair:?}: a cluster name (a DNS label) and a non-empty environment"
+            );
+        }
+        environments
+            .names
+            .insert(cluster.to_owned(), environment.to_owned());
+    }
+    environments.production = production
+        .iter()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .collect();
+    Ok(environments)
+}
+
 /// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     prtracker_api::interval::parse_go_duration(text.trim())
@@ -37,6 +65,22 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_map_clusters_and_refuse_what_is_not_a_pair() {
+        let env = environments(
+            &["prod-eu=production".into(), " staging = staging-eu ".into()],
+            &["production".into()],
+        )
+        .expect("valid");
+        assert_eq!(env.of("prod-eu"), "production");
+        assert_eq!(env.of("staging"), "staging-eu");
+        assert_eq!(env.of("other"), "other");
+        assert!(env.production.contains("production"));
+        for bad in ["prod", "=production", "prod=", "Prod_EU=x"] {
+            assert!(environments(&[bad.into()], &[]).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes_read_as_kubernetes_quantities() {

@@ -17,7 +17,10 @@ use prtracker_api::{DriftMonitor, PullRequestTracker};
 use prtracker_domain::Repository;
 use prtracker_drift::{ClusterRegistry, DriftChecker};
 use prtracker_github::OctocrabGitHub;
-use prtracker_sync::{ChangeFeed, Coordinator, GitHubLabelManager, MergedBy, PrCommentKeeper};
+use prtracker_sync::{
+    ChangeFeed, Coordinator, DeploymentKeeper, GitHubLabelManager, MergedBy, PrCommentKeeper,
+    Surfaces,
+};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::info;
@@ -101,11 +104,17 @@ pub async fn run_controllers(
         .with_settle_window(config.settle_window)
         .with_freshness(ledger)
         .with_merges(Arc::new(MergesOf(tracker_store.clone())));
-    let coordinator = if config.pr_comment {
-        coordinator.with_comments(Arc::new(PrCommentKeeper::new(github.clone())))
-    } else {
-        coordinator
-    };
+    let coordinator = coordinator.with_surfaces(Surfaces {
+        comments: config
+            .pr_comment
+            .then(|| Arc::new(PrCommentKeeper::new(github.clone()))),
+        deployments: config.github_deployments.then(|| {
+            Arc::new(DeploymentKeeper::new(
+                github.clone(),
+                config.deployment_environments.clone(),
+            ))
+        }),
+    });
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
