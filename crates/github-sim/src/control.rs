@@ -19,7 +19,7 @@ use crate::webhook::{Delivery, WebhookConfig};
 /// Login used for control actions when no actor is given.
 pub const DEFAULT_ACTOR: &str = "octocat";
 
-fn split(full: &str) -> Result<(&str, &str), ApiError> {
+pub(crate) fn split(full: &str) -> Result<(&str, &str), ApiError> {
     full.split_once('/')
         .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
         .ok_or_else(|| ApiError::not_found(DOCS))

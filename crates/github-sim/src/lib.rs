@@ -23,6 +23,8 @@ mod commits;
 mod config;
 mod contents;
 mod control;
+mod control_checks;
+mod deployments;
 mod error;
 mod git;
 mod http;
@@ -40,6 +42,7 @@ mod webhook;
 
 pub use config::{AppConfig, DEFAULT_LOGIN, DEFAULT_TOKEN, SimConfig};
 pub use control::{Control, DEFAULT_ACTOR};
+pub use deployments::{Deployment, DeploymentStatus};
 pub use error::{ApiError, ErrorBody, FieldError};
 pub use limits::{Budget, Faults};
 pub use model::{IssueComment, RepoOptions, World};

@@ -119,6 +119,8 @@ pub struct Repo {
     pub pulls: BTreeMap<u64, PullRequest>,
     /// Issue comments of every PR, in creation order (ids increase).
     pub comments: Vec<IssueComment>,
+    /// Deployments with their statuses, in creation order (ids increase).
+    pub deployments: Vec<crate::deployments::Deployment>,
     pub next_number: u64,
     /// branch name -> commit sha, so `?ref=main` and `?ref=<sha>` both resolve.
     pub branches: HashMap<String, String>,
@@ -332,6 +334,7 @@ impl World {
                     labels,
                     pulls: BTreeMap::new(),
                     comments: Vec::new(),
+                    deployments: Vec::new(),
                     next_number: 1,
                     branches,
                     files,

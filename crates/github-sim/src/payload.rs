@@ -76,7 +76,12 @@ impl World {
 
     /// The members every repository event ends with: `repository`, `organization` (when an
     /// organization owns it), `sender`, and `installation` (when the simulator is an App's).
-    fn finish_payload(&self, payload: &mut Map<String, Value>, repo: &Repo, sender: &Account) {
+    pub(crate) fn finish_payload(
+        &self,
+        payload: &mut Map<String, Value>,
+        repo: &Repo,
+        sender: &Account,
+    ) {
         payload.insert("repository".into(), render::repository(self, repo));
         if let Some(owner) = self.accounts.get(&repo.owner)
             && owner.kind == AccountKind::Organization

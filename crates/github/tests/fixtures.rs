@@ -706,7 +706,6 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
         "#16: a check per cluster, found again by listing",
     ),
     ("commit-status", "#16: a commit status per cluster (token)"),
-    ("deployment", "#16: a GitHub Deployment per cluster"),
     (
         "pull-request-create-422.request",
         "#16: a PR creation's body; the simulator holds its comment 422 to the response only",
@@ -714,10 +713,6 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
     (
         "webhook-check_run-",
         "#16: a check run re-requested by a person",
-    ),
-    (
-        "webhook-deployment",
-        "#16: deployment webhooks from the simulator",
     ),
     (
         "webhook-repository-renamed",
@@ -735,6 +730,7 @@ fn fixture_every_file_is_covered() {
         include_str!("trees.rs"),
         include_str!("../../github-sim/tests/fixtures_rest.rs"),
         include_str!("../../github-sim/tests/fixtures_webhooks.rs"),
+        include_str!("../../github-sim/tests/fixtures_deployments.rs"),
     ]
     .concat();
     // Delivery headers belong to the webhook receiver, not to the client.

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::contents::Contents;
 use crate::control::{Control, DEFAULT_ACTOR};
+use crate::deployments::Deployment;
 use crate::error::{ApiError, DOCS};
 use crate::limits::Faults;
 use crate::model::{IssueComment, RepoOptions};
@@ -106,6 +107,7 @@ pub fn router() -> Router<Arc<Shared>> {
             "/_sim/repos/{o}/{r}/comments/{id}",
             get(get_comment).patch(edit_comment).delete(delete_comment),
         )
+        .route("/_sim/repos/{o}/{r}/deployments", get(list_deployments))
         .route("/_sim/repos/{o}/{r}/pulls/{n}/{action}", post(pull_action))
         .route("/_sim/repos/{o}/{r}/commits/{sha}/files", put(set_files))
         // Catch-all: branch names may contain `/`.
@@ -274,6 +276,13 @@ async fn delete_comment(
     let actor = q.get("actor").map(String::as_str).unwrap_or(DEFAULT_ACTOR);
     ctl(s).delete_comment(&full(&o, &r), id, actor)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_deployments(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Path<(String, String)>,
+) -> Result<Json<Vec<Deployment>>, ApiError> {
+    Ok(Json(ctl(s).deployments(&full(&o, &r))?))
 }
 
 async fn pull_action(

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod comments;
 pub mod control;
+pub mod deployments;
 pub mod middleware;
 pub mod moved;
 pub mod paginate;
@@ -38,6 +39,22 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(comments::get)
                 .patch(comments::update)
                 .delete(comments::delete),
+        )
+        .route(
+            "/repos/{owner}/{repo}/deployments",
+            get(deployments::list).post(deployments::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}",
+            get(deployments::get),
+        )
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}/statuses",
+            get(deployments::list_statuses).post(deployments::create_status),
+        )
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}/statuses/{status_id}",
+            get(deployments::get_status),
         )
         // Catch-all so a name containing `/` matches whether or not the client encoded it.
         .route(

@@ -195,6 +195,48 @@ impl Client {
     }
 }
 
+/// Headers that matter, compared with a recorded response's headers.
+pub fn assert_headers(name: &str, resp: &reqwest::Response) {
+    let fx = fixture_headers(name);
+    assert_eq!(
+        resp.status().as_u16(),
+        fixture_status(name),
+        "{name}: status"
+    );
+    if let Some(ct) = header(&fx, "content-type") {
+        assert_eq!(
+            hdr(resp, "content-type").as_deref(),
+            Some(ct),
+            "{name}: content-type"
+        );
+    }
+    for h in ["limit", "remaining", "reset", "used", "resource"] {
+        let h = format!("x-ratelimit-{h}");
+        assert!(hdr(resp, &h).is_some(), "{name}: {h} missing");
+    }
+    assert!(
+        hdr(resp, "x-github-request-id").is_some(),
+        "{name}: x-github-request-id missing"
+    );
+    if header(&fx, "location").is_some() {
+        assert!(hdr(resp, "location").is_some(), "{name}: Location missing");
+    }
+    if let Some(tag) = header(&fx, "etag") {
+        let ours = hdr(resp, "etag").unwrap_or_else(|| panic!("{name}: ETag missing"));
+        // GitHub weakens the tag of compressed bodies; raw bodies keep a strong one. Compare
+        // weakness where the recording shows which case applied.
+        let gz = header(&fx, "content-encoding") == Some("gzip");
+        let raw = header(&fx, "content-type").is_some_and(|c| c.contains(".raw"));
+        if gz || raw {
+            assert_eq!(
+                ours.starts_with("W/"),
+                tag.starts_with("W/"),
+                "{name}: ETag weakness ({ours} vs {tag})"
+            );
+        }
+    }
+}
+
 pub fn hdr(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
