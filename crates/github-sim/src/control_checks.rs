@@ -4,6 +4,7 @@
 use crate::control::{Control, split};
 use crate::deployments::{Deployment, DeploymentFilter};
 use crate::error::ApiError;
+use crate::statuses::{CommitStatus, combined_state};
 
 impl Control {
     /// The deployments of `repo`, newest first, each with its statuses oldest first.
@@ -12,5 +13,34 @@ impl Control {
         let g = self.shared.lock();
         let list = g.world.deployments(o, n, &DeploymentFilter::default())?;
         Ok(list.into_iter().cloned().collect())
+    }
+}
+
+impl Control {
+    /// The statuses of the commit `reference` names in `repo`, newest first (none for a ref
+    /// that names no commit).
+    pub fn commit_statuses(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Vec<CommitStatus>, ApiError> {
+        let (o, n) = split(repo)?;
+        let g = self.shared.lock();
+        let (_, list) = g.world.commit_statuses(o, n, reference)?;
+        Ok(list.into_iter().cloned().collect())
+    }
+
+    /// The combined state of the commit `reference` names (`failure`, `pending`, `success`)
+    /// and the newest status of each context.
+    pub fn combined_status(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(String, Vec<CommitStatus>), ApiError> {
+        let (o, n) = split(repo)?;
+        let g = self.shared.lock();
+        let (_, _, latest) = g.world.latest_statuses(o, n, reference)?;
+        let state = combined_state(&latest).to_string();
+        Ok((state, latest.into_iter().cloned().collect()))
     }
 }

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::model::{OutgoingEvent, Repo, World};
 use crate::render::user_value;
+use crate::request_json::{object, opt_bool, opt_str, schema_error};
 use crate::time::rfc3339;
 
 pub const DOC_CREATE: &str =
@@ -114,46 +115,6 @@ pub struct NewDeploymentStatus {
     pub environment_url: Option<String>,
     /// Default true.
     pub auto_inactive: Option<bool>,
-}
-
-/// GitHub's JSON-schema refusal (as check-run-create-422.json shows the form).
-pub fn schema_error(detail: &str, doc: &str) -> ApiError {
-    ApiError::new(
-        http::StatusCode::UNPROCESSABLE_ENTITY,
-        format!("Invalid request.\n\n{detail}"),
-        doc,
-    )
-}
-
-fn object(bytes: &[u8], doc: &str) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(schema_error("Body must be an object.", doc)),
-        Err(_) => Err(ApiError::bad_json(doc)),
-    }
-}
-
-/// An optional string member; `null` counts as absent.
-pub fn opt_str(m: &Map<String, Value>, key: &str, doc: &str) -> Result<Option<String>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(schema_error(
-            &format!("For 'properties/{key}', {v} is not a string."),
-            doc,
-        )),
-    }
-}
-
-pub fn opt_bool(m: &Map<String, Value>, key: &str, doc: &str) -> Result<Option<bool>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(schema_error(
-            &format!("For 'properties/{key}', {v} is not a boolean."),
-            doc,
-        )),
-    }
 }
 
 impl NewDeployment {

@@ -11,6 +11,8 @@ pub const DOCS: &str = "https://docs.github.com/rest";
 pub struct FieldError {
     pub resource: String,
     pub code: String,
+    /// Empty for the errors GitHub sends without one (e.g. a commit status over the cap).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub field: String,
     /// A sentence GitHub adds to some errors (`code: "custom"` or `"unprocessable"`), e.g.
     /// "Body is too long (maximum is 65536 characters)".

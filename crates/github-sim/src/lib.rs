@@ -35,8 +35,10 @@ mod model;
 mod payload;
 mod pulls;
 mod render;
+mod request_json;
 mod server;
 mod shared;
+mod statuses;
 mod time;
 mod webhook;
 
@@ -49,4 +51,5 @@ pub use model::{IssueComment, RepoOptions, World};
 pub use pulls::{NewPull, PullEdit};
 pub use server::{Simulator, SimulatorHandle, run, run_until};
 pub use shared::RequestRecord;
+pub use statuses::CommitStatus;
 pub use webhook::{Delivery, WebhookConfig, signature_256};

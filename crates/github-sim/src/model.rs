@@ -121,6 +121,8 @@ pub struct Repo {
     pub comments: Vec<IssueComment>,
     /// Deployments with their statuses, in creation order (ids increase).
     pub deployments: Vec<crate::deployments::Deployment>,
+    /// Commit statuses of every commit, in creation order.
+    pub statuses: Vec<crate::statuses::CommitStatus>,
     pub next_number: u64,
     /// branch name -> commit sha, so `?ref=main` and `?ref=<sha>` both resolve.
     pub branches: HashMap<String, String>,
@@ -335,6 +337,7 @@ impl World {
                     pulls: BTreeMap::new(),
                     comments: Vec::new(),
                     deployments: Vec::new(),
+                    statuses: Vec::new(),
                     next_number: 1,
                     branches,
                     files,

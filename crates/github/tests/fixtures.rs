@@ -705,7 +705,6 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
         "check-runs-for-ref",
         "#16: a check per cluster, found again by listing",
     ),
-    ("commit-status", "#16: a commit status per cluster (token)"),
     (
         "pull-request-create-422.request",
         "#16: a PR creation's body; the simulator holds its comment 422 to the response only",
@@ -731,6 +730,7 @@ fn fixture_every_file_is_covered() {
         include_str!("../../github-sim/tests/fixtures_rest.rs"),
         include_str!("../../github-sim/tests/fixtures_webhooks.rs"),
         include_str!("../../github-sim/tests/fixtures_deployments.rs"),
+        include_str!("../../github-sim/tests/fixtures_checks.rs"),
     ]
     .concat();
     // Delivery headers belong to the webhook receiver, not to the client.

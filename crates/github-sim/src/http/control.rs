@@ -24,6 +24,7 @@ use crate::limits::Faults;
 use crate::model::{IssueComment, RepoOptions};
 use crate::pulls::{NewPull, PullEdit};
 use crate::shared::Shared;
+use crate::statuses::CommitStatus;
 
 type Pr = Path<(String, String, u64)>;
 
@@ -108,6 +109,10 @@ pub fn router() -> Router<Arc<Shared>> {
             get(get_comment).patch(edit_comment).delete(delete_comment),
         )
         .route("/_sim/repos/{o}/{r}/deployments", get(list_deployments))
+        .route(
+            "/_sim/repos/{o}/{r}/commits/{sha}/statuses",
+            get(list_commit_statuses),
+        )
         .route("/_sim/repos/{o}/{r}/pulls/{n}/{action}", post(pull_action))
         .route("/_sim/repos/{o}/{r}/commits/{sha}/files", put(set_files))
         // Catch-all: branch names may contain `/`.
@@ -283,6 +288,13 @@ async fn list_deployments(
     Path((o, r)): Path<(String, String)>,
 ) -> Result<Json<Vec<Deployment>>, ApiError> {
     Ok(Json(ctl(s).deployments(&full(&o, &r))?))
+}
+
+async fn list_commit_statuses(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Result<Json<Vec<CommitStatus>>, ApiError> {
+    Ok(Json(ctl(s).commit_statuses(&full(&o, &r), &sha)?))
 }
 
 async fn pull_action(

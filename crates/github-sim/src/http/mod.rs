@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod moved;
 pub mod paginate;
 pub mod rest;
+pub mod statuses;
 
 use std::sync::Arc;
 
@@ -56,6 +57,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/repos/{owner}/{repo}/deployments/{id}/statuses/{status_id}",
             get(deployments::get_status),
         )
+        .route(
+            "/repos/{owner}/{repo}/statuses/{sha}",
+            post(statuses::create),
+        )
         // Catch-all so a name containing `/` matches whether or not the client encoded it.
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels/{*name}",
@@ -85,7 +90,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         // Catch-alls: a ref or branch name may contain `/` (`feature/a`, `refs/heads/main`).
         .route(
             "/repos/{owner}/{repo}/commits/{*reference}",
-            get(rest::get_commit),
+            get(statuses::commit_or_sub),
         )
         .route(
             "/repos/{owner}/{repo}/branches/{*branch}",

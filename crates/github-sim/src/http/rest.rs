@@ -320,13 +320,6 @@ fn contents(
     }
 }
 
-pub async fn get_commit(
-    State(s): State<Arc<Shared>>,
-    Path((o, r, reference)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    Ok(Json(s.lock().world.commit(&o, &r, &reference)?).into_response())
-}
-
 pub async fn get_branch(
     State(s): State<Arc<Shared>>,
     Path((o, r, branch)): Path<(String, String, String)>,
