@@ -1,6 +1,7 @@
 //! The control API for what GitHub shows on a commit besides its files: deployments with their
 //! statuses, commit statuses and check runs, read without touching any budget (for tests).
 
+use crate::checks::CheckRun;
 use crate::control::{Control, split};
 use crate::deployments::{Deployment, DeploymentFilter};
 use crate::error::ApiError;
@@ -42,5 +43,23 @@ impl Control {
         let (_, _, latest) = g.world.latest_statuses(o, n, reference)?;
         let state = combined_state(&latest).to_string();
         Ok((state, latest.into_iter().cloned().collect()))
+    }
+}
+
+impl Control {
+    /// Every check run on the commit `reference` names in `repo`, newest first.
+    pub fn check_runs(&self, repo: &str, reference: &str) -> Result<Vec<CheckRun>, ApiError> {
+        let (o, n) = split(repo)?;
+        let g = self.shared.lock();
+        let (_, list) = g.world.check_runs_for_ref(o, n, reference, None, false)?;
+        Ok(list.into_iter().cloned().collect())
+    }
+
+    /// `actor` re-requests check run `id`, as with GitHub's "Re-run" button: a `check_run`
+    /// `rerequested` webhook (the run itself is unchanged until its App updates it).
+    pub fn rerequest_check_run(&self, repo: &str, id: u64, actor: &str) -> Result<(), ApiError> {
+        let (o, n) = split(repo)?;
+        self.shared
+            .with_world(|w| w.rerequest_check_run(o, n, id, actor))
     }
 }

@@ -18,6 +18,7 @@
 
 #![recursion_limit = "512"]
 
+mod checks;
 mod comments;
 mod commits;
 mod config;
@@ -42,6 +43,7 @@ mod statuses;
 mod time;
 mod webhook;
 
+pub use checks::CheckRun;
 pub use config::{AppConfig, DEFAULT_LOGIN, DEFAULT_TOKEN, SimConfig};
 pub use control::{Control, DEFAULT_ACTOR};
 pub use deployments::{Deployment, DeploymentStatus};

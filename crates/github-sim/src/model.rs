@@ -123,6 +123,8 @@ pub struct Repo {
     pub deployments: Vec<crate::deployments::Deployment>,
     /// Commit statuses of every commit, in creation order.
     pub statuses: Vec<crate::statuses::CommitStatus>,
+    /// Check runs of every commit, in creation order.
+    pub check_runs: Vec<crate::checks::CheckRun>,
     pub next_number: u64,
     /// branch name -> commit sha, so `?ref=main` and `?ref=<sha>` both resolve.
     pub branches: HashMap<String, String>,
@@ -338,6 +340,7 @@ impl World {
                     comments: Vec::new(),
                     deployments: Vec::new(),
                     statuses: Vec::new(),
+                    check_runs: Vec::new(),
                     next_number: 1,
                     branches,
                     files,

@@ -700,18 +700,9 @@ const READ_BY_A_LATER_ISSUE: &[(&str, &str)] = &[
         "pull-files",
         "#15: whether a PR's change touches a target's inputs",
     ),
-    ("check-run-", "#16: a check per cluster on the merge commit"),
-    (
-        "check-runs-for-ref",
-        "#16: a check per cluster, found again by listing",
-    ),
     (
         "pull-request-create-422.request",
         "#16: a PR creation's body; the simulator holds its comment 422 to the response only",
-    ),
-    (
-        "webhook-check_run-",
-        "#16: a check run re-requested by a person",
     ),
     (
         "webhook-repository-renamed",
@@ -731,6 +722,7 @@ fn fixture_every_file_is_covered() {
         include_str!("../../github-sim/tests/fixtures_webhooks.rs"),
         include_str!("../../github-sim/tests/fixtures_deployments.rs"),
         include_str!("../../github-sim/tests/fixtures_checks.rs"),
+        include_str!("../../github-sim/tests/fixtures_check_runs.rs"),
     ]
     .concat();
     // Delivery headers belong to the webhook receiver, not to the client.

@@ -90,7 +90,7 @@ fn require_app(id: &Identity) -> Result<(), ApiError> {
 const PERMISSIONS: &str =
     r#"{"contents":"read","issues":"write","metadata":"read","pull_requests":"write"}"#;
 
-fn permissions() -> Value {
+pub(crate) fn permissions() -> Value {
     serde_json::from_str(PERMISSIONS).unwrap_or(Value::Null)
 }
 

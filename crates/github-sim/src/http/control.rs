@@ -16,6 +16,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::checks::CheckRun;
 use crate::contents::Contents;
 use crate::control::{Control, DEFAULT_ACTOR};
 use crate::deployments::Deployment;
@@ -112,6 +113,14 @@ pub fn router() -> Router<Arc<Shared>> {
         .route(
             "/_sim/repos/{o}/{r}/commits/{sha}/statuses",
             get(list_commit_statuses),
+        )
+        .route(
+            "/_sim/repos/{o}/{r}/commits/{sha}/check-runs",
+            get(list_check_runs),
+        )
+        .route(
+            "/_sim/repos/{o}/{r}/check-runs/{id}/rerequest",
+            post(rerequest_check_run),
         )
         .route("/_sim/repos/{o}/{r}/pulls/{n}/{action}", post(pull_action))
         .route("/_sim/repos/{o}/{r}/commits/{sha}/files", put(set_files))
@@ -295,6 +304,23 @@ async fn list_commit_statuses(
     Path((o, r, sha)): Path<(String, String, String)>,
 ) -> Result<Json<Vec<CommitStatus>>, ApiError> {
     Ok(Json(ctl(s).commit_statuses(&full(&o, &r), &sha)?))
+}
+
+async fn list_check_runs(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Result<Json<Vec<CheckRun>>, ApiError> {
+    Ok(Json(ctl(s).check_runs(&full(&o, &r), &sha)?))
+}
+
+async fn rerequest_check_run(
+    State(s): State<Arc<Shared>>,
+    Path((o, r, id)): Pr,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    let actor = q.get("actor").map(String::as_str).unwrap_or(DEFAULT_ACTOR);
+    ctl(s).rerequest_check_run(&full(&o, &r), id, actor)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn pull_action(

@@ -1,6 +1,7 @@
 //! The HTTP surface: GitHub's REST paths behind GitHub's request handling, plus `/_sim` control.
 
 pub mod app;
+pub mod checks;
 pub mod comments;
 pub mod control;
 pub mod deployments;
@@ -56,6 +57,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/repos/{owner}/{repo}/deployments/{id}/statuses/{status_id}",
             get(deployments::get_status),
+        )
+        .route("/repos/{owner}/{repo}/check-runs", post(checks::create))
+        .route(
+            "/repos/{owner}/{repo}/check-runs/{id}",
+            get(checks::get).patch(checks::update),
         )
         .route(
             "/repos/{owner}/{repo}/statuses/{sha}",

@@ -55,6 +55,15 @@ pub fn respond_rendered<T>(
         .map(render)
         .collect();
 
+    let mut resp = axum::Json(Value::Array(slice)).into_response();
+    if let Some(v) = link(&p, last, q, url) {
+        resp.headers_mut().insert(http::header::LINK, v);
+    }
+    resp
+}
+
+/// The `Link` header for page `p` of `last` (none when there is a single page).
+pub fn link(p: &Page, last: usize, q: &HashMap<String, String>, url: &str) -> Option<HeaderValue> {
     let mut keep: Vec<(&String, &String)> = q
         .iter()
         .filter(|(k, _)| k.as_str() != "page" && k.as_str() != "per_page")
@@ -77,11 +86,8 @@ pub fn respond_rendered<T>(
     if p.page > 1 {
         links.push(format!("{}; rel=\"first\"", link_to(1)));
     }
-    let mut resp = axum::Json(Value::Array(slice)).into_response();
-    if !links.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
-    {
-        resp.headers_mut().insert(http::header::LINK, v);
+    if links.is_empty() {
+        return None;
     }
-    resp
+    HeaderValue::from_str(&links.join(", ")).ok()
 }

@@ -1,6 +1,6 @@
 //! The commit-status endpoints: create one (201 with `Location`, the commit's statuses URL as
 //! recorded), list a ref's (newest first, paginated), the combined status of a ref. GitHub routes
-//! `commits/{ref}/status`, and `/statuses` under the commit path, whose ref may
+//! `commits/{ref}/status`, `/statuses` and `/check-runs` under the commit path, whose ref may
 //! contain `/`, so [`commit_or_sub`] dispatches on the suffix.
 
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ pub async fn create(
     Ok(created(json))
 }
 
-/// `GET .../commits/{ref}` and its `/status` and `/statuses`.
+/// `GET .../commits/{ref}` and its `/status`, `/statuses` and `/check-runs`.
 pub async fn commit_or_sub(
     State(s): State<Arc<Shared>>,
     Path((o, r, reference)): Path<(String, String, String)>,
@@ -45,6 +45,9 @@ pub async fn commit_or_sub(
 ) -> Result<Response, ApiError> {
     if let Some(rf) = reference.strip_suffix("/statuses") {
         return list(&s, &o, &r, rf, &q);
+    }
+    if let Some(rf) = reference.strip_suffix("/check-runs") {
+        return crate::http::checks::for_ref(&s, &o, &r, rf, &q);
     }
     if let Some(rf) = reference.strip_suffix("/status") {
         return combined(&s, &o, &r, rf, &q);
