@@ -114,8 +114,9 @@ async fn a_merged_pr_is_deployed_drifts_with_a_hand_edit_and_is_deployed_again()
     deployed_drifted_deployed("drift-e2e", false).await;
 }
 
+/// With `--pr-comment` and `--github-deployments`.
 #[tokio::test]
-async fn the_prs_one_comment_follows_each_verdict_and_is_never_posted_twice() {
+async fn the_prs_comment_and_deployments_follow_each_verdict_and_are_never_made_twice() {
     deployed_drifted_deployed("drift-comment", true).await;
 }
 
@@ -126,6 +127,50 @@ fn comments(sim: &prtracker_github_sim::SimulatorHandle, number: u64) -> Vec<Str
         .into_iter()
         .map(|c| c.body)
         .collect()
+}
+
+/// Each environment's deployments, with the state of their newest status.
+fn deployments(
+    sim: &prtracker_github_sim::SimulatorHandle,
+) -> Vec<(String, Option<String>, String)> {
+    let mut all: Vec<_> = sim
+        .deployments(REPO)
+        .expect("deployments")
+        .into_iter()
+        .map(|d| {
+            let description = d
+                .statuses
+                .last()
+                .map(|s| s.description.clone())
+                .unwrap_or_default();
+            (
+                d.environment.clone(),
+                d.state().map(str::to_owned),
+                description,
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Waits until the deployments are one per cluster with these states.
+async fn deployments_are(sim: &prtracker_github_sim::SimulatorHandle, states: [&str; 2]) {
+    eventually(
+        "the deployments to say so",
+        Duration::from_secs(60),
+        || async {
+            let now = deployments(sim);
+            assert!(now.len() <= 2, "a deployment made twice: {now:#?}");
+            let got: Vec<Option<&str>> = now.iter().map(|d| d.1.as_deref()).collect();
+            (now.len() == 2
+                && now[0].0 == "in-cluster"
+                && now[1].0 == "secondary"
+                && got == [Some(states[0]), Some(states[1])])
+            .then_some(now)
+        },
+    )
+    .await;
 }
 
 /// Waits until the PR has exactly one comment and it holds every one of `needles`.
@@ -239,7 +284,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
         if with_comment {
-            command.arg("--pr-comment");
+            command.args(["--pr-comment", "--github-deployments"]);
         }
         KillOnDrop(command.spawn().expect("prtracker runs"))
     };
@@ -335,6 +380,12 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
             ],
         )
         .await;
+        deployments_are(&sim, ["success", "failure"]).await;
+        let failure = &deployments(&sim)[1].2;
+        assert!(
+            failure.contains("spec.replicas"),
+            "the failure names the field: {failure}"
+        );
     }
 
     // The edit undone: InSync and Deployed again.
@@ -350,7 +401,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     let comment_requests = |sim: &prtracker_github_sim::SimulatorHandle| {
         sim.requests()
             .into_iter()
-            .filter(|r| r.path.contains("/comments"))
+            .filter(|r| r.path.contains("/comments") || r.path.contains("/deployments"))
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect::<Vec<_>>()
     };
@@ -358,7 +409,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
         assert_eq!(
             comment_requests(&sim),
             Vec::<String>::new(),
-            "without --pr-comment no comment is read or written"
+            "without the flags no comment or deployment is read or written"
         );
         return;
     }
@@ -368,11 +419,23 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
         &["`state/deployed`", "| secondary | ✅ live |"],
     )
     .await;
+    deployments_are(&sim, ["success", "success"]).await;
     let written = comment_requests(&sim);
+    let posts = |what: &str| {
+        written
+            .iter()
+            .filter(|r| r.starts_with("POST") && r.contains(what))
+            .count()
+    };
     assert_eq!(
-        written.iter().filter(|r| r.starts_with("POST")).count(),
+        posts("/comments"),
         1,
         "posted once, edited after: {written:#?}"
+    );
+    assert_eq!(
+        posts("/deployments ") + posts("/deployments?"),
+        2,
+        "one deployment per cluster: {written:#?}"
     );
 
     // At rest, the comment costs nothing: two resyncs and a check of each monitor.
@@ -408,7 +471,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
         .patch_status(
             &tracker.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": { "prComment": null } })),
+            &Patch::Merge(&json!({ "status": { "prComment": null, "deployments": null } })),
         )
         .await
         .expect("record wiped");
@@ -430,10 +493,15 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     // And afterwards too: the restarted operator's caches filling must not flicker the comment.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after_restart = comment_requests(&sim)[before..].to_vec();
+    // The comment and the deployments are found by listing; each deployment's status is posted
+    // once more (its record, the only memory of what was posted, was wiped), no new deployment.
     assert!(
-        after_restart.iter().all(|r| r.starts_with("GET")),
-        "found by listing, not posted or edited: {after_restart:#?}"
+        after_restart
+            .iter()
+            .all(|r| r.starts_with("GET") || (r.starts_with("POST") && r.contains("/statuses"))),
+        "found by listing, not posted again: {after_restart:#?}"
     );
     assert_eq!(comments(&sim, number).len(), 1);
+    assert_eq!(deployments(&sim).len(), 2);
     drop(operator);
 }
