@@ -23,9 +23,9 @@ pub use prtracker_domain::DriftPhase;
 /// The repository type is the domain's; the CRDs carry it as is.
 pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
-    CLUSTER_NAME_PATTERN, DeploymentRecord, PrCommentStatus, PullRequestTracker,
-    PullRequestTrackerSpec, PullRequestTrackerStatus, SupersededBy, SyncResultStatus,
-    is_cluster_name,
+    CLUSTER_NAME_PATTERN, CommitStatusRecord, DeploymentRecord, PrCommentStatus,
+    PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, SupersededBy,
+    SyncResultStatus, is_cluster_name,
 };
 
 /// Every CRD of prtracker, in the order they are installed.

@@ -168,6 +168,26 @@ pub struct PullRequestTrackerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub deployments: Vec<DeploymentRecord>,
+    /// The commit status of the merge commit for each cluster (with `--commit-statuses`), as last
+    /// posted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub commit_statuses: Vec<CommitStatusRecord>,
+}
+
+/// A commit status posted on the PR's merge commit for one cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitStatusRecord {
+    pub cluster: String,
+    /// `prtracker/CLUSTER`.
+    pub context: String,
+    /// `pending`, `success`, `failure` or `error`.
+    pub state: String,
+    #[schemars(length(max = 140))]
+    pub description: String,
+    /// Statuses posted for this context on this commit, against GitHub's 1,000.
+    pub posted: u32,
 }
 
 /// A GitHub Deployment of the PR's merge commit to one cluster's environment.

@@ -37,10 +37,12 @@ pub enum Endpoint {
     ListDeployments,
     CreateDeployment,
     CreateDeploymentStatus,
+    GetCombinedStatus,
+    CreateCommitStatus,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 21] = [
+    pub const ALL: [Endpoint; 23] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -62,6 +64,8 @@ impl Endpoint {
         Endpoint::ListDeployments,
         Endpoint::CreateDeployment,
         Endpoint::CreateDeploymentStatus,
+        Endpoint::GetCombinedStatus,
+        Endpoint::CreateCommitStatus,
     ];
 
     /// Method and path template, as GitHub's docs write them: the label of the request metrics.
@@ -94,6 +98,8 @@ impl Endpoint {
             Endpoint::CreateDeploymentStatus => {
                 "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
             }
+            Endpoint::GetCombinedStatus => "GET /repos/{owner}/{repo}/commits/{ref}/status",
+            Endpoint::CreateCommitStatus => "POST /repos/{owner}/{repo}/statuses/{sha}",
         }
     }
 
@@ -103,7 +109,8 @@ impl Endpoint {
             | Endpoint::CreateRepoLabel
             | Endpoint::CreateIssueComment
             | Endpoint::CreateDeployment
-            | Endpoint::CreateDeploymentStatus => Method::POST,
+            | Endpoint::CreateDeploymentStatus
+            | Endpoint::CreateCommitStatus => Method::POST,
             Endpoint::RemoveIssueLabel => Method::DELETE,
             Endpoint::UpdateRepoLabel | Endpoint::UpdateIssueComment => Method::PATCH,
             _ => Method::GET,
@@ -278,6 +285,19 @@ pub fn create_deployment_path(repo: &Repository) -> String {
 
 pub fn deployment_statuses_path(repo: &Repository, id: u64) -> String {
     format!("{}/deployments/{id}/statuses", repo_base(repo))
+}
+
+/// The newest status of each context of a commit, the first 100 contexts.
+pub fn combined_status_path(repo: &Repository, sha: &str) -> String {
+    format!(
+        "{}/commits/{}/status?per_page=100",
+        repo_base(repo),
+        encode_segment(sha)
+    )
+}
+
+pub fn commit_status_path(repo: &Repository, sha: &str) -> String {
+    format!("{}/statuses/{}", repo_base(repo), encode_segment(sha))
 }
 
 pub fn installation_path(repo: &Repository) -> String {

@@ -29,6 +29,7 @@ mod octo;
 pub mod pacing;
 mod parents;
 pub mod ratelimit;
+mod statuses;
 mod transport;
 mod trees;
 
@@ -48,3 +49,4 @@ pub use models::{
 };
 pub use octo::OctocrabGitHub;
 pub use pacing::PacingPolicy;
+pub use statuses::{CommitStatus, CommitStatuses, MAX_STATUSES_PER_CONTEXT, NewCommitStatus};

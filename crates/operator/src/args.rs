@@ -174,6 +174,11 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_GITHUB_DEPLOYMENTS")]
     pub github_deployments: bool,
 
+    /// Post a commit status per cluster on each merged PR's merge commit (context
+    /// prtracker/CLUSTER), following the cluster's monitor. Off by default.
+    #[arg(long, env = "PRTRACKER_COMMIT_STATUSES")]
+    pub commit_statuses: bool,
+
     /// The GitHub environment of a cluster, as CLUSTER=ENVIRONMENT (repeatable, or
     /// comma-separated); a cluster not named is its own environment.
     #[arg(
@@ -239,6 +244,7 @@ pub struct OperatorConfig {
     pub pr_comment: bool,
     pub github_deployments: bool,
     pub deployment_environments: Environments,
+    pub commit_statuses: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -375,6 +381,7 @@ impl RunArgs {
             forget_after: self.forget_after.filter(|d| !d.is_zero()),
             pr_comment: self.pr_comment,
             github_deployments: self.github_deployments,
+            commit_statuses: self.commit_statuses,
             deployment_environments: values::environments(
                 &self.deployment_environments,
                 &self.production_environments,

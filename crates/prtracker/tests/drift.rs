@@ -173,6 +173,40 @@ async fn deployments_are(sim: &prtracker_github_sim::SimulatorHandle, states: [&
     .await;
 }
 
+/// The newest state of each cluster's commit status on the PR's merge commit.
+async fn statuses_are(
+    sim: &prtracker_github_sim::SimulatorHandle,
+    trackers: &Api<PullRequestTracker>,
+    states: [&str; 2],
+) {
+    eventually(
+        "the commit statuses to say so",
+        Duration::from_secs(60),
+        || async {
+            let merge = trackers
+                .list(&Default::default())
+                .await
+                .ok()?
+                .items
+                .first()?
+                .status
+                .as_ref()?
+                .merge_commit_sha
+                .clone()?;
+            let (_, latest) = sim.combined_status(REPO, &merge).ok()?;
+            let mut got: Vec<(String, String)> =
+                latest.into_iter().map(|s| (s.context, s.state)).collect();
+            got.sort();
+            (got == [
+                ("prtracker/in-cluster".to_owned(), states[0].to_owned()),
+                ("prtracker/secondary".to_owned(), states[1].to_owned()),
+            ])
+            .then_some(())
+        },
+    )
+    .await;
+}
+
 /// Waits until the PR has exactly one comment and it holds every one of `needles`.
 async fn comment_says(sim: &prtracker_github_sim::SimulatorHandle, number: u64, needles: &[&str]) {
     eventually(
@@ -284,7 +318,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
         if with_comment {
-            command.args(["--pr-comment", "--github-deployments"]);
+            command.args(["--pr-comment", "--github-deployments", "--commit-statuses"]);
         }
         KillOnDrop(command.spawn().expect("prtracker runs"))
     };
@@ -331,6 +365,8 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
             ],
         )
         .await;
+        deployments_are(&sim, ["success", "success"]).await;
+        statuses_are(&sim, &trackers, ["success", "success"]).await;
     }
 
     // A hand edit in one cluster: Drifted, with the field named, and state/drifted on the PR.
@@ -381,6 +417,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
         )
         .await;
         deployments_are(&sim, ["success", "failure"]).await;
+        statuses_are(&sim, &trackers, ["success", "failure"]).await;
         let failure = &deployments(&sim)[1].2;
         assert!(
             failure.contains("spec.replicas"),
@@ -401,7 +438,11 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     let comment_requests = |sim: &prtracker_github_sim::SimulatorHandle| {
         sim.requests()
             .into_iter()
-            .filter(|r| r.path.contains("/comments") || r.path.contains("/deployments"))
+            .filter(|r| {
+                r.path.contains("/comments")
+                    || r.path.contains("/deployments")
+                    || r.path.contains("/status")
+            })
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect::<Vec<_>>()
     };
@@ -420,6 +461,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     )
     .await;
     deployments_are(&sim, ["success", "success"]).await;
+    statuses_are(&sim, &trackers, ["success", "success"]).await;
     let written = comment_requests(&sim);
     let posts = |what: &str| {
         written
@@ -471,7 +513,9 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
         .patch_status(
             &tracker.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(&json!({ "status": { "prComment": null, "deployments": null } })),
+            &Patch::Merge(&json!({
+                "status": { "prComment": null, "deployments": null, "commitStatuses": null }
+            })),
         )
         .await
         .expect("record wiped");
@@ -493,12 +537,13 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
     // And afterwards too: the restarted operator's caches filling must not flicker the comment.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after_restart = comment_requests(&sim)[before..].to_vec();
-    // The comment and the deployments are found by listing; each deployment's status is posted
-    // once more (its record, the only memory of what was posted, was wiped), no new deployment.
+    // The comment, the deployments and the commit statuses are found by listing; each
+    // deployment's status is posted once more (GitHub cannot be asked which status prtracker
+    // posted last as cheaply), no new deployment, comment or commit status.
     assert!(
         after_restart
             .iter()
-            .all(|r| r.starts_with("GET") || (r.starts_with("POST") && r.contains("/statuses"))),
+            .all(|r| r.starts_with("GET") || (r.starts_with("POST") && r.contains("/deployments/"))),
         "found by listing, not posted again: {after_restart:#?}"
     );
     assert_eq!(comments(&sim, number).len(), 1);

@@ -583,6 +583,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--forget-after=2160h".to_owned(),
         "--pr-comment".to_owned(),
         "--github-deployments".to_owned(),
+        "--commit-statuses".to_owned(),
         "--deployment-environment=in-cluster=production".to_owned(),
         "--production-environment=production".to_owned(),
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),

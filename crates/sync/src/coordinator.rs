@@ -387,6 +387,9 @@ impl Coordinator {
         if let Some(deployments) = kept.deployments {
             status.deployments = deployments;
         }
+        if let Some(statuses) = kept.commit_statuses {
+            status.commit_statuses = statuses;
+        }
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),
             None => (tracker.clone(), false),

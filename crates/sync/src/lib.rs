@@ -4,6 +4,7 @@
 //! verdicts CRD → GitHub). Logging is through `tracing` spans and events.
 
 pub mod comment;
+pub mod commit_statuses;
 mod coordinator;
 pub mod deployments;
 mod error;
@@ -16,6 +17,7 @@ mod result;
 pub mod status;
 pub mod surfaces;
 
+pub use commit_statuses::CommitStatusKeeper;
 pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, Synced};
 pub use deployments::{DeploymentKeeper, Environments};
 pub use error::SyncError;

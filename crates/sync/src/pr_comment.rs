@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use kube::ResourceExt;
-use prtracker_api::{DriftMonitor, PrCommentStatus, PullRequestTracker, names::monitor_name};
+use prtracker_api::{DriftMonitor, PrCommentStatus, PullRequestTracker};
 use prtracker_domain::{LabelPrefix, Plan, Repository};
 use prtracker_github::{GitHubError, IssueComments, PullRequest};
 use sha2::{Digest, Sha256};
@@ -93,21 +92,7 @@ pub fn body_for(
     if !pr.is_merged() || tracker.spec.clusters.is_empty() {
         return None;
     }
-    // A monitor the tracker knows of but the cache does not hold yet (the operator just
-    // started): the comment would say "not checked" for a moment. Wait for the cache.
-    let known = tracker
-        .status
-        .as_ref()
-        .map(|s| s.drift_monitors.as_slice())
-        .unwrap_or_default();
-    let name = tracker.name_any();
-    let unseen = tracker.spec.clusters.iter().any(|cluster| {
-        known.contains(&monitor_name(&name, cluster))
-            && !monitors.iter().any(|m| &m.spec.cluster == cluster)
-    });
-    if unseen {
-        return None;
-    }
+
     let label = plan
         .after
         .label

@@ -1,15 +1,20 @@
 //! What a merged PR shows on GitHub beyond its label (issue #16), each surface opt-in: the one
-//! comment, and a Deployment per cluster. Brought up to date after the labels and the monitors;
+//! comment, a Deployment per cluster, and a commit status per cluster. Brought up to date after the labels and the monitors;
 //! a failure is recorded in the status and retried like a monitor's, the labels being right.
 
 use std::sync::Arc;
 
-use prtracker_api::{DeploymentRecord, DriftMonitor, PrCommentStatus, PullRequestTracker};
+use kube::ResourceExt;
+use prtracker_api::{
+    CommitStatusRecord, DeploymentRecord, DriftMonitor, PrCommentStatus, PullRequestTracker,
+    names::monitor_name,
+};
 use prtracker_domain::{LabelPrefix, Plan};
 use prtracker_github::PullRequest;
 use tracing::warn;
 
 use crate::{
+    commit_statuses::{self, CommitStatusKeeper},
     deployments::{self, DeploymentKeeper},
     error::SyncError,
     pr_comment::{self, PrCommentKeeper},
@@ -21,6 +26,7 @@ use crate::{
 pub struct Surfaces {
     pub comments: Option<Arc<PrCommentKeeper>>,
     pub deployments: Option<Arc<DeploymentKeeper>>,
+    pub commit_statuses: Option<Arc<CommitStatusKeeper>>,
 }
 
 /// What the surfaces' writes leave to record in the status; `None` leaves the record as it was.
@@ -28,6 +34,7 @@ pub struct Surfaces {
 pub struct Kept {
     pub comment: Option<PrCommentStatus>,
     pub deployments: Option<Vec<DeploymentRecord>>,
+    pub commit_statuses: Option<Vec<CommitStatusRecord>>,
 }
 
 /// What one sync knows that the surfaces are made from.
@@ -48,6 +55,9 @@ impl Surfaces {
         incomplete: &mut Option<SyncError>,
     ) -> Kept {
         let mut kept = Kept::default();
+        if !monitors_caught_up(sources.tracker, sources.monitors) {
+            return kept;
+        }
         let mut failed = |what: &str, error: prtracker_github::GitHubError| {
             warn!(%error, "could not write the PR's {what}");
             result.errors.push(format!("the PR's {what}: {error}"));
@@ -90,6 +100,39 @@ impl Surfaces {
                 failed("deployments", error);
             }
         }
+        if let Some(keeper) = &self.commit_statuses
+            && let Some(commit) = sources
+                .pr
+                .merge_commit_sha
+                .as_deref()
+                .filter(|_| sources.pr.is_merged())
+        {
+            let desired = commit_statuses::desired(&tracker.spec.clusters, sources.monitors);
+            let recorded = status
+                .map(|s| s.commit_statuses.as_slice())
+                .unwrap_or_default();
+            let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
+            kept.commit_statuses = Some(records);
+            if let Some(error) = error {
+                failed("commit statuses", error);
+            }
+        }
         kept
     }
+}
+
+/// Whether every monitor the tracker knows of is in the cache: just after a start it may not be
+/// yet, and the surfaces would say "not checked" for a moment (an edit, a status posted for
+/// nothing). They wait for the cache instead.
+fn monitors_caught_up(tracker: &PullRequestTracker, monitors: &[DriftMonitor]) -> bool {
+    let known = tracker
+        .status
+        .as_ref()
+        .map(|s| s.drift_monitors.as_slice())
+        .unwrap_or_default();
+    let name = tracker.name_any();
+    tracker.spec.clusters.iter().all(|cluster| {
+        !known.contains(&monitor_name(&name, cluster))
+            || monitors.iter().any(|m| &m.spec.cluster == cluster)
+    })
 }

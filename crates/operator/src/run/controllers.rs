@@ -18,8 +18,8 @@ use prtracker_domain::Repository;
 use prtracker_drift::{ClusterRegistry, DriftChecker};
 use prtracker_github::OctocrabGitHub;
 use prtracker_sync::{
-    ChangeFeed, Coordinator, DeploymentKeeper, GitHubLabelManager, MergedBy, PrCommentKeeper,
-    Surfaces,
+    ChangeFeed, CommitStatusKeeper, Coordinator, DeploymentKeeper, GitHubLabelManager, MergedBy,
+    PrCommentKeeper, Surfaces,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -114,6 +114,9 @@ pub async fn run_controllers(
                 config.deployment_environments.clone(),
             ))
         }),
+        commit_statuses: config
+            .commit_statuses
+            .then(|| Arc::new(CommitStatusKeeper::new(github.clone()))),
     });
     let recorder = Recorder::new(
         client.clone(),
