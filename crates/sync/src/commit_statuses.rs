@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use prtracker_api::{CommitStatusRecord, DriftMonitor, DriftMonitorStatus, DriftPhase};
 use prtracker_domain::Repository;
-use prtracker_github::{
-    CommitStatuses, GitHubError, MAX_DEPLOYMENT_DESCRIPTION, MAX_STATUSES_PER_CONTEXT,
-    NewCommitStatus,
-};
+use prtracker_github::{CommitStatuses, GitHubError, MAX_STATUSES_PER_CONTEXT, NewCommitStatus};
 use tracing::{info, warn};
+
+use crate::surfaces::{bounded_description, changed_by_hand, monitor_status};
 
 /// What one cluster's status should say now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,16 +32,13 @@ pub fn desired(clusters: &[String], monitors: &[DriftMonitor]) -> Vec<DesiredSta
     clusters
         .iter()
         .map(|cluster| {
-            let status = monitors
-                .iter()
-                .find(|m| &m.spec.cluster == cluster)
-                .and_then(|m| m.status.as_ref());
+            let status = monitor_status(monitors, cluster);
             let (state, description) = state_of(cluster, status);
             DesiredStatus {
                 cluster: cluster.clone(),
                 context: context(cluster),
                 state,
-                description: bounded(description),
+                description: bounded_description(description),
             }
         })
         .collect()
@@ -54,16 +50,7 @@ fn state_of(cluster: &str, status: Option<&DriftMonitorStatus>) -> (&'static str
             ("pending", format!("not live in {cluster} yet"))
         }
         Some(DriftPhase::InSync) => ("success", format!("live in {cluster}")),
-        Some(DriftPhase::Drifted) => {
-            let field = status
-                .and_then(|s| s.drifted_resources.first())
-                .map(|r| match r.fields.first() {
-                    Some(f) if !r.missing => format!(": {} {} {}", r.kind, r.name, f.path),
-                    _ => format!(": {} {} missing", r.kind, r.name),
-                })
-                .unwrap_or_default();
-            ("failure", format!("changed by hand in {cluster}{field}"))
-        }
+        Some(DriftPhase::Drifted) => ("failure", changed_by_hand(cluster, status)),
         // A status cannot be withdrawn: a change no longer this PR's to watch passes.
         Some(DriftPhase::Superseded) => ("success", "superseded by a later change".to_owned()),
         Some(DriftPhase::NothingToDeploy) => (
@@ -72,16 +59,6 @@ fn state_of(cluster: &str, status: Option<&DriftMonitorStatus>) -> (&'static str
         ),
         Some(DriftPhase::Error) => ("error", format!("cannot be checked in {cluster}")),
     }
-}
-
-/// GitHub's 140 characters (the same bound as a deployment status's), cut on a character.
-fn bounded(text: String) -> String {
-    if text.chars().count() <= MAX_DEPLOYMENT_DESCRIPTION {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_DEPLOYMENT_DESCRIPTION - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// Writes the statuses through a GitHub client.

@@ -13,10 +13,10 @@ use std::{
 
 use prtracker_api::{DeploymentRecord, DriftMonitor, DriftMonitorStatus, DriftPhase};
 use prtracker_domain::Repository;
-use prtracker_github::{
-    Deployments, GitHubError, MAX_DEPLOYMENT_DESCRIPTION, NewDeployment, NewDeploymentStatus,
-};
+use prtracker_github::{Deployments, GitHubError, NewDeployment, NewDeploymentStatus};
 use tracing::info;
+
+use crate::surfaces::{bounded_description, changed_by_hand, monitor_status};
 
 /// What one cluster's deployment should say now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,16 +54,13 @@ pub fn desired(
     clusters
         .iter()
         .map(|cluster| {
-            let status = monitors
-                .iter()
-                .find(|m| &m.spec.cluster == cluster)
-                .and_then(|m| m.status.as_ref());
+            let status = monitor_status(monitors, cluster);
             let (state, description) = state_of(cluster, status);
             DesiredDeployment {
                 cluster: cluster.clone(),
                 environment: environments.of(cluster),
                 state,
-                description: bounded(description),
+                description: bounded_description(description),
             }
         })
         .collect()
@@ -76,20 +73,7 @@ fn state_of(cluster: &str, status: Option<&DriftMonitorStatus>) -> (&'static str
             format!("waiting for the change to be live in {cluster}"),
         ),
         Some(DriftPhase::InSync) => ("success", format!("live in {cluster}")),
-        Some(DriftPhase::Drifted) => {
-            let field = status
-                .and_then(|s| s.drifted_resources.first())
-                .map(|r| {
-                    let field = r.fields.first().map_or("", |f| f.path.as_str());
-                    if r.missing {
-                        format!(": {} {} missing", r.kind, r.name)
-                    } else {
-                        format!(": {} {} {field}", r.kind, r.name)
-                    }
-                })
-                .unwrap_or_default();
-            ("failure", format!("changed by hand in {cluster}{field}"))
-        }
+        Some(DriftPhase::Drifted) => ("failure", changed_by_hand(cluster, status)),
         Some(DriftPhase::Superseded) => ("inactive", "superseded by a later change".to_owned()),
         Some(DriftPhase::NothingToDeploy) => (
             "inactive",
@@ -97,16 +81,6 @@ fn state_of(cluster: &str, status: Option<&DriftMonitorStatus>) -> (&'static str
         ),
         Some(DriftPhase::Error) => ("error", format!("cannot be checked in {cluster}")),
     }
-}
-
-/// GitHub's 140 characters, cut on a character.
-fn bounded(text: String) -> String {
-    if text.chars().count() <= MAX_DEPLOYMENT_DESCRIPTION {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_DEPLOYMENT_DESCRIPTION - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// Writes the deployments through a GitHub client.
@@ -312,9 +286,10 @@ mod tests {
 
     #[test]
     fn descriptions_stay_within_githubs_140_characters() {
-        let long = bounded("é".repeat(300));
+        use prtracker_github::MAX_DEPLOYMENT_DESCRIPTION;
+        let long = bounded_description("é".repeat(300));
         assert_eq!(long.chars().count(), MAX_DEPLOYMENT_DESCRIPTION);
         assert!(long.ends_with('…'));
-        assert_eq!(bounded("short".into()), "short");
+        assert_eq!(bounded_description("short".into()), "short");
     }
 }

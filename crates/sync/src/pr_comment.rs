@@ -12,7 +12,10 @@ use prtracker_github::{GitHubError, IssueComments, PullRequest};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use crate::comment::{self, ClusterRow, CommentFacts};
+use crate::{
+    comment::{self, ClusterRow, CommentFacts},
+    surfaces::monitor_status,
+};
 
 /// Writes the comment of each PR through a GitHub client.
 pub struct PrCommentKeeper {
@@ -104,10 +107,7 @@ pub fn body_for(
         .iter()
         .map(|cluster| ClusterRow {
             cluster,
-            status: monitors
-                .iter()
-                .find(|m| &m.spec.cluster == cluster)
-                .and_then(|m| m.status.as_ref()),
+            status: monitor_status(monitors, cluster),
         })
         .collect();
     Some(comment::render(&CommentFacts {

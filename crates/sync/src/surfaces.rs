@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 use prtracker_api::{
-    CommitStatusRecord, DeploymentRecord, DriftMonitor, PrCommentStatus, PullRequestTracker,
-    names::monitor_name,
+    CommitStatusRecord, DeploymentRecord, DriftMonitor, DriftMonitorStatus, PrCommentStatus,
+    PullRequestTracker, names::monitor_name,
 };
 use prtracker_domain::{LabelPrefix, Plan};
-use prtracker_github::PullRequest;
+use prtracker_github::{MAX_DEPLOYMENT_DESCRIPTION, PullRequest};
 use tracing::warn;
 
 use crate::{
@@ -135,4 +135,39 @@ fn monitors_caught_up(tracker: &PullRequestTracker, monitors: &[DriftMonitor]) -
         !known.contains(&monitor_name(&name, cluster))
             || monitors.iter().any(|m| &m.spec.cluster == cluster)
     })
+}
+
+/// The status of `cluster`'s monitor among `monitors`, if it has one yet.
+pub(crate) fn monitor_status<'a>(
+    monitors: &'a [DriftMonitor],
+    cluster: &str,
+) -> Option<&'a DriftMonitorStatus> {
+    monitors
+        .iter()
+        .find(|m| m.spec.cluster == cluster)
+        .and_then(|m| m.status.as_ref())
+}
+
+/// What a drift is, in a line: `changed by hand in CLUSTER: KIND NAME FIELD` (or `missing`).
+pub(crate) fn changed_by_hand(cluster: &str, status: Option<&DriftMonitorStatus>) -> String {
+    let what = status
+        .and_then(|s| s.drifted_resources.first())
+        .map(|r| match r.fields.first() {
+            _ if r.missing => format!(": {} {} missing", r.kind, r.name),
+            Some(field) => format!(": {} {} {}", r.kind, r.name, field.path),
+            None => format!(": {} {}", r.kind, r.name),
+        })
+        .unwrap_or_default();
+    format!("changed by hand in {cluster}{what}")
+}
+
+/// GitHub's 140 characters for a deployment's or a commit's status description, cut on a
+/// character.
+pub(crate) fn bounded_description(text: String) -> String {
+    if text.chars().count() <= MAX_DEPLOYMENT_DESCRIPTION {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_DEPLOYMENT_DESCRIPTION - 1).collect();
+    cut.push('…');
+    cut
 }
