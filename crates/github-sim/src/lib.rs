@@ -33,6 +33,7 @@ mod ids;
 mod labels;
 mod limits;
 mod model;
+pub mod page;
 mod payload;
 mod pulls;
 mod render;

@@ -90,6 +90,25 @@ impl SimulatorHandle {
         &self.token
     }
 
+    /// The web page of PR `number` of `repo` (`owner/name`): its `html_url`, served without a
+    /// token and outside the API's request log. An unknown PR's page answers 404.
+    pub fn pr_page_url(&self, repo: &str, number: u64) -> String {
+        format!("{}/{}/pull/{number}", self.url(), self.canonical(repo))
+    }
+
+    /// The web page listing the PRs of `repo` (`owner/name`).
+    pub fn pulls_page_url(&self, repo: &str) -> String {
+        format!("{}/{}/pulls", self.url(), self.canonical(repo))
+    }
+
+    /// `repo` spelled as the repository is named (names resolve case-insensitively).
+    fn canonical(&self, repo: &str) -> String {
+        let g = self.control.shared.lock();
+        repo.split_once('/')
+            .and_then(|(o, n)| g.world.repo(o, n))
+            .map_or_else(|| repo.to_string(), |r| r.full_name())
+    }
+
     pub fn control(&self) -> &Control {
         &self.control
     }

@@ -7,6 +7,7 @@ pub mod control;
 pub mod deployments;
 pub mod middleware;
 pub mod moved;
+pub mod pages;
 pub mod paginate;
 pub mod rest;
 pub mod statuses;
@@ -122,7 +123,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_moved/{id}/{*rest}", any(moved::redirect))
         .fallback(rest::not_found)
         .layer(from_fn_with_state(shared.clone(), middleware::api));
-    let app = api.merge(control::router()).with_state(shared.clone());
+    // Outside the API middleware: neither control requests nor page views are GitHub API calls.
+    let app = api
+        .merge(control::router())
+        .merge(pages::router())
+        .with_state(shared.clone());
     // Before routing: old names of renamed repositories, and /repositories/{id} paths.
     Router::new()
         .fallback_service(app)
