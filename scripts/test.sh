@@ -16,6 +16,19 @@ if ! RUSTUP_AUTO_INSTALL=0 cargo +nightly --version >/dev/null 2>&1; then
   exit 1
 fi
 
+# The PR page tests look at the simulator's pages in headless Chromium (crates/github-sim/tests/
+# pr_page.rs) and fail without it; install Debian's when we can, as build-control-plane.sh does Go.
+if ! command -v "${PRTRACKER_CHROMIUM:-chromium}" >/dev/null 2>&1 &&
+   ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+    echo "Chromium is missing: installing Debian's chromium for the PR page tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  else
+    echo "warning: Chromium is missing, so the PR page tests will fail: as root, apt-get install -y chromium fonts-dejavu-core" >&2
+    echo "         (or set PRTRACKER_CHROMIUM to a Chromium binary)" >&2
+  fi
+fi
+
 started=$(date +%s)
 PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh --with-helm)
 export PRTRACKER_CONTROL_PLANE_DIR
