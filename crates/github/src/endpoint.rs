@@ -39,10 +39,13 @@ pub enum Endpoint {
     CreateDeploymentStatus,
     GetCombinedStatus,
     CreateCommitStatus,
+    ListCheckRunsForRef,
+    CreateCheckRun,
+    UpdateCheckRun,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 23] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -66,6 +69,9 @@ impl Endpoint {
         Endpoint::CreateDeploymentStatus,
         Endpoint::GetCombinedStatus,
         Endpoint::CreateCommitStatus,
+        Endpoint::ListCheckRunsForRef,
+        Endpoint::CreateCheckRun,
+        Endpoint::UpdateCheckRun,
     ];
 
     /// Method and path template, as GitHub's docs write them: the label of the request metrics.
@@ -100,6 +106,9 @@ impl Endpoint {
             }
             Endpoint::GetCombinedStatus => "GET /repos/{owner}/{repo}/commits/{ref}/status",
             Endpoint::CreateCommitStatus => "POST /repos/{owner}/{repo}/statuses/{sha}",
+            Endpoint::ListCheckRunsForRef => "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+            Endpoint::CreateCheckRun => "POST /repos/{owner}/{repo}/check-runs",
+            Endpoint::UpdateCheckRun => "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
         }
     }
 
@@ -110,9 +119,12 @@ impl Endpoint {
             | Endpoint::CreateIssueComment
             | Endpoint::CreateDeployment
             | Endpoint::CreateDeploymentStatus
-            | Endpoint::CreateCommitStatus => Method::POST,
+            | Endpoint::CreateCommitStatus
+            | Endpoint::CreateCheckRun => Method::POST,
             Endpoint::RemoveIssueLabel => Method::DELETE,
-            Endpoint::UpdateRepoLabel | Endpoint::UpdateIssueComment => Method::PATCH,
+            Endpoint::UpdateRepoLabel | Endpoint::UpdateIssueComment | Endpoint::UpdateCheckRun => {
+                Method::PATCH
+            }
             _ => Method::GET,
         }
     }
@@ -298,6 +310,25 @@ pub fn combined_status_path(repo: &Repository, sha: &str) -> String {
 
 pub fn commit_status_path(repo: &Repository, sha: &str) -> String {
     format!("{}/statuses/{}", repo_base(repo), encode_segment(sha))
+}
+
+/// The newest run named `name` on a commit (`filter=latest`), of the App `app_id` when known.
+pub fn check_runs_path(repo: &Repository, sha: &str, name: &str, app_id: Option<u64>) -> String {
+    let app = app_id.map_or_else(String::new, |id| format!("&app_id={id}"));
+    format!(
+        "{}/commits/{}/check-runs?check_name={}&filter=latest{app}&per_page=100",
+        repo_base(repo),
+        encode_segment(sha),
+        encode_segment(name)
+    )
+}
+
+pub fn create_check_run_path(repo: &Repository) -> String {
+    format!("{}/check-runs", repo_base(repo))
+}
+
+pub fn check_run_path(repo: &Repository, id: u64) -> String {
+    format!("{}/check-runs/{id}", repo_base(repo))
 }
 
 pub fn installation_path(repo: &Repository) -> String {

@@ -13,6 +13,7 @@
 
 pub mod backoff;
 pub mod cache;
+mod checks;
 pub mod circuit;
 mod client;
 mod comments;
@@ -33,6 +34,10 @@ mod statuses;
 mod transport;
 mod trees;
 
+pub use checks::{
+    Annotation, CheckRun, CheckRunOutput, CheckRunOutputShown, CheckRunWrite, CheckRuns,
+    MAX_ANNOTATIONS_PER_REQUEST, MAX_CHECK_OUTPUT_CHARS,
+};
 pub use circuit::CircuitPolicy;
 pub use client::{GitHubApi, GitHubClient};
 pub use comments::{IssueComments, MAX_COMMENT_CHARS};
