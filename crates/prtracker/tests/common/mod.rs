@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod world;
+
 use std::{
     net::TcpListener,
     process::Child,
