@@ -23,7 +23,7 @@ pub use prtracker_domain::DriftPhase;
 /// The repository type is the domain's; the CRDs carry it as is.
 pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
-    CLUSTER_NAME_PATTERN, CommitStatusRecord, DeploymentRecord, PrCommentStatus,
+    CLUSTER_NAME_PATTERN, CheckRunRecord, CommitStatusRecord, DeploymentRecord, PrCommentStatus,
     PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, SupersededBy,
     SyncResultStatus, is_cluster_name,
 };

@@ -173,6 +173,31 @@ pub struct PullRequestTrackerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub commit_statuses: Vec<CommitStatusRecord>,
+    /// The check run of the merge commit for each cluster (with `--check-runs`, as a GitHub App),
+    /// as last written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub check_runs: Vec<CheckRunRecord>,
+}
+
+/// A check run on the PR's merge commit for one cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckRunRecord {
+    pub cluster: String,
+    /// `prtracker/CLUSTER`.
+    pub name: String,
+    /// GitHub's id of the run.
+    pub id: u64,
+    /// `in_progress` or `completed`.
+    pub status: String,
+    /// Once completed: `success`, `failure` or `neutral`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    /// A digest of the output last written: the run is written only when it changes.
+    pub digest: String,
+    /// Runs created with this name on this commit, against GitHub's 1,000.
+    pub created: u32,
 }
 
 /// A commit status posted on the PR's merge commit for one cluster.

@@ -10,9 +10,10 @@ use prtracker_domain::LabelPrefix;
 use prtracker_github::{AppInstallation, CircuitPolicy, GitHubAuth, GitHubConfig, PacingPolicy};
 
 use crate::server::ServerLimits;
-use prtracker_sync::Environments;
 
+mod surfaces;
 mod values;
+pub use surfaces::{SurfaceArgs, SurfaceConfig};
 pub use values::{parse_bytes, parse_duration};
 
 /// The flags of `prtracker run`.
@@ -163,38 +164,9 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_FORGET_AFTER", value_parser = parse_duration)]
     pub forget_after: Option<Duration>,
 
-    /// Keep one comment on each merged PR, edited in place, saying in which clusters its change is
-    /// live and which fields were changed by hand. Off by default: no comment is read or written.
-    #[arg(long, env = "PRTRACKER_PR_COMMENT")]
-    pub pr_comment: bool,
-
-    /// Make a GitHub Deployment of each merged PR's commit per cluster, whose status follows the
-    /// cluster's monitor (in_progress, success, failure when changed by hand, inactive once
-    /// superseded). Off by default.
-    #[arg(long, env = "PRTRACKER_GITHUB_DEPLOYMENTS")]
-    pub github_deployments: bool,
-
-    /// Post a commit status per cluster on each merged PR's merge commit (context
-    /// prtracker/CLUSTER), following the cluster's monitor. Off by default.
-    #[arg(long, env = "PRTRACKER_COMMIT_STATUSES")]
-    pub commit_statuses: bool,
-
-    /// The GitHub environment of a cluster, as CLUSTER=ENVIRONMENT (repeatable, or
-    /// comma-separated); a cluster not named is its own environment.
-    #[arg(
-        long = "deployment-environment",
-        env = "PRTRACKER_DEPLOYMENT_ENVIRONMENTS",
-        value_delimiter = ','
-    )]
-    pub deployment_environments: Vec<String>,
-
-    /// Environments GitHub is told are production (repeatable, or comma-separated).
-    #[arg(
-        long = "production-environment",
-        env = "PRTRACKER_PRODUCTION_ENVIRONMENTS",
-        value_delimiter = ','
-    )]
-    pub production_environments: Vec<String>,
+    /// What a merged PR shows on GitHub beyond its label.
+    #[command(flatten)]
+    pub surfaces: SurfaceArgs,
 
     /// Elect one working replica through a coordination.k8s.io Lease.
     #[arg(long, env = "PRTRACKER_LEADER_ELECT")]
@@ -241,10 +213,7 @@ pub struct OperatorConfig {
     pub settle_window: Duration,
     pub ignore_differences: Vec<IgnoreRule>,
     pub forget_after: Option<Duration>,
-    pub pr_comment: bool,
-    pub github_deployments: bool,
-    pub deployment_environments: Environments,
-    pub commit_statuses: bool,
+    pub surfaces: SurfaceConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -352,6 +321,7 @@ impl RunArgs {
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| format!("prtracker-{}", std::process::id())),
         });
+        let surfaces = self.surfaces.validate(&github.auth)?;
         Ok(OperatorConfig {
             github,
             webhook_secrets,
@@ -379,13 +349,7 @@ impl RunArgs {
             settle_window: self.settle_window,
             ignore_differences,
             forget_after: self.forget_after.filter(|d| !d.is_zero()),
-            pr_comment: self.pr_comment,
-            github_deployments: self.github_deployments,
-            commit_statuses: self.commit_statuses,
-            deployment_environments: values::environments(
-                &self.deployment_environments,
-                &self.production_environments,
-            )?,
+            surfaces,
         })
     }
 

@@ -584,6 +584,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--pr-comment".to_owned(),
         "--github-deployments".to_owned(),
         "--commit-statuses".to_owned(),
+        "--check-runs".to_owned(),
         "--deployment-environment=in-cluster=production".to_owned(),
         "--production-environment=production".to_owned(),
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),

@@ -25,7 +25,7 @@ use crate::{
     monitors::{self, Target},
     result::SyncResult,
     status::{MonitorsAfter, failed_status, synced_status},
-    surfaces::{Sources, Surfaces},
+    surfaces::{Kept, Sources, Surfaces},
 };
 
 pub use crate::heard::{Freshness, MergedBy};
@@ -367,8 +367,12 @@ impl Coordinator {
             .keep(&sources, &mut result, &mut incomplete)
             .await;
 
-        // A status from a read that a newer change has overtaken would only be overwritten.
+        // A status from a read that a newer change has overtaken would only be overwritten; but
+        // what the surfaces wrote to GitHub is a fact whatever the PR did meanwhile, and without
+        // its record the next sync would write it again (our own writes' webhooks make a sync
+        // stale, so this is the common case, not a race).
         if !still_fresh() {
+            self.record_surfaces(tracker, kept).await;
             return Err(stale());
         }
         let superseding_pr = existing
@@ -381,15 +385,7 @@ impl Coordinator {
             superseding_pr,
         };
         let mut status = synced_status(tracker, pr, &plan, &result, after);
-        if kept.comment.is_some() {
-            status.pr_comment = kept.comment;
-        }
-        if let Some(deployments) = kept.deployments {
-            status.deployments = deployments;
-        }
-        if let Some(statuses) = kept.commit_statuses {
-            status.commit_statuses = statuses;
-        }
+        kept.record_in(&mut status);
         let (tracker, status_written) = match self.write(tracker, status).await? {
             Some(written) => (written, true),
             None => (tracker.clone(), false),
@@ -441,6 +437,16 @@ impl Coordinator {
     }
 
     /// Writes the status when it says something new, stamped with the time of the sync.
+    /// Records what the surfaces wrote in the tracker's status as it was read, nothing else;
+    /// a failure is only logged (the next sync finds the writes again by listing).
+    async fn record_surfaces(&self, tracker: &PullRequestTracker, kept: Kept) {
+        let mut status = tracker.status.clone().unwrap_or_default();
+        kept.record_in(&mut status);
+        if let Err(error) = write_status(&self.kube, tracker, status).await {
+            warn!(%error, "could not record what was written to the PR's surfaces");
+        }
+    }
+
     async fn write(
         &self,
         tracker: &PullRequestTracker,

@@ -3,6 +3,7 @@
 //! agreement (GitHub → CRD first; GitHub wins; recovery of missing labels; the operator's own
 //! verdicts CRD → GitHub). Logging is through `tracing` spans and events.
 
+pub mod check_runs;
 pub mod comment;
 pub mod commit_statuses;
 mod coordinator;
@@ -17,6 +18,7 @@ mod result;
 pub mod status;
 pub mod surfaces;
 
+pub use check_runs::CheckRunKeeper;
 pub use commit_statuses::CommitStatusKeeper;
 pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, Synced};
 pub use deployments::{DeploymentKeeper, Environments};

@@ -1,19 +1,21 @@
 //! What a merged PR shows on GitHub beyond its label (issue #16), each surface opt-in: the one
-//! comment, a Deployment per cluster, and a commit status per cluster. Brought up to date after the labels and the monitors;
-//! a failure is recorded in the status and retried like a monitor's, the labels being right.
+//! comment, a Deployment per cluster, a commit status per cluster and a check run per cluster.
+//! Brought up to date after the labels and the monitors; a failure is recorded in the status and
+//! retried like a monitor's, the labels being right.
 
 use std::sync::Arc;
 
 use kube::ResourceExt;
 use prtracker_api::{
-    CommitStatusRecord, DeploymentRecord, DriftMonitor, DriftMonitorStatus, PrCommentStatus,
-    PullRequestTracker, names::monitor_name,
+    CheckRunRecord, CommitStatusRecord, DeploymentRecord, DriftMonitor, DriftMonitorStatus,
+    PrCommentStatus, PullRequestTracker, PullRequestTrackerStatus, names::monitor_name,
 };
 use prtracker_domain::{LabelPrefix, Plan};
 use prtracker_github::{MAX_DEPLOYMENT_DESCRIPTION, PullRequest};
 use tracing::warn;
 
 use crate::{
+    check_runs::{self, CheckRunKeeper},
     commit_statuses::{self, CommitStatusKeeper},
     deployments::{self, DeploymentKeeper},
     error::SyncError,
@@ -27,6 +29,7 @@ pub struct Surfaces {
     pub comments: Option<Arc<PrCommentKeeper>>,
     pub deployments: Option<Arc<DeploymentKeeper>>,
     pub commit_statuses: Option<Arc<CommitStatusKeeper>>,
+    pub check_runs: Option<Arc<CheckRunKeeper>>,
 }
 
 /// What the surfaces' writes leave to record in the status; `None` leaves the record as it was.
@@ -35,6 +38,25 @@ pub struct Kept {
     pub comment: Option<PrCommentStatus>,
     pub deployments: Option<Vec<DeploymentRecord>>,
     pub commit_statuses: Option<Vec<CommitStatusRecord>>,
+    pub check_runs: Option<Vec<CheckRunRecord>>,
+}
+
+impl Kept {
+    /// Puts the records into `status`, leaving those the sync did not touch as they were.
+    pub fn record_in(self, status: &mut PullRequestTrackerStatus) {
+        if self.comment.is_some() {
+            status.pr_comment = self.comment;
+        }
+        if let Some(deployments) = self.deployments {
+            status.deployments = deployments;
+        }
+        if let Some(statuses) = self.commit_statuses {
+            status.commit_statuses = statuses;
+        }
+        if let Some(runs) = self.check_runs {
+            status.check_runs = runs;
+        }
+    }
 }
 
 /// What one sync knows that the surfaces are made from.
@@ -115,6 +137,21 @@ impl Surfaces {
             kept.commit_statuses = Some(records);
             if let Some(error) = error {
                 failed("commit statuses", error);
+            }
+        }
+        if let Some(keeper) = &self.check_runs
+            && let Some(commit) = sources
+                .pr
+                .merge_commit_sha
+                .as_deref()
+                .filter(|_| sources.pr.is_merged())
+        {
+            let desired = check_runs::desired(&tracker.spec.clusters, sources.monitors);
+            let recorded = status.map(|s| s.check_runs.as_slice()).unwrap_or_default();
+            let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
+            kept.check_runs = Some(records);
+            if let Some(error) = error {
+                failed("check runs", error);
             }
         }
         kept

@@ -18,8 +18,8 @@ use prtracker_domain::Repository;
 use prtracker_drift::{ClusterRegistry, DriftChecker};
 use prtracker_github::OctocrabGitHub;
 use prtracker_sync::{
-    ChangeFeed, CommitStatusKeeper, Coordinator, DeploymentKeeper, GitHubLabelManager, MergedBy,
-    PrCommentKeeper, Surfaces,
+    ChangeFeed, CheckRunKeeper, CommitStatusKeeper, Coordinator, DeploymentKeeper,
+    GitHubLabelManager, MergedBy, PrCommentKeeper, Surfaces,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -104,19 +104,23 @@ pub async fn run_controllers(
         .with_settle_window(config.settle_window)
         .with_freshness(ledger)
         .with_merges(Arc::new(MergesOf(tracker_store.clone())));
+    let surfaces = &config.surfaces;
     let coordinator = coordinator.with_surfaces(Surfaces {
-        comments: config
+        comments: surfaces
             .pr_comment
             .then(|| Arc::new(PrCommentKeeper::new(github.clone()))),
-        deployments: config.github_deployments.then(|| {
+        deployments: surfaces.github_deployments.then(|| {
             Arc::new(DeploymentKeeper::new(
                 github.clone(),
-                config.deployment_environments.clone(),
+                surfaces.deployment_environments.clone(),
             ))
         }),
-        commit_statuses: config
+        commit_statuses: surfaces
             .commit_statuses
             .then(|| Arc::new(CommitStatusKeeper::new(github.clone()))),
+        check_runs: surfaces
+            .check_runs
+            .then(|| Arc::new(CheckRunKeeper::new(github.clone()))),
     });
     let recorder = Recorder::new(
         client.clone(),

@@ -1,0 +1,421 @@
+//! A check run per cluster on a merged PR's merge commit (`--check-runs`, issue #16 part 3, a
+//! GitHub App's way; a token posts commit statuses). The run `prtracker/CLUSTER` follows the
+//! cluster's monitor: in progress until the change is live, then success, failure with one
+//! annotation per drifted object, or neutral once superseded or uncheckable.
+//!
+//! A run is written only when its output's digest differs from the recorded one. GitHub appends
+//! annotations to a run and cannot take them back, so a completed run is updated in place only
+//! when neither it nor the new output has any; otherwise a new run of the same name replaces it
+//! (GitHub shows the newest run of a name). Either way a verdict change costs one write.
+
+use std::sync::Arc;
+
+use prtracker_api::{CheckRunRecord, DriftMonitor, DriftMonitorStatus, DriftPhase};
+use prtracker_domain::Repository;
+use prtracker_github::{
+    Annotation, CheckRun, CheckRunOutput, CheckRunWrite, CheckRuns, GitHubError,
+    MAX_ANNOTATIONS_PER_REQUEST, MAX_CHECK_OUTPUT_CHARS,
+};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::surfaces::{bounded_description, changed_by_hand, monitor_status};
+
+/// GitHub's limit on the runs of one check suite; prtracker never creates more of one name.
+pub const MAX_RUNS_PER_NAME: u32 = 1_000;
+
+/// What one cluster's run should say now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredCheck {
+    pub cluster: String,
+    pub name: String,
+    pub status: &'static str,
+    pub conclusion: Option<&'static str>,
+    pub title: String,
+    pub summary: String,
+    pub annotations: Vec<Annotation>,
+}
+
+impl DesiredCheck {
+    /// A digest of everything the run shows, kept in the status.
+    pub fn digest(&self) -> String {
+        let mut hash = Sha256::new();
+        for part in [
+            self.status,
+            self.conclusion.unwrap_or(""),
+            &self.title,
+            &self.summary,
+        ] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        for a in &self.annotations {
+            for part in [&a.path, &a.title, &a.message] {
+                hash.update(part.as_bytes());
+                hash.update([0]);
+            }
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The name of a cluster's run.
+pub fn name(cluster: &str) -> String {
+    format!("prtracker/{cluster}")
+}
+
+/// The runs a merged PR's clusters should show, from their monitors; pure.
+pub fn desired(clusters: &[String], monitors: &[DriftMonitor]) -> Vec<DesiredCheck> {
+    clusters
+        .iter()
+        .map(|cluster| {
+            let monitor = monitors.iter().find(|m| &m.spec.cluster == cluster);
+            let status = monitor_status(monitors, cluster);
+            let path = monitor.map_or("", |m| m.spec.source.path.as_str());
+            desired_one(cluster, status, path)
+        })
+        .collect()
+}
+
+fn desired_one(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -> DesiredCheck {
+    let change = status.map(|s| s.change.as_slice()).unwrap_or_default();
+    let (run_status, conclusion, title, summary, annotations) = match status.and_then(|s| s.phase) {
+        None | Some(DriftPhase::Pending | DriftPhase::Waiting) => (
+            "in_progress",
+            None,
+            format!("Not live in {cluster} yet"),
+            with_change("The merged change is not yet live in the cluster.", change),
+            Vec::new(),
+        ),
+        Some(DriftPhase::InSync) => (
+            "completed",
+            Some("success"),
+            format!("Live in {cluster}"),
+            with_change(
+                "Every field of the merged change holds in the cluster.",
+                change,
+            ),
+            Vec::new(),
+        ),
+        Some(DriftPhase::Drifted) => (
+            "completed",
+            Some("failure"),
+            changed_by_hand(cluster, status),
+            drift_summary(status),
+            annotations(cluster, status, path),
+        ),
+        Some(DriftPhase::Superseded) => (
+            "completed",
+            Some("neutral"),
+            "Superseded by a later change".to_owned(),
+            "Every field of this change has since been changed through the repository.".to_owned(),
+            Vec::new(),
+        ),
+        Some(DriftPhase::NothingToDeploy) => (
+            "completed",
+            Some("neutral"),
+            "Nothing to deploy".to_owned(),
+            "The merge changed no manifest to deploy.".to_owned(),
+            Vec::new(),
+        ),
+        Some(DriftPhase::Error) => (
+            "completed",
+            Some("neutral"),
+            format!("Cannot be checked in {cluster}"),
+            "The cluster's monitor reports an error; its DriftMonitor's Ready condition says why."
+                .to_owned(),
+            Vec::new(),
+        ),
+    };
+    DesiredCheck {
+        cluster: cluster.to_owned(),
+        name: name(cluster),
+        status: run_status,
+        conclusion,
+        title: bounded_description(title),
+        summary: bounded_output(summary),
+        annotations,
+    }
+}
+
+fn with_change(sentence: &str, change: &[String]) -> String {
+    if change.is_empty() {
+        return sentence.to_owned();
+    }
+    let lines: Vec<String> = change.iter().map(|c| format!("- `{c}`")).collect();
+    format!("{sentence}\n\nThe PR's change:\n{}", lines.join("\n"))
+}
+
+/// Each drifted object with its fields, desired and live values.
+fn drift_summary(status: Option<&DriftMonitorStatus>) -> String {
+    let Some(status) = status else {
+        return String::new();
+    };
+    let mut out = format!(
+        "{} of {} fields of the merged change differ in the cluster.\n",
+        status.fields_drifted, status.fields_watched
+    );
+    for r in &status.drifted_resources {
+        out.push_str(&format!("\n- `{}`", object(r)));
+        if r.missing {
+            out.push_str(": missing");
+        }
+        for f in &r.fields {
+            out.push_str(&format!(
+                "\n  - `{}`: `{}` in the repository, `{}` live",
+                f.path,
+                f.desired.as_deref().unwrap_or("(none)"),
+                f.live.as_deref().unwrap_or("(none)")
+            ));
+        }
+    }
+    out
+}
+
+fn object(r: &prtracker_api::DriftedResource) -> String {
+    match &r.namespace {
+        Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
+        None => format!("{} {}", r.kind, r.name),
+    }
+}
+
+/// One annotation per drifted object (the status keeps at most 50, GitHub's per request), on
+/// the manifests' path: the status does not say which file holds the object.
+fn annotations(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -> Vec<Annotation> {
+    let resources = status
+        .map(|s| s.drifted_resources.as_slice())
+        .unwrap_or_default();
+    resources
+        .iter()
+        .take(MAX_ANNOTATIONS_PER_REQUEST)
+        .map(|r| {
+            let fields: Vec<&str> = r.fields.iter().map(|f| f.path.as_str()).collect();
+            Annotation {
+                path: if path.is_empty() { "." } else { path }.to_owned(),
+                start_line: 1,
+                end_line: 1,
+                annotation_level: "failure",
+                title: format!("{} changed by hand in {cluster}", object(r)),
+                message: if r.missing {
+                    "The object is missing from the cluster.".to_owned()
+                } else {
+                    format!("Differs in the cluster: {}", fields.join(", "))
+                },
+            }
+        })
+        .collect()
+}
+
+fn bounded_output(text: String) -> String {
+    if text.chars().count() <= MAX_CHECK_OUTPUT_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_CHECK_OUTPUT_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Writes the runs through a GitHub client.
+pub struct CheckRunKeeper {
+    github: Arc<dyn CheckRuns>,
+}
+
+/// The run a cluster has on GitHub, as far as deciding the next write needs.
+struct Existing {
+    id: u64,
+    completed: bool,
+    annotated: bool,
+    created: u32,
+}
+
+impl CheckRunKeeper {
+    pub fn new(github: Arc<dyn CheckRuns>) -> Self {
+        Self { github }
+    }
+
+    /// Brings each cluster's run on `commit` to what `desired` says; returns the records to keep
+    /// and the first failure (the clusters after it keep their records).
+    pub async fn keep(
+        &self,
+        repo: &Repository,
+        commit: &str,
+        desired: &[DesiredCheck],
+        recorded: &[CheckRunRecord],
+    ) -> (Vec<CheckRunRecord>, Option<GitHubError>) {
+        let mut kept = Vec::with_capacity(desired.len());
+        for (at, want) in desired.iter().enumerate() {
+            let record = recorded.iter().find(|r| r.name == want.name);
+            match self.keep_one(repo, commit, want, record).await {
+                Ok(Some(new)) => kept.push(new),
+                Ok(None) => kept.extend(record.cloned()),
+                Err(error) => {
+                    kept.extend(record.cloned());
+                    for rest in desired.iter().skip(at + 1) {
+                        kept.extend(recorded.iter().find(|r| r.name == rest.name).cloned());
+                    }
+                    return (kept, Some(error));
+                }
+            }
+        }
+        (kept, None)
+    }
+
+    /// The new record, or `None` to keep the old one as it is.
+    async fn keep_one(
+        &self,
+        repo: &Repository,
+        commit: &str,
+        want: &DesiredCheck,
+        record: Option<&CheckRunRecord>,
+    ) -> Result<Option<CheckRunRecord>, GitHubError> {
+        let digest = want.digest();
+        if record.is_some_and(|r| r.digest == digest) {
+            return Ok(None);
+        }
+        let existing = match record {
+            Some(r) => Some(Existing {
+                id: r.id,
+                completed: r.status == "completed",
+                // Only failures carry annotations.
+                annotated: r.conclusion.as_deref() == Some("failure"),
+                created: r.created,
+            }),
+            // The record was lost: the run GitHub shows decides, and an equal one stays.
+            None => match self.github.find_check_run(repo, commit, &want.name).await? {
+                Some(run) if shows(&run, want) => return Ok(Some(record_of(want, &run, 1))),
+                Some(run) => Some(Existing {
+                    id: run.id,
+                    completed: run.status == "completed",
+                    annotated: run.output.annotations_count > 0,
+                    created: 1,
+                }),
+                None => None,
+            },
+        };
+        let output = CheckRunOutput {
+            title: &want.title,
+            summary: &want.summary,
+            annotations: &want.annotations,
+        };
+        let in_place = existing.as_ref().filter(|e| {
+            !e.completed
+                || (want.status == "completed" && want.annotations.is_empty() && !e.annotated)
+        });
+        let run = if let Some(e) = in_place {
+            let update = CheckRunWrite {
+                name: None,
+                head_sha: None,
+                external_id: None,
+                status: want.status,
+                conclusion: want.conclusion,
+                output,
+            };
+            let run = self.github.update_check_run(repo, e.id, &update).await?;
+            info!(%repo, name = %want.name, status = want.status, conclusion = ?want.conclusion, "check run updated");
+            record_of(want, &run, e.created)
+        } else {
+            let created = existing.as_ref().map_or(0, |e| e.created);
+            if created >= MAX_RUNS_PER_NAME {
+                warn!(%repo, name = %want.name, "1,000 runs of this name on this commit: no more are created");
+                return Ok(None);
+            }
+            let create = CheckRunWrite {
+                name: Some(&want.name),
+                head_sha: Some(commit),
+                external_id: None,
+                status: want.status,
+                conclusion: want.conclusion,
+                output,
+            };
+            let run = self.github.create_check_run(repo, &create).await?;
+            info!(%repo, name = %want.name, status = want.status, conclusion = ?want.conclusion, "check run created");
+            record_of(want, &run, created.saturating_add(1))
+        };
+        Ok(Some(run))
+    }
+}
+
+/// Whether GitHub's run already shows what `want` says.
+fn shows(run: &CheckRun, want: &DesiredCheck) -> bool {
+    run.status == want.status
+        && run.conclusion.as_deref() == want.conclusion
+        && run.output.title.as_deref() == Some(want.title.as_str())
+        && run.output.summary.as_deref() == Some(want.summary.as_str())
+        && run.output.annotations_count as usize == want.annotations.len()
+}
+
+fn record_of(want: &DesiredCheck, run: &CheckRun, created: u32) -> CheckRunRecord {
+    CheckRunRecord {
+        cluster: want.cluster.clone(),
+        name: want.name.clone(),
+        id: run.id,
+        status: want.status.to_owned(),
+        conclusion: want.conclusion.map(str::to_owned),
+        digest: want.digest(),
+        created,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prtracker_api::{DriftedResource, FieldDrift};
+
+    fn drifted(objects: usize) -> DriftMonitorStatus {
+        DriftMonitorStatus {
+            phase: Some(DriftPhase::Drifted),
+            fields_watched: 3,
+            fields_drifted: 1,
+            drifted_resources: (0..objects)
+                .map(|i| DriftedResource {
+                    api_version: "apps/v1".into(),
+                    kind: "Deployment".into(),
+                    namespace: Some("shop".into()),
+                    name: format!("web-{i}"),
+                    missing: false,
+                    fields: vec![FieldDrift {
+                        path: "spec.replicas".into(),
+                        desired: Some("3".into()),
+                        live: Some("5".into()),
+                    }],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_drifted_cluster_fails_with_an_annotation_per_object_naming_the_field() {
+        let want = desired_one("prod", Some(&drifted(2)), "deploy");
+        assert_eq!(
+            (want.status, want.conclusion),
+            ("completed", Some("failure"))
+        );
+        assert_eq!(want.name, "prtracker/prod");
+        assert_eq!(want.annotations.len(), 2);
+        assert_eq!(want.annotations[0].path, "deploy");
+        assert!(want.annotations[1].message.contains("spec.replicas"));
+        assert!(want.summary.contains("`3` in the repository, `5` live"));
+    }
+
+    #[test]
+    fn at_most_fifty_annotations_go_in_one_write() {
+        let want = desired_one("prod", Some(&drifted(60)), "deploy");
+        assert_eq!(want.annotations.len(), MAX_ANNOTATIONS_PER_REQUEST);
+    }
+
+    #[test]
+    fn the_digest_changes_with_what_the_run_shows_and_only_then() {
+        let a = desired_one("prod", Some(&drifted(1)), "deploy");
+        let b = desired_one("prod", Some(&drifted(1)), "deploy");
+        let c = desired_one("prod", Some(&drifted(2)), "deploy");
+        let waiting = desired_one("prod", None, "deploy");
+        assert_eq!(a.digest(), b.digest());
+        assert_ne!(a.digest(), c.digest());
+        assert_ne!(a.digest(), waiting.digest());
+        assert_eq!((waiting.status, waiting.conclusion), ("in_progress", None));
+    }
+}
