@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use common::world::*;
 use common::{eventually, state_labels};
 use prtracker_domain::PrState;
-use prtracker_github_sim::{Faults, SimulatorHandle};
+use prtracker_github_sim::{Faults, SimulatorHandle, page::chromium};
 
 /// The surfaces each write belongs to, for counting.
 fn surface_of(method: &str, path: &str) -> Option<&'static str> {
@@ -113,6 +113,43 @@ async fn comment_says(world: &World, number: u64, needles: &[&str]) -> String {
     .await
 }
 
+/// The PR's page, as a person sees it in a browser (headless Chromium): the drifted label, the
+/// comment naming the field, the failed deployment and check of the second cluster. Its
+/// screenshot is the README's.
+async fn looks_drifted_in_a_browser(world: &World, number: u64) {
+    let url = world.sim.pr_page_url(REPO, number);
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pr-surfaces-page.png");
+    let (dom, screenshot) = tokio::task::spawn_blocking({
+        let shot = shot.clone();
+        move || {
+            (
+                chromium::dump_dom(&url),
+                chromium::screenshot(&url, &shot, 1100, 1500),
+            )
+        }
+    })
+    .await
+    .expect("Chromium ran");
+    let dom = dom.unwrap_or_else(|e| panic!("Chromium could not show the PR's page: {e}"));
+    screenshot.unwrap_or_else(|e| panic!("Chromium could not take a screenshot: {e}"));
+    let secondary_check = format!("prtracker/{}", world.secondary);
+    for seen in [
+        "state/drifted",
+        "changed by hand",
+        "spec.replicas",
+        "Failure",
+        secondary_check.as_str(),
+    ] {
+        assert!(
+            dom.contains(seen),
+            "the page does not show {seen:?}:\n{dom}"
+        );
+    }
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "a {size}-byte screenshot");
+    println!("the PR's page, drifted: {}", shot.display());
+}
+
 #[tokio::test]
 async fn deployments_check_runs_and_the_comment_follow_each_verdict_through_faults_a_handover_and_a_later_pr()
  {
@@ -196,6 +233,7 @@ async fn deployments_check_runs_and_the_comment_follow_each_verdict_through_faul
     for (surface, count) in &writes {
         assert!(*count <= 1, "{count} writes to the {surface}: {writes:?}");
     }
+    looks_drifted_in_a_browser(&world, first).await;
 
     // Undone while GitHub fails every third request with a 502 and then asks for a pause
     // (secondary limit): retried, and nothing is lost or made twice.
@@ -288,6 +326,19 @@ async fn deployments_check_runs_and_the_comment_follow_each_verdict_through_faul
         4,
         "one per PR and cluster: {deployments:#?}"
     );
+    // Through all of it, no status was posted twice in a row: each says something new.
+    for deployment in &deployments {
+        let said: Vec<(&str, &str)> = deployment
+            .statuses
+            .iter()
+            .map(|s| (s.state.as_str(), s.description.as_str()))
+            .collect();
+        assert!(
+            said.windows(2).all(|w| w[0] != w[1]),
+            "a status posted twice to the deployment in {}: {said:#?}",
+            deployment.environment
+        );
+    }
     assert_eq!(
         state_labels(&world.sim, REPO, first).len(),
         1,

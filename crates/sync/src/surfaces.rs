@@ -3,7 +3,11 @@
 //! Brought up to date after the labels and the monitors; a failure is recorded in the status and
 //! retried like a monitor's, the labels being right.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use kube::ResourceExt;
 use prtracker_api::{
@@ -30,6 +34,74 @@ pub struct Surfaces {
     pub deployments: Option<Arc<DeploymentKeeper>>,
     pub commit_statuses: Option<Arc<CommitStatusKeeper>>,
     pub check_runs: Option<Arc<CheckRunKeeper>>,
+    /// What this leader wrote last, per tracker.
+    pub written: Arc<LastWritten>,
+}
+
+/// The surfaces' records of one tracker: what was last written to GitHub.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Records {
+    pub comment: Option<PrCommentStatus>,
+    pub deployments: Vec<DeploymentRecord>,
+    pub commit_statuses: Vec<CommitStatusRecord>,
+    pub check_runs: Vec<CheckRunRecord>,
+}
+
+impl Records {
+    fn of(status: Option<&PullRequestTrackerStatus>) -> Self {
+        status.map_or_else(Self::default, |s| Self {
+            comment: s.pr_comment.clone(),
+            deployments: s.deployments.clone(),
+            commit_statuses: s.commit_statuses.clone(),
+            check_runs: s.check_runs.clone(),
+        })
+    }
+
+    fn after(mut self, kept: &Kept) -> Self {
+        if kept.comment.is_some() {
+            self.comment.clone_from(&kept.comment);
+        }
+        if let Some(new) = &kept.deployments {
+            self.deployments.clone_from(new);
+        }
+        if let Some(new) = &kept.commit_statuses {
+            self.commit_statuses.clone_from(new);
+        }
+        if let Some(new) = &kept.check_runs {
+            self.check_runs.clone_from(new);
+        }
+        self
+    }
+}
+
+/// What this leader last wrote to each tracker's surfaces, for a few minutes. The tracker's
+/// status is the lasting record, but a sync may start from a cached tracker that does not show
+/// the previous sync's status write yet (the watch lags it by a moment), and would write the same
+/// thing to GitHub again. No other replica writes while this one leads (it exits on losing the
+/// lease), so what it remembers is never older than the status.
+#[derive(Debug, Default)]
+pub struct LastWritten {
+    by_tracker: Mutex<HashMap<String, (Instant, Records)>>,
+}
+
+impl LastWritten {
+    /// How long a write is remembered: far longer than the watch lags the write.
+    const HORIZON: Duration = Duration::from_secs(300);
+
+    fn get(&self, tracker: &str) -> Option<Records> {
+        let map = self.by_tracker.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(tracker)
+            .filter(|(at, _)| at.elapsed() < Self::HORIZON)
+            .map(|(_, records)| records.clone())
+    }
+
+    fn put(&self, tracker: String, records: Records) {
+        let mut map = self.by_tracker.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 1024 {
+            map.retain(|_, (at, _)| at.elapsed() < Self::HORIZON);
+        }
+        map.insert(tracker, (Instant::now(), records));
+    }
 }
 
 /// What the surfaces' writes leave to record in the status; `None` leaves the record as it was.
@@ -87,7 +159,15 @@ impl Surfaces {
         };
         let tracker = sources.tracker;
         let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
-        let status = tracker.status.as_ref();
+        let key = tracker
+            .metadata
+            .uid
+            .clone()
+            .unwrap_or_else(|| tracker.name_any());
+        let records = self
+            .written
+            .get(&key)
+            .unwrap_or_else(|| Records::of(tracker.status.as_ref()));
         if let Some(keeper) = &self.comments
             && let Some(body) = pr_comment::body_for(
                 tracker,
@@ -97,7 +177,7 @@ impl Surfaces {
                 sources.prefix,
             )
         {
-            let recorded = status.and_then(|s| s.pr_comment.as_ref());
+            let recorded = records.comment.as_ref();
             match keeper.keep(repo, number, &body, recorded).await {
                 Ok(record) => kept.comment = Some(record),
                 Err(error) => failed("comment", error),
@@ -115,7 +195,7 @@ impl Surfaces {
                 sources.monitors,
                 keeper.environments(),
             );
-            let recorded = status.map(|s| s.deployments.as_slice()).unwrap_or_default();
+            let recorded = records.deployments.as_slice();
             let (records, error) = keeper.keep(repo, number, commit, &desired, recorded).await;
             kept.deployments = Some(records);
             if let Some(error) = error {
@@ -130,9 +210,7 @@ impl Surfaces {
                 .filter(|_| sources.pr.is_merged())
         {
             let desired = commit_statuses::desired(&tracker.spec.clusters, sources.monitors);
-            let recorded = status
-                .map(|s| s.commit_statuses.as_slice())
-                .unwrap_or_default();
+            let recorded = records.commit_statuses.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.commit_statuses = Some(records);
             if let Some(error) = error {
@@ -147,13 +225,14 @@ impl Surfaces {
                 .filter(|_| sources.pr.is_merged())
         {
             let desired = check_runs::desired(&tracker.spec.clusters, sources.monitors);
-            let recorded = status.map(|s| s.check_runs.as_slice()).unwrap_or_default();
+            let recorded = records.check_runs.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.check_runs = Some(records);
             if let Some(error) = error {
                 failed("check runs", error);
             }
         }
+        self.written.put(key, records.after(&kept));
         kept
     }
 }

@@ -121,6 +121,7 @@ pub async fn run_controllers(
         check_runs: surfaces
             .check_runs
             .then(|| Arc::new(CheckRunKeeper::new(github.clone()))),
+        written: Arc::default(),
     });
     let recorder = Recorder::new(
         client.clone(),
