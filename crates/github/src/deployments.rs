@@ -9,7 +9,7 @@ use crate::{
     endpoint::{self, Endpoint},
     error::GitHubError,
     models::{Deployment, DeploymentStatus, NewDeployment, NewDeploymentStatus},
-    octo::OctocrabGitHub,
+    octo::{OctocrabGitHub, decode_json},
     transport::{Call, JSON, status_error},
 };
 
@@ -39,6 +39,13 @@ pub trait Deployments: Send + Sync {
         id: u64,
         status: &NewDeploymentStatus<'_>,
     ) -> Result<DeploymentStatus, GitHubError>;
+
+    /// The newest status of deployment `id`, if it has one (GitHub lists newest first).
+    async fn latest_deployment_status(
+        &self,
+        repo: &Repository,
+        id: u64,
+    ) -> Result<Option<DeploymentStatus>, GitHubError>;
 }
 
 #[async_trait]
@@ -83,6 +90,35 @@ impl Deployments for OctocrabGitHub {
                 &format!("repository {repo}"),
             )
         })
+    }
+
+    #[instrument(skip(self), fields(%repo))]
+    async fn latest_deployment_status(
+        &self,
+        repo: &Repository,
+        id: u64,
+    ) -> Result<Option<DeploymentStatus>, GitHubError> {
+        let octo = self.octo_for(repo).await?;
+        let call = Call {
+            endpoint: Endpoint::ListDeploymentStatuses,
+            path: format!(
+                "{}?per_page=1",
+                endpoint::deployment_statuses_path(repo, id)
+            ),
+            body: None,
+            accept: JSON,
+        };
+        let reply = self.transport().send(&octo, &call, None).await?;
+        if !reply.status.is_success() {
+            return Err(status_error(
+                Endpoint::ListDeploymentStatuses,
+                &reply,
+                &format!("deployment {id} in {repo}"),
+            ));
+        }
+        let statuses: Vec<DeploymentStatus> =
+            decode_json(Endpoint::ListDeploymentStatuses, &reply.body)?;
+        Ok(statuses.into_iter().next())
     }
 
     #[instrument(skip(self, status), fields(%repo, state = status.state))]

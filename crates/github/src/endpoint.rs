@@ -37,6 +37,7 @@ pub enum Endpoint {
     ListDeployments,
     CreateDeployment,
     CreateDeploymentStatus,
+    ListDeploymentStatuses,
     GetCombinedStatus,
     CreateCommitStatus,
     ListCheckRunsForRef,
@@ -45,7 +46,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 26] = [
+    pub const ALL: [Endpoint; 27] = [
         Endpoint::GetPull,
         Endpoint::ListPulls,
         Endpoint::AddIssueLabels,
@@ -67,6 +68,7 @@ impl Endpoint {
         Endpoint::ListDeployments,
         Endpoint::CreateDeployment,
         Endpoint::CreateDeploymentStatus,
+        Endpoint::ListDeploymentStatuses,
         Endpoint::GetCombinedStatus,
         Endpoint::CreateCommitStatus,
         Endpoint::ListCheckRunsForRef,
@@ -103,6 +105,9 @@ impl Endpoint {
             Endpoint::CreateDeployment => "POST /repos/{owner}/{repo}/deployments",
             Endpoint::CreateDeploymentStatus => {
                 "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+            }
+            Endpoint::ListDeploymentStatuses => {
+                "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
             }
             Endpoint::GetCombinedStatus => "GET /repos/{owner}/{repo}/commits/{ref}/status",
             Endpoint::CreateCommitStatus => "POST /repos/{owner}/{repo}/statuses/{sha}",

@@ -144,9 +144,29 @@ impl DeploymentKeeper {
         {
             return Ok(record.clone());
         }
+        let record_of = |id| DeploymentRecord {
+            cluster: want.cluster.clone(),
+            environment: want.environment.clone(),
+            id,
+            state: want.state.to_owned(),
+            description: want.description.clone(),
+        };
         let id = match record {
             Some(record) => record.id,
-            None => self.find_or_create(repo, number, commit, want).await?,
+            None => match self.find_or_create(repo, number, commit, want).await? {
+                Found::Created(id) => id,
+                // The record lost: the newest status GitHub shows decides, and an equal one
+                // is not posted again (a read, where a post would be a write).
+                Found::Existing(id) => {
+                    let shown = self.github.latest_deployment_status(repo, id).await?;
+                    if shown.is_some_and(|s| {
+                        s.state == want.state && s.description.as_deref() == Some(&want.description)
+                    }) {
+                        return Ok(record_of(id));
+                    }
+                    id
+                }
+            },
         };
         self.github
             .create_deployment_status(
@@ -160,13 +180,7 @@ impl DeploymentKeeper {
             )
             .await?;
         info!(%repo, number, cluster = %want.cluster, deployment = id, state = want.state, "deployment status posted");
-        Ok(DeploymentRecord {
-            cluster: want.cluster.clone(),
-            environment: want.environment.clone(),
-            id,
-            state: want.state.to_owned(),
-            description: want.description.clone(),
-        })
+        Ok(record_of(id))
     }
 
     async fn find_or_create(
@@ -175,13 +189,13 @@ impl DeploymentKeeper {
         number: u64,
         commit: &str,
         want: &DesiredDeployment,
-    ) -> Result<u64, GitHubError> {
+    ) -> Result<Found, GitHubError> {
         let existing = self
             .github
             .list_deployments(repo, commit, &want.environment)
             .await?;
         if let Some(found) = existing.first() {
-            return Ok(found.id);
+            return Ok(Found::Existing(found.id));
         }
         let description = format!("PR #{number} in {}", want.cluster);
         let created = self
@@ -203,8 +217,14 @@ impl DeploymentKeeper {
             )
             .await?;
         info!(%repo, number, cluster = %want.cluster, deployment = created.id, "deployment created");
-        Ok(created.id)
+        Ok(Found::Created(created.id))
     }
+}
+
+/// A cluster's deployment, found by listing or made.
+enum Found {
+    Existing(u64),
+    Created(u64),
 }
 
 #[cfg(test)]
