@@ -22,9 +22,9 @@ if ! command -v "${PRTRACKER_CHROMIUM:-chromium}" >/dev/null 2>&1 &&
    ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
     echo "Chromium is missing: installing Debian's chromium for the PR page tests" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core fonts-noto-color-emoji >/dev/null
   else
-    echo "warning: Chromium is missing, so the PR page tests will fail: as root, apt-get install -y chromium fonts-dejavu-core" >&2
+    echo "warning: Chromium is missing, so the PR page tests will fail: as root, apt-get install -y chromium fonts-dejavu-core fonts-noto-color-emoji" >&2
     echo "         (or set PRTRACKER_CHROMIUM to a Chromium binary)" >&2
   fi
 fi

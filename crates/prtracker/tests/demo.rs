@@ -151,6 +151,23 @@ async fn the_kept_demo_can_be_explored_as_it_says_and_stops_on_sigterm() {
         "{listing}"
     );
 
+    // The PR's page, as printed: what a person sees on the PR, the comment and the deployments
+    // the demo turned on among it.
+    let page_url = after("page #1 ");
+    let page = common::eventually(
+        "the PR page to show the comment and the deployments",
+        std::time::Duration::from_secs(60),
+        || async {
+            let page = reqwest::get(&page_url).await.ok()?.text().await.ok()?;
+            (page.contains("state/deployed")
+                && page.contains("deployed to")
+                && page.contains("prtracker-bot</b> commented"))
+            .then_some(page)
+        },
+    )
+    .await;
+    assert!(page.contains("secondary"), "{page}");
+
     // A person removes the state label, as printed; the operator puts it back.
     let delete_url = after("curl -X DELETE ");
     let labels_line = after("curl -s -H 'Authorization: ");

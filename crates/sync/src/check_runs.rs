@@ -103,7 +103,7 @@ fn desired_one(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
         Some(DriftPhase::Drifted) => (
             "completed",
             Some("failure"),
-            changed_by_hand(cluster, status),
+            capitalised(changed_by_hand(cluster, status)),
             drift_summary(status),
             annotations(cluster, status, path),
         ),
@@ -139,6 +139,14 @@ fn desired_one(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
         summary: bounded_output(summary),
         annotations,
     }
+}
+
+/// A check's title reads as a heading.
+fn capitalised(text: String) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn with_change(sentence: &str, change: &[String]) -> String {

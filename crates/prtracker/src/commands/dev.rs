@@ -96,12 +96,16 @@ pub fn github(options: GithubOptions) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "api {}", sim.api_url())?;
         writeln!(out, "token {}", options.token)?;
+        // Each PR's page is at its html_url; this lists them all.
+        writeln!(out, "pages {}/", sim.url())?;
         out.flush()?;
         drop(out);
         eprintln!(
-            "GitHub simulator at {} (token {}); control API under {}/_sim. Ctrl-C stops it.",
+            "GitHub simulator at {} (token {}); control API under {}/_sim; each PR's page at \
+             its html_url, all listed at {}/ (open it in a browser). Ctrl-C stops it.",
             sim.api_url(),
             options.token,
+            sim.url(),
             sim.url()
         );
         wait_for_shutdown_signal().await?;

@@ -217,6 +217,9 @@ async fn play(keep: bool) -> anyhow::Result<()> {
         );
     }
     println!("github {} (token {})", sim.api_url(), sim.token());
+    for pr in [number, second] {
+        println!("page #{pr} {}", sim.pr_page_url(REPO, pr));
+    }
     if keep {
         // Listening first: a SIGTERM right after the hint must still stop everything cleanly.
         let stop = stop_signals()?;
@@ -236,7 +239,9 @@ fn print_try_it(plane: &ControlPlane, sim: &SimulatorHandle, number: u64) {
     let pulls = format!("{}/_sim/repos/{REPO}/pulls", sim.url());
     let json = "-H 'content-type: application/json'";
     println!();
-    println!("still running; in another terminal, try:");
+    println!("still running; open the PRs' pages in a browser (they follow along):");
+    println!("  {}", sim.pulls_page_url(REPO));
+    println!("in another terminal, try:");
     println!(
         "  export KUBECONFIG={}",
         primary.kubeconfig_path().display()

@@ -46,6 +46,9 @@ impl Operator {
             .arg("--resync-interval=30s")
             // A demo cannot wait out a real rollout's settle window; 3 s shows the rule.
             .arg("--settle-window=3s")
+            // What the PR shows beyond its label: the comment, a Deployment and a commit status
+            // per cluster, seen on the simulator's PR pages.
+            .args(["--pr-comment", "--github-deployments", "--commit-statuses"])
             .env("KUBECONFIG", cluster.kubeconfig_path())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
