@@ -442,6 +442,7 @@ async fn deployed_drifted_deployed(prefix: &str, with_comment: bool) {
                 r.path.contains("/comments")
                     || r.path.contains("/deployments")
                     || r.path.contains("/status")
+                    || r.path.contains("/check-runs")
             })
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect::<Vec<_>>()

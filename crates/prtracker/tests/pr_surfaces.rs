@@ -1,6 +1,6 @@
 //! What a merged PR shows on GitHub beyond its label (issue #16), end to end through the real
 //! `prtracker run` as a GitHub App, two replicas electing a leader, two clusters and the
-//! simulator: one Deployment and one check run per cluster and the one comment follow each
+//! simulator: a Deployment, a commit status and a check run per cluster and the one comment follow each
 //! verdict (live, changed by hand, live again); a GitHub 5xx or secondary limit during those writes
 //! is retried and loses nothing; the comment is edited, never posted twice, across a leader
 //! handover; a later PR that changes the same field turns the first PR's Deployments inactive.
@@ -158,7 +158,12 @@ async fn deployments_check_runs_and_the_comment_follow_each_verdict_through_faul
         Options {
             app: true,
             two_replicas: true,
-            flags: vec!["--pr-comment", "--github-deployments", "--check-runs"],
+            flags: vec![
+                "--pr-comment",
+                "--github-deployments",
+                "--check-runs",
+                "--commit-statuses",
+            ],
             ..Options::default()
         },
     )
@@ -233,6 +238,23 @@ async fn deployments_check_runs_and_the_comment_follow_each_verdict_through_faul
     for (surface, count) in &writes {
         assert!(*count <= 1, "{count} writes to the {surface}: {writes:?}");
     }
+    let (_, latest) = world
+        .sim
+        .combined_status(REPO, &first_merge)
+        .expect("statuses");
+    let mut statuses: Vec<(String, String)> =
+        latest.into_iter().map(|s| (s.context, s.state)).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("prtracker/in-cluster".to_owned(), "success".to_owned()),
+            (
+                format!("prtracker/{}", world.secondary),
+                "failure".to_owned()
+            ),
+        ]
+    );
     looks_drifted_in_a_browser(&world, first).await;
 
     // Undone while GitHub fails every third request with a 502 and then asks for a pause
