@@ -25,7 +25,7 @@ pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
     CLUSTER_NAME_PATTERN, CheckRunRecord, CommitStatusRecord, DeploymentRecord, PrCommentStatus,
     PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, SupersededBy,
-    SyncResultStatus, is_cluster_name,
+    SyncResultStatus, Target, is_cluster_name,
 };
 
 /// Every CRD of prtracker, in the order they are installed.

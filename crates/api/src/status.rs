@@ -160,6 +160,7 @@ mod tests {
                 number: 1,
                 clusters: Vec::new(),
                 manifests_path: ".".into(),
+                targets: Vec::new(),
                 settle_window: None,
                 ignore_differences: Vec::new(),
             },

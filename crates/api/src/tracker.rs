@@ -61,6 +61,9 @@ pub fn is_cluster_name(name: &str) -> bool {
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "!has(self.targets) || size(self.targets) == 0 || !has(self.clusters) || size(self.clusters) == 0"
+).message("give either targets or clusters, not both: targets name their clusters"))]
 pub struct PullRequestTrackerSpec {
     /// The GitHub repository, owner/name. Immutable: another PR is another tracker.
     #[x_kube(validation = Rule::new("self == oldSelf").message("repository is immutable"))]
@@ -91,6 +94,14 @@ pub struct PullRequestTrackerSpec {
     ).message("manifestsPath must be relative to the repository root, without '..'"))]
     pub manifests_path: String,
 
+    /// Each cluster with the path of the repository rendered for it (an overlay per environment,
+    /// `deploy/overlays/prod`). When given, it replaces `clusters` and `manifestsPath`, which
+    /// stay the shorthand for "the same path in every cluster".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["cluster".into()]))]
+    pub targets: Vec<Target>,
+
     /// How long a drift must hold before it moves the PR's label (a rollout in progress, a
     /// flapping autoscaler): a duration such as 90s or 5m, at most 1h. The operator's
     /// `--settle-window` when absent.
@@ -111,6 +122,57 @@ pub struct PullRequestTrackerSpec {
 
 fn default_manifests_path() -> String {
     ".".to_owned()
+}
+
+/// One cluster and the path of the repository rendered for it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    /// A cluster Secret's name, or `in-cluster`.
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub cluster: String,
+    /// The path, relative to the repository's root, without `..`.
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = Rule::new(
+        "!self.startsWith('/') && !self.split('/').exists(s, s == '..')"
+    ).message("a target's path must be relative to the repository root, without '..'"))]
+    pub path: String,
+}
+
+impl PullRequestTrackerSpec {
+    /// The clusters to monitor, with the path each reads: the targets, or every cluster with
+    /// `manifestsPath`.
+    pub fn targets(&self) -> Vec<Target> {
+        if !self.targets.is_empty() {
+            return self.targets.clone();
+        }
+        self.clusters
+            .iter()
+            .map(|cluster| Target {
+                cluster: cluster.clone(),
+                path: self.manifests_path.clone(),
+            })
+            .collect()
+    }
+
+    /// The clusters to monitor, in the spec's order.
+    pub fn cluster_names(&self) -> Vec<String> {
+        if self.targets.is_empty() {
+            return self.clusters.clone();
+        }
+        self.targets.iter().map(|t| t.cluster.clone()).collect()
+    }
+
+    /// The path `cluster` reads.
+    pub fn path_for(&self, cluster: &str) -> &str {
+        self.targets
+            .iter()
+            .find(|t| t.cluster == cluster)
+            .map_or(self.manifests_path.as_str(), |t| t.path.as_str())
+    }
 }
 
 /// What the operator last saw of the PR, on GitHub and in the clusters.

@@ -128,6 +128,12 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_MANIFESTS_PATH", default_value = ".")]
     pub manifests_path: String,
 
+    /// A cluster an auto-tracked PR is monitored in, with the path rendered for it, as
+    /// CLUSTER=PATH (repeatable, or comma-separated): an overlay per environment. Replaces
+    /// --default-clusters and --manifests-path.
+    #[arg(long = "target", env = "PRTRACKER_TARGETS", value_delimiter = ',')]
+    pub targets: Vec<String>,
+
     /// The check interval of the DriftMonitors the operator creates.
     #[arg(long, env = "PRTRACKER_MONITOR_INTERVAL", default_value = prtracker_api::interval::DEFAULT_INTERVAL)]
     pub monitor_interval: String,
@@ -207,6 +213,8 @@ pub struct OperatorConfig {
     pub tracker_namespace: String,
     pub default_clusters: Vec<String>,
     pub manifests_path: String,
+    /// Per cluster, the path an auto-tracked PR's monitor reads; empty for the shorthand above.
+    pub targets: Vec<prtracker_api::Target>,
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
@@ -284,6 +292,10 @@ impl RunArgs {
                 );
             }
         }
+        let targets = values::targets(&self.targets)?;
+        if !targets.is_empty() && !self.default_clusters.is_empty() {
+            bail!("--target and --default-clusters: give one (each target names its cluster)");
+        }
         prtracker_api::interval::parse_interval(&self.monitor_interval)
             .context("--monitor-interval")?;
         if self.manifests_path.starts_with('/') || self.manifests_path.split('/').any(|s| s == "..")
@@ -343,6 +355,7 @@ impl RunArgs {
             tracker_namespace,
             default_clusters: self.default_clusters.clone(),
             manifests_path: self.manifests_path.clone(),
+            targets,
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,

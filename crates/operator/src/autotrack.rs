@@ -24,6 +24,8 @@ pub struct AutoTrack {
     pub namespace: String,
     pub clusters: Vec<String>,
     pub manifests_path: String,
+    /// Per cluster, the path rendered for it; when given, `clusters` is empty.
+    pub targets: Vec<prtracker_api::Target>,
 }
 
 /// Whether two repositories are one on GitHub, where names are case-insensitive.
@@ -54,6 +56,7 @@ impl AutoTrack {
                 number,
                 clusters: self.clusters.clone(),
                 manifests_path: self.manifests_path.clone(),
+                targets: self.targets.clone(),
                 settle_window: None,
                 ignore_differences: Vec::new(),
             },

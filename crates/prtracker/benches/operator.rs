@@ -307,6 +307,7 @@ async fn create_trackers(
                     number,
                     clusters: Vec::new(),
                     manifests_path: ".".to_owned(),
+                    targets: Vec::new(),
                     settle_window: None,
                     ignore_differences: Vec::new(),
                 },

@@ -161,6 +161,7 @@ async fn create_trackers(client: &Client, namespace: &str, count: u64) {
                         number,
                         clusters: vec!["in-cluster".to_owned()],
                         manifests_path: "deploy".to_owned(),
+                        targets: Vec::new(),
                         settle_window: None,
                         ignore_differences: Vec::new(),
                     },

@@ -484,6 +484,7 @@ async fn a_repository_spelt_in_another_case_is_found_by_leader_and_follower() {
             number,
             clusters: Vec::new(),
             manifests_path: ".".into(),
+            targets: Vec::new(),
             settle_window: None,
             ignore_differences: Vec::new(),
         },

@@ -712,7 +712,12 @@ fn every_flag_of_prtracker_run_has_a_value_in_the_chart() {
     let deliberately_absent = ["--help", "--version", "--github-token"];
     let values = chart_dir().join("ci/all-options-values.yaml");
     let mut rendered = BTreeSet::new();
-    for extra in [vec![], vec!["--values", values.to_str().expect("utf-8")]] {
+    for extra in [
+        vec![],
+        vec!["--values", values.to_str().expect("utf-8")],
+        // Targets replace defaultClusters, which the all-options values set.
+        vec!["--set", "operator.targets.prod=deploy/overlays/prod"],
+    ] {
         let docs = documents(&template("prtracker-system", &extra));
         for arg in deployment_args(&docs) {
             rendered.insert(arg.split('=').next().unwrap_or_default().to_owned());

@@ -79,6 +79,30 @@ async fn bad_setups_are_refused_at_start_with_a_clear_error() {
     )
     .await;
     assert_refused(&output, "--track-repo");
+    // Targets beside default clusters, and a check run without an App.
+    let output = run_to_failure(
+        &[
+            api.clone(),
+            token.clone(),
+            secret.clone(),
+            "--target=prod=deploy/overlays/prod".into(),
+            "--default-clusters=staging".into(),
+        ],
+        &good_kubeconfig,
+    )
+    .await;
+    assert_refused(&output, "--target and --default-clusters: give one");
+    let output = run_to_failure(
+        &[
+            api.clone(),
+            token.clone(),
+            secret.clone(),
+            "--check-runs".into(),
+        ],
+        &good_kubeconfig,
+    )
+    .await;
+    assert_refused(&output, "only a GitHub App write check runs");
     std::fs::write(dir.path().join("empty"), "\n").expect("file");
     let empty = format!(
         "--webhook-secret-file={}",

@@ -231,12 +231,13 @@ impl Coordinator {
         let seen = monitors::seen(tracker, target, monitors, Timestamp::now());
         let labels = pr.label_names();
         let last_added = self.freshness.last_added(repo, number);
+        let clusters = tracker.spec.cluster_names();
         let observed = Observation {
             labels: &labels,
             facts: pr.facts(),
             merge_commit_known: commit.is_some(),
             record: record(tracker),
-            clusters: &tracker.spec.clusters,
+            clusters: &clusters,
             monitors: &seen,
             prefix: self.labels.prefix(),
             settle: self.settle_window(tracker),

@@ -48,7 +48,7 @@ pub fn desired(
             source: ManifestSource {
                 repository: tracker.spec.repository.clone(),
                 commit: target.commit.to_owned(),
-                path: tracker.spec.manifests_path.clone(),
+                path: tracker.spec.path_for(cluster).to_owned(),
                 base_branch: target.base_branch.map(str::to_owned),
             },
             interval: target.interval.to_owned(),

@@ -92,7 +92,8 @@ pub fn body_for(
     monitors: &[DriftMonitor],
     prefix: &LabelPrefix,
 ) -> Option<String> {
-    if !pr.is_merged() || tracker.spec.clusters.is_empty() {
+    let names = tracker.spec.cluster_names();
+    if !pr.is_merged() || names.is_empty() {
         return None;
     }
 
@@ -101,9 +102,7 @@ pub fn body_for(
         .label
         .clone()
         .unwrap_or_else(|| prefix.label_for(plan.target));
-    let clusters = tracker
-        .spec
-        .clusters
+    let clusters = names
         .iter()
         .map(|cluster| ClusterRow {
             cluster,

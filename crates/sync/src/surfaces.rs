@@ -191,7 +191,7 @@ impl Surfaces {
                 .filter(|_| sources.pr.is_merged())
         {
             let desired = deployments::desired(
-                &tracker.spec.clusters,
+                &tracker.spec.cluster_names(),
                 sources.monitors,
                 keeper.environments(),
             );
@@ -209,7 +209,7 @@ impl Surfaces {
                 .as_deref()
                 .filter(|_| sources.pr.is_merged())
         {
-            let desired = commit_statuses::desired(&tracker.spec.clusters, sources.monitors);
+            let desired = commit_statuses::desired(&tracker.spec.cluster_names(), sources.monitors);
             let recorded = records.commit_statuses.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.commit_statuses = Some(records);
@@ -224,7 +224,7 @@ impl Surfaces {
                 .as_deref()
                 .filter(|_| sources.pr.is_merged())
         {
-            let desired = check_runs::desired(&tracker.spec.clusters, sources.monitors);
+            let desired = check_runs::desired(&tracker.spec.cluster_names(), sources.monitors);
             let recorded = records.check_runs.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.check_runs = Some(records);
@@ -247,7 +247,7 @@ fn monitors_caught_up(tracker: &PullRequestTracker, monitors: &[DriftMonitor]) -
         .map(|s| s.drift_monitors.as_slice())
         .unwrap_or_default();
     let name = tracker.name_any();
-    tracker.spec.clusters.iter().all(|cluster| {
+    tracker.spec.cluster_names().iter().all(|cluster| {
         !known.contains(&monitor_name(&name, cluster))
             || monitors.iter().any(|m| &m.spec.cluster == cluster)
     })

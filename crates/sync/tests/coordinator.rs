@@ -97,6 +97,7 @@ impl Env {
                 number,
                 clusters: vec!["in-cluster".into()],
                 manifests_path: "deploy".into(),
+                targets: Vec::new(),
                 settle_window: None,
                 ignore_differences: Vec::new(),
             },
@@ -506,6 +507,65 @@ async fn drift_monitors_are_created_once_per_cluster_and_deleted_with_their_trac
     }
 }
 
+/// Targets: a monitor per target, each reading its own path (an overlay per environment).
+#[tokio::test]
+async fn a_tracker_with_targets_gets_a_monitor_per_target_reading_its_path() {
+    let env = env("targets").await;
+    let number = env.open_pr(&[]);
+    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let targets = [
+        ("staging", "deploy/overlays/staging"),
+        ("production", "deploy/overlays/prod"),
+    ];
+    let tracker = PullRequestTracker::new(
+        &format!("pr-{number}"),
+        PullRequestTrackerSpec {
+            repository: REPO.parse().expect("repository"),
+            number,
+            clusters: Vec::new(),
+            manifests_path: ".".into(),
+            targets: targets
+                .iter()
+                .map(|(cluster, path)| prtracker_api::Target {
+                    cluster: (*cluster).to_owned(),
+                    path: (*path).to_owned(),
+                })
+                .collect(),
+            settle_window: None,
+            ignore_differences: Vec::new(),
+        },
+    );
+    env.trackers
+        .create(&PostParams::default(), &tracker)
+        .await
+        .expect("tracker created");
+    // The first reconcile records the merge; the next makes the monitors.
+    for _ in 0..2 {
+        let tracker = env.fresh(&tracker.name_any()).await;
+        env.coordinator
+            .reconcile(&tracker, &[])
+            .await
+            .expect("reconcile");
+    }
+    let mut paths: Vec<(String, String)> = env
+        .monitors
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|m| (m.spec.cluster, m.spec.source.path))
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            ("production".to_owned(), "deploy/overlays/prod".to_owned()),
+            ("staging".to_owned(), "deploy/overlays/staging".to_owned()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn an_unmerged_pr_gets_no_drift_monitors() {
     let env = env("no-monitors").await;
@@ -557,6 +617,7 @@ async fn a_missing_pr_is_reported_in_a_condition_with_no_label_writes() {
             number: 1,
             clusters: vec![],
             manifests_path: ".".into(),
+            targets: Vec::new(),
             settle_window: None,
             ignore_differences: Vec::new(),
         },

@@ -76,6 +76,7 @@ async fn a_sync_from_a_tracker_not_showing_the_last_write_yet_writes_nothing_aga
             number,
             clusters: vec!["staging".into(), "prod".into()],
             manifests_path: "deploy".into(),
+            targets: Vec::new(),
             settle_window: None,
             ignore_differences: Vec::new(),
         },

@@ -37,6 +37,7 @@ fn tracker(name: &str, number: u64) -> PullRequestTracker {
             number,
             clusters: vec!["in-cluster".into(), "staging".into()],
             manifests_path: "deploy/app".into(),
+            targets: Vec::new(),
             settle_window: None,
             ignore_differences: Vec::new(),
         },
@@ -269,6 +270,43 @@ async fn the_apiserver_refuses_invalid_trackers_naming_the_field() {
     let mut escaping = valid.clone();
     escaping["spec"]["manifestsPath"] = json!("deploy/../../etc");
     assert_refused(&api, escaping, "spec.manifestsPath").await;
+
+    // Targets: each a cluster and its own path, held to the same rules; not beside clusters.
+    let mut targets = valid.clone();
+    targets["spec"]["clusters"] = json!([]);
+    targets["spec"]["targets"] = json!([
+        { "cluster": "staging", "path": "deploy/overlays/staging" },
+        { "cluster": "prod", "path": "deploy/overlays/prod" },
+    ]);
+    let mut both = targets.clone();
+    both["spec"]["clusters"] = json!(["staging"]);
+    assert_refused(&api, both, "give either targets or clusters").await;
+    let mut escaping = targets.clone();
+    escaping["spec"]["targets"][1]["path"] = json!("deploy/../../etc");
+    assert_refused(&api, escaping, "spec.targets[1].path").await;
+    let mut twice = targets.clone();
+    twice["spec"]["targets"][1]["cluster"] = json!("staging");
+    assert_refused(&api, twice, "spec.targets[1]").await;
+    let mut bad_cluster = targets.clone();
+    bad_cluster["spec"]["targets"][0]["cluster"] = json!("Not_A_Name");
+    assert_refused(&api, bad_cluster, "spec.targets[0].cluster").await;
+    let object: PullRequestTracker = serde_json::from_value(targets).expect("a tracker");
+    let created = api
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("a tracker with targets is taken");
+    assert_eq!(
+        created
+            .spec
+            .targets()
+            .iter()
+            .map(|t| (t.cluster.as_str(), t.path.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("staging", "deploy/overlays/staging"),
+            ("prod", "deploy/overlays/prod")
+        ]
+    );
 }
 
 #[tokio::test]

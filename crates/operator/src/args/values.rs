@@ -30,6 +30,33 @@ pub fn environments(pairs: &[String], production: &[String]) -> anyhow::Result<E
     Ok(environments)
 }
 
+/// `--target CLUSTER=PATH` pairs: each cluster once, each path relative and without `..`.
+pub fn targets(pairs: &[String]) -> anyhow::Result<Vec<prtracker_api::Target>> {
+    let mut targets: Vec<prtracker_api::Target> = Vec::new();
+    for pair in pairs {
+        let Some((cluster, path)) = pair.split_once('=') else {
+            bail!("--target {pair:?}: expected CLUSTER=PATH");
+        };
+        let (cluster, path) = (cluster.trim(), path.trim());
+        if !prtracker_api::is_cluster_name(cluster) {
+            bail!("--target {pair:?}: {cluster:?} is not a cluster name (a DNS label)");
+        }
+        if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s == "..") {
+            bail!(
+                "--target {pair:?}: the path must be relative to the repository root, without '..'"
+            );
+        }
+        if targets.iter().any(|t| t.cluster == cluster) {
+            bail!("--target {pair:?}: cluster {cluster} has a target already");
+        }
+        targets.push(prtracker_api::Target {
+            cluster: cluster.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    Ok(targets)
+}
+
 /// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     prtracker_api::interval::parse_go_duration(text.trim())
@@ -65,6 +92,37 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_pair_each_cluster_with_a_path_once() {
+        let pairs = [
+            "staging=deploy/overlays/staging",
+            " prod = deploy/overlays/prod",
+        ]
+        .map(String::from);
+        let parsed = targets(&pairs).expect("targets");
+        assert_eq!(
+            parsed
+                .iter()
+                .map(|t| (t.cluster.as_str(), t.path.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("staging", "deploy/overlays/staging"),
+                ("prod", "deploy/overlays/prod")
+            ]
+        );
+        for bad in [
+            "prod",
+            "Prod=deploy",
+            "prod=",
+            "prod=/etc",
+            "prod=deploy/../..",
+            "a=x,a=y",
+        ] {
+            let pairs: Vec<String> = bad.split(',').map(String::from).collect();
+            assert!(targets(&pairs).is_err(), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn environments_map_clusters_and_refuse_what_is_not_a_pair() {

@@ -100,6 +100,7 @@ pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
         namespace: config.tracker_namespace.clone(),
         clusters: config.default_clusters.clone(),
         manifests_path: config.manifests_path.clone(),
+        targets: config.targets.clone(),
     });
     let (triggers_tx, triggers) = mpsc::channel::<ObjectRef<PullRequestTracker>>(1024);
     tokio::spawn(routing::route_webhooks(
