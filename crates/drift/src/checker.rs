@@ -14,6 +14,8 @@ use prtracker_api::{DriftMonitor, DriftedResource, FieldDrift, IgnoreRule, Manif
 use prtracker_github::GitHubApi;
 use tracing::{debug, instrument};
 
+use crate::render::Renderer;
+
 use crate::{
     change::{self, Change, ObjectChange},
     clusters::ClusterRegistry,
@@ -71,6 +73,7 @@ pub struct DriftChecker {
     ignore: Arc<Vec<IgnoreRule>>,
     manifests: Arc<ManifestCache>,
     heads: Arc<BaseHeads>,
+    renderer: Arc<Renderer>,
 }
 
 impl DriftChecker {
@@ -83,7 +86,14 @@ impl DriftChecker {
             ignore: Arc::new(Vec::new()),
             manifests: Arc::new(ManifestCache::new(DEFAULT_CACHE_BYTES)),
             heads: Arc::new(BaseHeads::new(Duration::from_secs(60))),
+            renderer: Arc::new(Renderer::default()),
         }
+    }
+
+    /// How targets holding a kustomization are rendered.
+    pub fn with_renderer(mut self, renderer: Renderer) -> Self {
+        self.renderer = Arc::new(renderer);
+        self
     }
 
     pub fn with_options(mut self, options: CompareOptions) -> Self {
@@ -130,6 +140,7 @@ impl DriftChecker {
                 commit,
                 &source.path,
                 self.limits,
+                &self.renderer,
             )
             .await
     }

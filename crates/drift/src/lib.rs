@@ -1,6 +1,7 @@
 //! prtracker's drift detection: whether the manifests of a merged commit are what a cluster runs.
 //!
 //! - [`manifests`]: the desired objects, parsed from the manifest files read at a commit;
+//! - [`render`]: a target holding a kustomization built with kustomize first;
 //! - [`change`]: the PR's change, what its merge changed under the path, field by field;
 //! - [`clusters`]: named clusters, their clients built from kubeconfig Secrets;
 //! - [`normalize`] and [`diff`]: what is compared, and how, one rule a function;
@@ -17,6 +18,7 @@ mod error;
 pub mod managed;
 pub mod manifests;
 pub mod normalize;
+pub mod render;
 mod sources;
 pub mod status;
 
@@ -25,4 +27,5 @@ pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
 pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER};
 pub use error::{ClusterError, DriftError, ManifestError};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
+pub use render::Renderer;
 pub use status::{CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status};

@@ -43,6 +43,9 @@ pub enum ManifestError {
     },
     #[error("no manifests (.yaml, .yml or .json) under {path}")]
     Empty { path: String },
+    /// The target could not be rendered (kustomize's own message, or why it was not run).
+    #[error("rendering {path}: {reason}")]
+    Render { path: String, reason: String },
 }
 
 fn location(line: &Option<usize>, column: &Option<usize>) -> String {

@@ -15,6 +15,7 @@ use prtracker_github::{GitHubApi, GitHubError};
 use crate::{
     error::{DriftError, ManifestError},
     manifests::{DesiredObject, ParseLimits, parse_manifests},
+    render::Renderer,
 };
 
 /// The objects at a commit, or why they cannot be had there (for good: it is the same commit).
@@ -89,6 +90,7 @@ impl ManifestCache {
         commit: &str,
         path: &str,
         limits: ParseLimits,
+        renderer: &Renderer,
     ) -> Result<ObjectsAt, DriftError> {
         let key = (repo.to_string(), commit.to_owned(), path.to_owned());
         if let Some(objects) = self.get(&key) {
@@ -99,8 +101,17 @@ impl ManifestCache {
             Err(GitHubError::NotFound { .. }) => Vec::new(),
             Err(error) => return Err(error.into()),
         };
-        let bytes = files.iter().map(|f| f.content.len()).sum::<usize>() + 256;
-        let objects: ObjectsAt = Arc::new(parse_manifests(&files, limits));
+        // A kustomization is built; its output is what is parsed and kept.
+        let objects: ObjectsAt = match renderer.render(github, repo, commit, path, files).await? {
+            Ok(files) => {
+                let bytes = files.iter().map(|f| f.content.len()).sum::<usize>() + 256;
+                let objects = Arc::new(parse_manifests(&files, limits));
+                self.put(key, objects.clone(), bytes);
+                return Ok(objects);
+            }
+            Err(error) => Arc::new(Err(error)),
+        };
+        let bytes = 256;
         self.put(key, objects.clone(), bytes);
         Ok(objects)
     }

@@ -1,0 +1,290 @@
+//! A target rendered as a CD tool would before it is compared (issue #15): a directory holding a
+//! kustomization is built with kustomize; anything else is read as it is. The bases it refers to
+//! are read from the same commit; remote bases are refused before anything runs, so rendering
+//! never reaches the network. The tool runs in a scratch directory removed afterwards, with a
+//! time limit and a limit on what it may print.
+
+mod references;
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use prtracker_domain::Repository;
+use prtracker_github::{GitHubApi, GitHubError, RepoFile};
+use tokio::io::AsyncReadExt;
+
+pub use references::{KUSTOMIZATION_FILES, ReferenceError, is_under, join, referenced_paths};
+
+use crate::{error::DriftError, manifests::ManifestError};
+
+/// The most directories one render may read besides the target's own.
+const MAX_DIRECTORIES: usize = 64;
+
+/// How kustomize is run: its own binary (`kustomize build DIR`) or kubectl's (`kubectl
+/// kustomize DIR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kustomize {
+    Binary(PathBuf),
+    Kubectl(PathBuf),
+}
+
+/// Renders targets; without kustomize, a kustomization is an error that says what to install.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    kustomize: Option<Kustomize>,
+    timeout: Duration,
+    max_output: usize,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self {
+            kustomize: None,
+            timeout: Duration::from_secs(60),
+            max_output: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Renderer {
+    /// Kustomize as named: a path or a name looked up on `PATH`; a name ending in `kubectl`
+    /// runs `kubectl kustomize`.
+    pub fn with_kustomize(mut self, command: &Path) -> Self {
+        let is_kubectl = command
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("kubectl"));
+        self.kustomize = Some(if is_kubectl {
+            Kustomize::Kubectl(command.to_owned())
+        } else {
+            Kustomize::Binary(command.to_owned())
+        });
+        self
+    }
+
+    pub fn with_limits(mut self, timeout: Duration, max_output: usize) -> Self {
+        self.timeout = timeout;
+        self.max_output = max_output;
+        self
+    }
+
+    /// The files to parse for `path` at `commit`: `files` (read under `path`) as they are, or,
+    /// where `path` holds a kustomization, kustomize's output as one file.
+    pub async fn render(
+        &self,
+        github: &dyn GitHubApi,
+        repo: &Repository,
+        commit: &str,
+        path: &str,
+        files: Vec<RepoFile>,
+    ) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
+        let path = join(".", path).unwrap_or_else(|| path.to_owned());
+        let Some(kustomization) = kustomization_in(&files, &path) else {
+            return Ok(Ok(files));
+        };
+        let Some(kustomize) = &self.kustomize else {
+            return Ok(Err(ManifestError::Render {
+                path: path.clone(),
+                reason: format!(
+                    "{kustomization} needs kustomize, which this operator was not given (--kustomize: a kustomize or kubectl binary)"
+                ),
+            }));
+        };
+        let files = match gather(github, repo, commit, &path, files).await? {
+            Ok(files) => files,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(self.build(kustomize, &path, &files).await)
+    }
+
+    /// Writes `files` into a scratch directory and builds `path` there.
+    async fn build(
+        &self,
+        kustomize: &Kustomize,
+        path: &str,
+        files: &[RepoFile],
+    ) -> Result<Vec<RepoFile>, ManifestError> {
+        let failed = |reason: String| ManifestError::Render {
+            path: path.to_owned(),
+            reason,
+        };
+        let scratch =
+            tempfile::tempdir().map_err(|e| failed(format!("a scratch directory: {e}")))?;
+        for file in files {
+            // Names from GitHub were checked for `..`, `/` and NUL when read; join keeps them in.
+            let Some(relative) = join(".", &file.path) else {
+                return Err(failed(format!("{} leads out of the repository", file.path)));
+            };
+            let target = scratch.path().join(&relative);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
+            }
+            std::fs::write(&target, &file.content).map_err(|e| failed(e.to_string()))?;
+        }
+        let dir = scratch.path().join(path);
+        let mut command = match kustomize {
+            Kustomize::Binary(binary) => {
+                let mut c = tokio::process::Command::new(binary);
+                c.arg("build");
+                c
+            }
+            Kustomize::Kubectl(kubectl) => {
+                let mut c = tokio::process::Command::new(kubectl);
+                c.arg("kustomize");
+                c
+            }
+        };
+        // Nothing from the operator's environment: no credentials, no proxies, no plugins.
+        command
+            .arg(&dir)
+            .env_clear()
+            .env("HOME", scratch.path())
+            .current_dir(scratch.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| failed(format!("cannot run {kustomize:?}: {e}")))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(failed("kustomize's output could not be read".to_owned()));
+        };
+        let limit = self.max_output;
+        // Its messages are read aside, so a tool that prints without end is stopped at the
+        // output limit rather than waited for.
+        let errors = tokio::spawn(async move {
+            let mut err = Vec::new();
+            let _ = stderr.take(64 * 1024).read_to_end(&mut err).await;
+            err
+        });
+        let run = async {
+            let mut out = Vec::new();
+            stdout
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            if out.len() > limit {
+                return Err(failed(format!(
+                    "kustomize printed more than {limit} bytes: stopped"
+                )));
+            }
+            let status = child.wait().await.map_err(|e| failed(e.to_string()))?;
+            if !status.success() {
+                let err = errors.await.unwrap_or_default();
+                let message = String::from_utf8_lossy(&err);
+                let message = message
+                    .trim()
+                    .replace(&format!("{}/", scratch.path().display()), "");
+                return Err(failed(format!("kustomize failed: {message}")));
+            }
+            Ok(out)
+        };
+        let out = match tokio::time::timeout(self.timeout, run).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(failed(format!(
+                    "kustomize ran longer than {:?}: stopped",
+                    self.timeout
+                )));
+            }
+        };
+        Ok(vec![RepoFile {
+            // Named as YAML, which it is, so it is parsed as the manifests are.
+            path: format!("{path} (kustomize build).yaml"),
+            sha: String::new(),
+            content: out,
+        }])
+    }
+}
+
+/// The kustomization file at `path` itself, if there is one.
+fn kustomization_in(files: &[RepoFile], path: &str) -> Option<String> {
+    KUSTOMIZATION_FILES.iter().find_map(|name| {
+        let wanted = join(path, name)?;
+        files.iter().any(|f| f.path == wanted).then_some(wanted)
+    })
+}
+
+/// `files` and every directory outside `path` their kustomizations refer to, read from the
+/// same commit, until nothing new is referred to.
+async fn gather(
+    github: &dyn GitHubApi,
+    repo: &Repository,
+    commit: &str,
+    path: &str,
+    mut files: Vec<RepoFile>,
+) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
+    let mut read: BTreeSet<String> = BTreeSet::from([path.to_owned()]);
+    let mut parsed: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let mut wanted = BTreeSet::new();
+        for file in &files {
+            let (dir, name) = file
+                .path
+                .rsplit_once('/')
+                .unwrap_or((".", file.path.as_str()));
+            if !KUSTOMIZATION_FILES.contains(&name) || !parsed.insert(file.path.clone()) {
+                continue;
+            }
+            let references = match referenced_paths(&file.content, dir) {
+                Ok(references) => references,
+                Err(error) => return Ok(Err(reference_error(path, &file.path, error))),
+            };
+            for reference in references {
+                if !read.iter().any(|r| is_under(&reference, r)) {
+                    wanted.insert(reference);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Ok(files));
+        }
+        for dir in wanted {
+            if read.len() >= MAX_DIRECTORIES {
+                return Ok(Err(ManifestError::Render {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "the kustomizations refer to more than {MAX_DIRECTORIES} directories"
+                    ),
+                }));
+            }
+            match github.read_files(repo, &dir, commit).await {
+                Ok(more) => files.extend(more),
+                Err(GitHubError::NotFound { .. }) => {
+                    return Ok(Err(ManifestError::Render {
+                        path: path.to_owned(),
+                        reason: format!(
+                            "{dir}, which a kustomization refers to, is not in the repository at this commit"
+                        ),
+                    }));
+                }
+                Err(error) => return Err(error.into()),
+            }
+            read.insert(dir);
+        }
+    }
+}
+
+fn reference_error(path: &str, file: &str, error: ReferenceError) -> ManifestError {
+    let reason = match error {
+        ReferenceError::Remote { entry } => format!(
+            "{file} refers to {entry}, a remote base: rendering never fetches from the network; vendor it in the repository"
+        ),
+        ReferenceError::Escapes { entry } => {
+            format!("{file} refers to {entry}, which leads out of the repository")
+        }
+        ReferenceError::Unsupported { field } => {
+            format!("{file} uses {field}, which would run or fetch something: not supported")
+        }
+        ReferenceError::Parse { reason } => format!("{file} does not parse: {reason}"),
+    };
+    ManifestError::Render {
+        path: path.to_owned(),
+        reason,
+    }
+}

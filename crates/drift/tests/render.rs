@@ -1,0 +1,302 @@
+//! Targets rendered with kustomize (the control plane's `kubectl kustomize`), from files the GitHub
+//! simulator holds at a commit: a base and two overlays render per overlay, the base read from
+//! the same commit; the output is the objects `kubectl kustomize` gives on the same tree checked
+//! out by hand; a remote base, an escaping path and a broken kustomization are errors naming the
+//! cause, with nothing run; a render past its time or output limit is stopped.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use prtracker_drift::{ManifestError, ParseLimits, Renderer, parse_manifests};
+use prtracker_github::{GitHubApi, GitHubAuth, GitHubConfig, OctocrabGitHub, RepoFile};
+use prtracker_github_sim::{Simulator, SimulatorHandle};
+use prtracker_testenv::shared;
+
+const REPO: &str = "octo-org/gitops";
+const COMMIT: &str = "1c0ffee1c0ffee1c0ffee1c0ffee1c0ffee1c0f0";
+
+const BASE_KUSTOMIZATION: &str = "resources:\n  - deployment.yaml\n  - config.yaml\n";
+const BASE_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/shop:1.0
+";
+const BASE_CONFIG: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: base
+";
+
+fn overlay(namespace: &str, replicas: u32) -> String {
+    format!(
+        "namespace: {namespace}
+resources:
+  - ../../base
+patches:
+  - path: replicas.yaml
+configMapGenerator:
+  - name: extra
+    literals: [env={namespace}]
+---REPLICAS---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  replicas: {replicas}
+"
+    )
+}
+
+fn tree() -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (
+            "deploy/base/kustomization.yaml".into(),
+            BASE_KUSTOMIZATION.into(),
+        ),
+        ("deploy/base/deployment.yaml".into(), BASE_DEPLOYMENT.into()),
+        ("deploy/base/config.yaml".into(), BASE_CONFIG.into()),
+    ];
+    for (env, replicas) in [("staging", 2), ("prod", 3)] {
+        let text = overlay(env, replicas);
+        let (kustomization, patch) = text.split_once("---REPLICAS---\n").expect("two parts");
+        files.push((
+            format!("deploy/overlays/{env}/kustomization.yaml"),
+            kustomization.into(),
+        ));
+        files.push((format!("deploy/overlays/{env}/replicas.yaml"), patch.into()));
+    }
+    files
+}
+
+fn kubectl() -> std::path::PathBuf {
+    shared().binaries().kubectl()
+}
+
+async fn github(sim: &SimulatorHandle) -> Arc<OctocrabGitHub> {
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    Arc::new(OctocrabGitHub::new(config).expect("client"))
+}
+
+async fn rendered(
+    renderer: &Renderer,
+    github: &OctocrabGitHub,
+    path: &str,
+) -> Result<Vec<RepoFile>, ManifestError> {
+    let repo = REPO.parse().expect("repository");
+    let files = github
+        .read_files(&repo, path, COMMIT)
+        .await
+        .expect("files read");
+    renderer
+        .render(github, &repo, COMMIT, path, files)
+        .await
+        .expect("no GitHub error")
+}
+
+/// (kind, namespace, name) and the whole object, sorted.
+fn objects(files: &[RepoFile]) -> Vec<(String, String)> {
+    let mut objects: Vec<(String, String)> = parse_manifests(files, ParseLimits::default())
+        .expect("parses")
+        .into_iter()
+        .map(|o| {
+            (
+                o.display_name(),
+                serde_json::to_string(&o.body).expect("json"),
+            )
+        })
+        .collect();
+    objects.sort();
+    objects
+}
+
+#[tokio::test]
+async fn overlays_render_with_their_base_as_kubectl_kustomize_renders_them_by_hand() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(REPO, COMMIT, tree()).expect("files");
+    let github = github(&sim).await;
+    let renderer = Renderer::default().with_kustomize(&kubectl());
+
+    // The same tree checked out by hand.
+    let checkout = tempfile::tempdir().expect("dir");
+    for (path, content) in tree() {
+        let target = checkout.path().join(&path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+        std::fs::write(target, content).expect("file");
+    }
+    for (env, replicas) in [("staging", 2), ("prod", 3)] {
+        let path = format!("deploy/overlays/{env}");
+        let ours = rendered(&renderer, &github, &path).await.expect("rendered");
+        let by_hand = std::process::Command::new(kubectl())
+            .arg("kustomize")
+            .arg(checkout.path().join(&path))
+            .output()
+            .expect("kubectl kustomize runs");
+        assert!(by_hand.status.success(), "{by_hand:?}");
+        let by_hand = [RepoFile {
+            path: "by-hand.yaml".into(),
+            sha: String::new(),
+            content: by_hand.stdout,
+        }];
+        assert_eq!(objects(&ours), objects(&by_hand), "{env}");
+        let shown: Vec<String> = objects(&ours).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        let deployment = parse_manifests(&ours, ParseLimits::default())
+            .expect("parses")
+            .into_iter()
+            .find(|o| o.kind == "Deployment")
+            .expect("the deployment");
+        assert_eq!(deployment.namespace.as_deref(), Some(env));
+        assert_eq!(deployment.body["spec"]["replicas"], replicas);
+    }
+
+    // A plain directory is read as it is: nothing is run.
+    let plain = rendered(&renderer, &github, "deploy/base/deployment.yaml")
+        .await
+        .expect("read");
+    assert_eq!(plain.len(), 1);
+}
+
+async fn render_error(files: Vec<(String, Vec<u8>)>, path: &str, renderer: &Renderer) -> String {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(REPO, COMMIT, files).expect("files");
+    let github = github(&sim).await;
+    let error = rendered(renderer, &github, path)
+        .await
+        .expect_err("a render error");
+    let ManifestError::Render { path: at, .. } = &error else {
+        panic!("not a render error: {error:?}");
+    };
+    assert_eq!(at, path);
+    error.to_string()
+}
+
+#[tokio::test]
+async fn remote_bases_escapes_and_broken_kustomizations_are_errors_naming_the_cause() {
+    let renderer = Renderer::default().with_kustomize(&kubectl());
+    let file = |path: &str, text: &str| (path.to_owned(), text.as_bytes().to_vec());
+
+    let remote = render_error(
+        vec![file(
+            "deploy/kustomization.yaml",
+            "resources:\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v3.3.1\n",
+        )],
+        "deploy",
+        &renderer,
+    )
+    .await;
+    assert!(
+        remote.contains("a remote base") && remote.contains("vendor it"),
+        "{remote}"
+    );
+
+    let escaping = render_error(
+        vec![file(
+            "deploy/kustomization.yaml",
+            "resources: [../../../etc]\n",
+        )],
+        "deploy",
+        &renderer,
+    )
+    .await;
+    assert!(
+        escaping.contains("leads out of the repository"),
+        "{escaping}"
+    );
+
+    let missing = render_error(
+        vec![file("deploy/kustomization.yaml", "resources: [../base]\n")],
+        "deploy",
+        &renderer,
+    )
+    .await;
+    assert!(
+        missing.contains("base, which a kustomization refers to"),
+        "{missing}"
+    );
+
+    let broken = render_error(
+        vec![file(
+            "deploy/kustomization.yaml",
+            "resources: [nothere.yaml]\n",
+        )],
+        "deploy",
+        &renderer,
+    )
+    .await;
+    assert!(
+        broken.contains("kustomize failed") && broken.contains("nothere.yaml"),
+        "{broken}"
+    );
+    assert!(
+        !broken.contains("/tmp/"),
+        "the scratch directory leaks into {broken}"
+    );
+
+    let without = render_error(
+        vec![file("deploy/kustomization.yaml", "resources: []\n")],
+        "deploy",
+        &Renderer::default(),
+    )
+    .await;
+    assert!(without.contains("--kustomize"), "{without}");
+}
+
+#[tokio::test]
+async fn a_render_past_its_time_or_output_limit_is_stopped() {
+    let dir = tempfile::tempdir().expect("dir");
+    // A stand-in kustomize: one that never ends, one that prints without end.
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        std::process::Command::new("chmod")
+            .args(["+x"])
+            .arg(&path)
+            .status()
+            .expect("chmod");
+        path
+    };
+    let slow = script("slow-kustomize", "exec sleep 600");
+    let loud = script("loud-kustomize", "exec yes 'a: b'");
+    let files = vec![(
+        "deploy/kustomization.yaml".to_owned(),
+        b"resources: []\n".to_vec(),
+    )];
+
+    let started = std::time::Instant::now();
+    let stopped = render_error(
+        files.clone(),
+        "deploy",
+        &Renderer::default()
+            .with_kustomize(Path::new(&slow))
+            .with_limits(Duration::from_secs(2), 1024 * 1024),
+    )
+    .await;
+    assert!(stopped.contains("ran longer than"), "{stopped}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let flooded = render_error(
+        files,
+        "deploy",
+        &Renderer::default()
+            .with_kustomize(Path::new(&loud))
+            .with_limits(Duration::from_secs(60), 1024 * 1024),
+    )
+    .await;
+    assert!(flooded.contains("more than 1048576 bytes"), "{flooded}");
+}
