@@ -149,6 +149,11 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_IGNORE_DIFFERENCES_FILE")]
     pub ignore_differences_file: Option<PathBuf>,
 
+    /// The kustomize (or kubectl) binary that builds targets holding a kustomization; default:
+    /// `kustomize`, else `kubectl`, on PATH.
+    #[arg(long, env = "PRTRACKER_KUSTOMIZE")]
+    pub kustomize: Option<PathBuf>,
+
     /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
     /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
     #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
@@ -215,6 +220,8 @@ pub struct OperatorConfig {
     pub manifests_path: String,
     /// Per cluster, the path an auto-tracked PR's monitor reads; empty for the shorthand above.
     pub targets: Vec<prtracker_api::Target>,
+    /// What builds kustomizations, if anything was found.
+    pub kustomize: Option<PathBuf>,
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
@@ -356,6 +363,7 @@ impl RunArgs {
             default_clusters: self.default_clusters.clone(),
             manifests_path: self.manifests_path.clone(),
             targets,
+            kustomize: self.kustomize.clone().or_else(values::kustomize_on_path),
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,

@@ -588,6 +588,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--deployment-environment=in-cluster=production".to_owned(),
         "--production-environment=production".to_owned(),
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),
+        "--kustomize=/opt/tools/kustomize".to_owned(),
         format!("--cluster-secrets-namespace={secrets_ns}"),
         "--leader-elect".to_owned(),
         format!("--lease-namespace={lease_ns}"),

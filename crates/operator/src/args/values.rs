@@ -57,6 +57,16 @@ pub fn targets(pairs: &[String]) -> anyhow::Result<Vec<prtracker_api::Target>> {
     Ok(targets)
 }
 
+/// `kustomize`, else `kubectl`, as found on `PATH`.
+pub fn kustomize_on_path() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["kustomize", "kubectl"].iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
 /// A Go-style duration (`90s`, `5m`, `1h30m`), as the CRD's intervals are written.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     prtracker_api::interval::parse_go_duration(text.trim())

@@ -15,7 +15,7 @@ use kube::{
 };
 use prtracker_api::{DriftMonitor, PullRequestTracker};
 use prtracker_domain::Repository;
-use prtracker_drift::{ClusterRegistry, DriftChecker};
+use prtracker_drift::{ClusterRegistry, DriftChecker, Renderer};
 use prtracker_github::OctocrabGitHub;
 use prtracker_sync::{
     ChangeFeed, CheckRunKeeper, CommitStatusKeeper, Coordinator, DeploymentKeeper,
@@ -147,6 +147,10 @@ pub async fn run_controllers(
             ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
         )
         .with_ignore_rules(config.ignore_differences.clone())
+        .with_renderer(match &config.kustomize {
+            Some(kustomize) => Renderer::default().with_kustomize(kustomize),
+            None => Renderer::default(),
+        })
         // A base branch's head is asked at most once per resync per repository and branch.
         .with_head_max_age(config.resync_interval),
     );

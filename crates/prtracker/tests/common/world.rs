@@ -131,6 +131,9 @@ pub struct Options {
     pub flags: Vec<&'static str>,
     /// Two replicas electing a leader through a Lease, instead of one.
     pub two_replicas: bool,
+    /// Targets, a kustomize overlay per cluster (`deploy/overlays/primary` for in-cluster,
+    /// `deploy/overlays/secondary`), built with the control plane's kubectl, instead of one path.
+    pub overlays: bool,
 }
 
 /// One running `prtracker run`.
@@ -245,14 +248,24 @@ impl World {
             format!("--namespace={namespace}"),
             format!("--cluster-secrets-namespace={OPERATOR_NAMESPACE}"),
             format!("--track-repo={REPO}"),
-            format!("--default-clusters=in-cluster,{secondary}"),
-            "--manifests-path=deploy".to_owned(),
             "--resync-interval=10s".to_owned(),
             "--monitor-interval=30s".to_owned(),
             format!("--settle-window={}", options.settle.unwrap_or("0s")),
         ]
         .into_iter()
         .chain(credentials)
+        .chain(if options.overlays {
+            vec![
+                "--target=in-cluster=deploy/overlays/primary".to_owned(),
+                format!("--target={secondary}=deploy/overlays/secondary"),
+                format!("--kustomize={}", shared().binaries().kubectl().display()),
+            ]
+        } else {
+            vec![
+                format!("--default-clusters=in-cluster,{secondary}"),
+                "--manifests-path=deploy".to_owned(),
+            ]
+        })
         .chain(options.flags.iter().map(|f| (*f).to_owned()))
         .collect();
         if let Some(rules) = &options.ignore_file {
@@ -347,10 +360,17 @@ impl World {
 
     /// A PR whose head holds `app`, merged: its number and merge commit.
     pub async fn merged_pr(&self, title: &str, app: &App) -> (u64, String) {
+        self.merged_pr_with(title, app.files()).await
+    }
+
+    /// A PR whose head holds `files`, merged: its number and merge commit.
+    pub async fn merged_pr_with(
+        &self,
+        title: &str,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> (u64, String) {
         let head = self.next_sha(1);
-        self.sim
-            .set_files(REPO, &head, app.files())
-            .expect("head files");
+        self.sim.set_files(REPO, &head, files).expect("head files");
         let number = self
             .sim
             .create_pull(

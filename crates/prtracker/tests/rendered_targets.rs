@@ -1,0 +1,164 @@
+//! A real GitOps layout end to end through the real `prtracker run` (issue #15): a kustomize base
+//! and an overlay per cluster, auto-tracked with `--target CLUSTER=PATH`. Merged and applied per
+//! cluster (as a CD tool builds and applies each overlay), both targets are live and the PR is
+//! `state/deployed`; a hand edit in one cluster drifts that target only.
+
+mod common;
+
+use std::time::Duration;
+
+use common::eventually;
+use common::world::*;
+use prtracker_api::DriftPhase;
+use prtracker_domain::PrState;
+use prtracker_testenv::shared;
+
+/// The base, and an overlay per cluster setting the namespace and the replicas.
+fn layout(namespace: &str) -> Vec<(String, Vec<u8>)> {
+    let base = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/shop:4.0
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: \"4\"
+";
+    let mut files = vec![
+        (
+            "deploy/base/kustomization.yaml".to_owned(),
+            b"resources: [app.yaml]\n".to_vec(),
+        ),
+        ("deploy/base/app.yaml".to_owned(), base.as_bytes().to_vec()),
+    ];
+    for (overlay, replicas) in [("primary", 3), ("secondary", 2)] {
+        files.push((
+            format!("deploy/overlays/{overlay}/kustomization.yaml"),
+            format!(
+                "namespace: {namespace}\nresources: [../../base]\npatches:\n  - path: replicas.yaml\n"
+            )
+            .into_bytes(),
+        ));
+        files.push((
+            format!("deploy/overlays/{overlay}/replicas.yaml"),
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  replicas: {replicas}\n"
+            )
+            .into_bytes(),
+        ));
+    }
+    files
+}
+
+/// What a CD tool applies to `cluster`: its overlay, built with kubectl kustomize.
+fn build(files: &[(String, Vec<u8>)], overlay: &str) -> String {
+    let checkout = tempfile::tempdir().expect("dir");
+    for (path, content) in files {
+        let target = checkout.path().join(path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+        std::fs::write(target, content).expect("file");
+    }
+    let output = std::process::Command::new(shared().binaries().kubectl())
+        .arg("kustomize")
+        .arg(checkout.path().join("deploy/overlays").join(overlay))
+        .output()
+        .expect("kubectl kustomize runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_kustomize_overlay_per_cluster_is_rendered_deployed_and_drifts_per_target() {
+    let world = World::start(
+        "overlays",
+        Options {
+            overlays: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let files = layout(&world.app_namespace);
+    let (number, _) = world
+        .merged_pr_with("Shop 4.0, per overlay", files.clone())
+        .await;
+    for cluster in CLUSTERS {
+        apply(cluster, &build(&files, cluster), "cd");
+    }
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Deployed).await;
+
+    // Each target's monitor read its own overlay, rendered (the replicas differ per cluster,
+    // and both hold: InSync).
+    let monitors = world.monitors_of(number).await;
+    let mut paths: Vec<(String, String)> = monitors
+        .iter()
+        .map(|m| (m.spec.cluster.clone(), m.spec.source.path.clone()))
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            (
+                "in-cluster".to_owned(),
+                "deploy/overlays/primary".to_owned()
+            ),
+            (
+                world.secondary.clone(),
+                "deploy/overlays/secondary".to_owned()
+            ),
+        ]
+    );
+    for monitor in &monitors {
+        let status = monitor.status.clone().unwrap_or_default();
+        assert_eq!(
+            status.phase,
+            Some(DriftPhase::InSync),
+            "{}",
+            monitor.spec.cluster
+        );
+        // The overlay's namespace is on every object: what was compared is kustomize's output.
+        let deployment = format!("Deployment {}/shop: added", world.app_namespace);
+        assert!(
+            status.change.iter().any(|c| c.starts_with(&deployment)),
+            "the rendered change: {:?}",
+            status.change
+        );
+    }
+
+    // A hand edit in the second cluster: that target drifts, the first stays live.
+    scale("secondary", &world.app_namespace, 7, "kubectl-edit");
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Drifted).await;
+    let phases = eventually("the phases per target", Duration::from_secs(30), || async {
+        let mut phases: Vec<(String, Option<DriftPhase>)> = world
+            .monitors_of(number)
+            .await
+            .into_iter()
+            .map(|m| (m.spec.cluster, m.status.and_then(|s| s.phase)))
+            .collect();
+        phases.sort_by(|a, b| a.0.cmp(&b.0));
+        (phases.len() == 2).then_some(phases)
+    })
+    .await;
+    assert_eq!(
+        phases,
+        [
+            ("in-cluster".to_owned(), Some(DriftPhase::InSync)),
+            (world.secondary.clone(), Some(DriftPhase::Drifted)),
+        ]
+    );
+}
