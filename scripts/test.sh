@@ -49,6 +49,8 @@ fi
 
 # The shipped binary leaves the demo and the dev tools out; the tests run the development build
 # (`--features prtracker/dev`), and clippy checks both.
+# One build, run once: incremental state would only take disk (tens of GB over many runs).
+export CARGO_INCREMENTAL=0
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --features prtracker/dev -- -D warnings

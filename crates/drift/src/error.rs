@@ -98,6 +98,9 @@ pub enum DriftError {
     },
     #[error("the DriftMonitor has no {0}")]
     MissingField(&'static str),
+    /// Rendering could not run here (no scratch space, the tool did not start): retried.
+    #[error("rendering {path}: {reason}")]
+    Render { path: String, reason: String },
 }
 
 impl DriftError {
@@ -113,6 +116,7 @@ impl DriftError {
             Self::UnknownKind { .. } => "UnknownKind",
             Self::Kube { .. } => "ClusterError",
             Self::MissingField(_) => "InvalidMonitor",
+            Self::Render { .. } => "RenderFailed",
         }
     }
 }

@@ -81,7 +81,12 @@ impl Renderer {
         path: &str,
         files: Vec<RepoFile>,
     ) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
-        let path = join(".", path).unwrap_or_else(|| path.to_owned());
+        let Some(path) = join(".", path) else {
+            return Ok(Err(ManifestError::Render {
+                path: path.to_owned(),
+                reason: "the path leads out of the repository".to_owned(),
+            }));
+        };
         let Some(kustomization) = kustomization_in(&files, &path) else {
             return Ok(Ok(files));
         };
@@ -97,32 +102,41 @@ impl Renderer {
             Ok(files) => files,
             Err(error) => return Ok(Err(error)),
         };
-        Ok(self.build(kustomize, &path, &files).await)
+        self.build(kustomize, &path, &files).await
     }
 
-    /// Writes `files` into a scratch directory and builds `path` there.
+    /// Writes `files` into a scratch directory and builds `path` there. What the input decides
+    /// (kustomize's refusal, the limits) is a `ManifestError`, final for the commit; what the
+    /// machine does (no scratch space, the tool not starting) is a `DriftError`, retried.
     async fn build(
         &self,
         kustomize: &Kustomize,
         path: &str,
         files: &[RepoFile],
-    ) -> Result<Vec<RepoFile>, ManifestError> {
+    ) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
         let failed = |reason: String| ManifestError::Render {
             path: path.to_owned(),
             reason,
         };
+        let machine = |reason: String| DriftError::Render {
+            path: path.to_owned(),
+            reason,
+        };
         let scratch =
-            tempfile::tempdir().map_err(|e| failed(format!("a scratch directory: {e}")))?;
+            tempfile::tempdir().map_err(|e| machine(format!("a scratch directory: {e}")))?;
         for file in files {
             // Names from GitHub were checked for `..`, `/` and NUL when read; join keeps them in.
             let Some(relative) = join(".", &file.path) else {
-                return Err(failed(format!("{} leads out of the repository", file.path)));
+                return Ok(Err(failed(format!(
+                    "{} leads out of the repository",
+                    file.path
+                ))));
             };
             let target = scratch.path().join(&relative);
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
+                std::fs::create_dir_all(parent).map_err(|e| machine(e.to_string()))?;
             }
-            std::fs::write(&target, &file.content).map_err(|e| failed(e.to_string()))?;
+            std::fs::write(&target, &file.content).map_err(|e| machine(e.to_string()))?;
         }
         let dir = scratch.path().join(path);
         let mut command = match kustomize {
@@ -149,17 +163,25 @@ impl Renderer {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .map_err(|e| failed(format!("cannot run {kustomize:?}: {e}")))?;
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(failed("kustomize's output could not be read".to_owned()));
+            .map_err(|e| machine(format!("cannot run {kustomize:?}: {e}")))?;
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(machine("kustomize's output could not be read".to_owned()));
         };
         let limit = self.max_output;
         // Its messages are read aside, so a tool that prints without end is stopped at the
         // output limit rather than waited for.
+        // Read to the end (a closed pipe would kill a tool that warns a lot), kept to 1 KiB.
         let errors = tokio::spawn(async move {
-            let mut err = Vec::new();
-            let _ = stderr.take(64 * 1024).read_to_end(&mut err).await;
-            err
+            let mut kept = Vec::new();
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                let room = 1024usize.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            kept
         });
         let run = async {
             let mut out = Vec::new();
@@ -185,20 +207,21 @@ impl Renderer {
             Ok(out)
         };
         let out = match tokio::time::timeout(self.timeout, run).await {
-            Ok(result) => result?,
+            Ok(Ok(out)) => out,
+            Ok(Err(error)) => return Ok(Err(error)),
             Err(_) => {
-                return Err(failed(format!(
+                return Ok(Err(failed(format!(
                     "kustomize ran longer than {:?}: stopped",
                     self.timeout
-                )));
+                ))));
             }
         };
-        Ok(vec![RepoFile {
+        Ok(Ok(vec![RepoFile {
             // Named as YAML, which it is, so it is parsed as the manifests are.
             path: format!("{path} (kustomize build).yaml"),
             sha: String::new(),
             content: out,
-        }])
+        }]))
     }
 }
 
@@ -236,6 +259,17 @@ async fn gather(
                 Err(error) => return Ok(Err(reference_error(path, &file.path, error))),
             };
             for reference in references {
+                // A kustomization that takes in a directory holding the target would take in
+                // the target itself (kustomize calls it a cycle) and read half the repository.
+                if is_under(path, &reference) {
+                    return Ok(Err(ManifestError::Render {
+                        path: path.to_owned(),
+                        reason: format!(
+                            "{} refers to {reference}, which holds the target itself",
+                            file.path
+                        ),
+                    }));
+                }
                 if !read.iter().any(|r| is_under(&reference, r)) {
                     wanted.insert(reference);
                 }
@@ -273,7 +307,7 @@ async fn gather(
 fn reference_error(path: &str, file: &str, error: ReferenceError) -> ManifestError {
     let reason = match error {
         ReferenceError::Remote { entry } => format!(
-            "{file} refers to {entry}, a remote base: rendering never fetches from the network; vendor it in the repository"
+            "{file} refers to {entry}, which is no plain file of the repository (a URL or a remote base): rendering never fetches from the network; vendor it in the repository"
         ),
         ReferenceError::Escapes { entry } => {
             format!("{file} refers to {entry}, which leads out of the repository")

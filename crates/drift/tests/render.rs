@@ -219,6 +219,28 @@ async fn remote_bases_escapes_and_broken_kustomizations_are_errors_naming_the_ca
         "{escaping}"
     );
 
+    let cycle = render_error(
+        vec![file("deploy/prod/kustomization.yaml", "resources: [..]\n")],
+        "deploy/prod",
+        &renderer,
+    )
+    .await;
+    assert!(cycle.contains("holds the target itself"), "{cycle}");
+
+    let fetching = render_error(
+        vec![file(
+            "deploy/kustomization.yaml",
+            "configMapGenerator: [{name: x, files: ['k=http://169.254.169.254/latest/meta-data']}]\n",
+        )],
+        "deploy",
+        &renderer,
+    )
+    .await;
+    assert!(
+        fetching.contains("never fetches from the network"),
+        "{fetching}"
+    );
+
     let missing = render_error(
         vec![file("deploy/kustomization.yaml", "resources: [../base]\n")],
         "deploy",

@@ -19,7 +19,13 @@ use prtracker_github::{
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::surfaces::{bounded_description, changed_by_hand, monitor_status};
+use crate::{
+    comment::code,
+    surfaces::{bounded_description, changed_by_hand, monitor_status},
+};
+
+/// GitHub takes an annotation's title of at most this many characters.
+const MAX_ANNOTATION_TITLE: usize = 255;
 
 /// GitHub's limit on the runs of one check suite; prtracker never creates more of one name.
 pub const MAX_RUNS_PER_NAME: u32 = 1_000;
@@ -167,16 +173,16 @@ fn drift_summary(status: Option<&DriftMonitorStatus>) -> String {
         status.fields_drifted, status.fields_watched
     );
     for r in &status.drifted_resources {
-        out.push_str(&format!("\n- `{}`", object(r)));
+        out.push_str(&format!("\n- `{}`", code(&object(r))));
         if r.missing {
             out.push_str(": missing");
         }
         for f in &r.fields {
             out.push_str(&format!(
                 "\n  - `{}`: `{}` in the repository, `{}` live",
-                f.path,
-                f.desired.as_deref().unwrap_or("(none)"),
-                f.live.as_deref().unwrap_or("(none)")
+                code(&f.path),
+                code(f.desired.as_deref().unwrap_or("(none)")),
+                code(f.live.as_deref().unwrap_or("(none)"))
             ));
         }
     }
@@ -206,7 +212,10 @@ fn annotations(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
                 start_line: 1,
                 end_line: 1,
                 annotation_level: "failure",
-                title: format!("{} changed by hand in {cluster}", object(r)),
+                title: bounded(
+                    format!("{} changed by hand in {cluster}", object(r)),
+                    MAX_ANNOTATION_TITLE,
+                ),
                 message: if r.missing {
                     "The object is missing from the cluster.".to_owned()
                 } else {
@@ -218,10 +227,15 @@ fn annotations(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
 }
 
 fn bounded_output(text: String) -> String {
-    if text.chars().count() <= MAX_CHECK_OUTPUT_CHARS {
+    bounded(text, MAX_CHECK_OUTPUT_CHARS)
+}
+
+/// `text` cut on a character to at most `max` characters, marked where cut.
+fn bounded(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
         return text;
     }
-    let mut cut: String = text.chars().take(MAX_CHECK_OUTPUT_CHARS - 1).collect();
+    let mut cut: String = text.chars().take(max - 1).collect();
     cut.push('…');
     cut
 }
@@ -407,6 +421,23 @@ mod tests {
         assert_eq!(want.annotations[0].path, "deploy");
         assert!(want.annotations[1].message.contains("spec.replicas"));
         assert!(want.summary.contains("`3` in the repository, `5` live"));
+    }
+
+    #[test]
+    fn an_annotation_title_fits_githubs_255_characters_and_values_cannot_break_the_markdown() {
+        let mut status = drifted(1);
+        status.drifted_resources[0].name = "n".repeat(253);
+        status.drifted_resources[0].fields[0].live = Some("`5`\n# heading".into());
+        let want = desired_one("prod", Some(&status), "deploy");
+        assert_eq!(
+            want.annotations[0].title.chars().count(),
+            MAX_ANNOTATION_TITLE
+        );
+        assert!(
+            want.summary.contains("`'5' # heading` live"),
+            "{}",
+            want.summary
+        );
     }
 
     #[test]

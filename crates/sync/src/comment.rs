@@ -194,7 +194,8 @@ fn cell(text: &str) -> String {
 }
 
 /// Text safe inside inline code: backticks would end it, newlines break the list.
-fn code(text: &str) -> String {
+/// Text safe inside a markdown code span: no backtick ends it early, no line break breaks it.
+pub(crate) fn code(text: &str) -> String {
     text.replace('`', "'").replace(['\n', '\r'], " ")
 }
 

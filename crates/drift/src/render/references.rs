@@ -32,16 +32,25 @@ pub fn referenced_paths(kustomization: &[u8], dir: &str) -> Result<Vec<String>, 
         serde_yaml_ng::from_slice(kustomization).map_err(|e| ReferenceError::Parse {
             reason: e.to_string(),
         })?;
-    for field in [
-        "helmCharts",
-        "helmChartInflationGenerator",
-        "generators",
-        "transformers",
-        "validators",
-    ] {
-        if doc.get(field).is_some_and(|v| !v.is_null()) {
-            return Err(ReferenceError::Unsupported {
-                field: field.to_owned(),
+    if let Some(map) = doc.as_mapping() {
+        for key in map.keys() {
+            let key = key.as_str().unwrap_or("(a key that is not text)");
+            if !KNOWN_FIELDS.contains(&key) {
+                return Err(ReferenceError::Unsupported {
+                    field: key.to_owned(),
+                });
+            }
+        }
+    }
+    for file in file_fields(&doc) {
+        if is_remote(file) {
+            return Err(ReferenceError::Remote {
+                entry: file.to_owned(),
+            });
+        }
+        if join(dir, file).is_none() {
+            return Err(ReferenceError::Escapes {
+                entry: file.to_owned(),
             });
         }
     }
@@ -65,13 +74,101 @@ pub fn referenced_paths(kustomization: &[u8], dir: &str) -> Result<Vec<String>, 
     Ok(paths)
 }
 
-/// Whether kustomize would fetch `entry` over the network: a URL, a git address, or a host path.
+/// The top-level fields of a kustomization that only hold data or plain relative paths. Others
+/// (`helmCharts`, `generators`, `transformers`, `validators`, plugins, fields of a newer
+/// kustomize) are refused: they may run or fetch something.
+const KNOWN_FIELDS: [&str; 29] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "crds",
+    "configurations",
+    "openapi",
+    "replacements",
+    "vars",
+    "sortOptions",
+    "buildMetadata",
+    "nameReference",
+    "namespaceReference",
+];
+
+/// Every value of the kustomization that names a file: patch and replacement paths, CRD and
+/// configuration files, the OpenAPI schema, generators' files and env files.
+fn file_fields(doc: &Value) -> Vec<&str> {
+    fn strings(v: Option<&Value>) -> Vec<&str> {
+        v.and_then(Value::as_sequence)
+            .map(|s| s.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+    let mut files = Vec::new();
+    for field in ["patches", "patchesJson6902", "replacements"] {
+        for item in doc
+            .get(field)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            files.extend(item.get("path").and_then(Value::as_str));
+        }
+    }
+    // An entry with a line break is an inline patch, not a file.
+    files.extend(
+        strings(doc.get("patchesStrategicMerge"))
+            .into_iter()
+            .filter(|p| !p.contains('\n')),
+    );
+    files.extend(strings(doc.get("crds")));
+    files.extend(strings(doc.get("configurations")));
+    files.extend(
+        doc.get("openapi")
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str),
+    );
+    for field in ["configMapGenerator", "secretGenerator"] {
+        for item in doc
+            .get(field)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            // A `files` entry may be `key=path`.
+            files.extend(
+                strings(item.get("files"))
+                    .into_iter()
+                    .map(|f| f.split_once('=').map_or(f, |(_, path)| path)),
+            );
+            files.extend(strings(item.get("envs")));
+            files.extend(item.get("env").and_then(Value::as_str));
+        }
+    }
+    files
+}
+
+/// Whether kustomize would fetch `entry` over the network, or it is not a plain relative path:
+/// a URL, a git address (`git@`, `gh:`, `github.com:`), a query, a backslash; or a host path.
 fn is_remote(entry: &str) -> bool {
     let entry = entry.trim();
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("git::")
-        || entry.contains("?ref=")
+    entry.contains(':')
+        || entry.contains('@')
+        || entry.contains('?')
+        || entry.contains('\\')
         || entry.split('/').next().is_some_and(|first| {
             first.contains('.')
                 && first != "."
@@ -174,6 +271,61 @@ mod tests {
         assert_eq!(
             referenced_paths(b"resources: [app.v2.yaml]", "deploy").expect("paths"),
             ["deploy/app.v2.yaml"]
+        );
+    }
+
+    #[test]
+    fn every_file_a_kustomization_names_is_a_plain_relative_path() {
+        for (text, entry) in [
+            (
+                "configMapGenerator: [{name: x, files: ['k=http://169.254.169.254/latest/meta-data']}]",
+                "http://169.254.169.254/latest/meta-data",
+            ),
+            (
+                "patches: [{path: 'https://example.com/p.yaml'}]",
+                "https://example.com/p.yaml",
+            ),
+            (
+                "openapi: {path: 'https://example.com/schema.json'}",
+                "https://example.com/schema.json",
+            ),
+            (
+                "crds: ['https://example.com/crd.yaml']",
+                "https://example.com/crd.yaml",
+            ),
+            (
+                "secretGenerator: [{name: s, envs: ['http://x/env']}]",
+                "http://x/env",
+            ),
+            ("resources: ['gh:org/repo//deploy']", "gh:org/repo//deploy"),
+            ("resources: ['GitHub.com:org/repo']", "GitHub.com:org/repo"),
+            ("resources: ['GIT@host:org/repo']", "GIT@host:org/repo"),
+        ] {
+            assert_eq!(
+                referenced_paths(text.as_bytes(), "deploy"),
+                Err(ReferenceError::Remote {
+                    entry: entry.to_owned()
+                }),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            referenced_paths(b"patchesStrategicMerge: [../../../x.yaml]", "deploy"),
+            Err(ReferenceError::Escapes {
+                entry: "../../../x.yaml".to_owned()
+            })
+        );
+        // Inline patches and plain files pass.
+        let fine = b"patchesStrategicMerge:\n  - |\n    kind: Deployment\n    metadata: {name: a}\n  - p.yaml\nconfigMapGenerator: [{name: c, files: [k=conf/a.txt], envs: [a.env]}]\n";
+        assert_eq!(
+            referenced_paths(fine, "deploy").expect("fine"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            referenced_paths(b"plugins: {}", "deploy"),
+            Err(ReferenceError::Unsupported {
+                field: "plugins".to_owned()
+            })
         );
     }
 
