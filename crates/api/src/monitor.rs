@@ -112,6 +112,14 @@ pub struct ManifestSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub base_branch: Option<String>,
+    /// Where `path` is a Helm chart, the values files it is rendered with, in order, relative to
+    /// the repository root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), inner(length(min = 1, max = 1024)))]
+    #[x_kube(validation = Rule::new(
+        "self.all(v, !v.startsWith('/') && !v.split('/').exists(s, s == '..'))"
+    ).message("values files must be relative to the repository root, without '..'"))]
+    pub values: Vec<String>,
 }
 
 /// The verdict of the last check.

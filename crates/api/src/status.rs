@@ -196,6 +196,7 @@ mod tests {
                     commit: "a".repeat(40),
                     path: ".".into(),
                     base_branch: None,
+                    values: Vec::new(),
                 },
                 interval: "5m".into(),
                 ignore_differences: Vec::new(),

@@ -140,6 +140,14 @@ pub struct Target {
         "!self.startsWith('/') && !self.split('/').exists(s, s == '..')"
     ).message("a target's path must be relative to the repository root, without '..'"))]
     pub path: String,
+    /// Where the path is a Helm chart, the values files it is rendered with for this cluster,
+    /// in order, relative to the repository root (`deploy/values/prod.yaml`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), inner(length(min = 1, max = 1024)))]
+    #[x_kube(validation = Rule::new(
+        "self.all(v, !v.startsWith('/') && !v.split('/').exists(s, s == '..'))"
+    ).message("values files must be relative to the repository root, without '..'"))]
+    pub values: Vec<String>,
 }
 
 impl PullRequestTrackerSpec {
@@ -154,6 +162,7 @@ impl PullRequestTrackerSpec {
             .map(|cluster| Target {
                 cluster: cluster.clone(),
                 path: self.manifests_path.clone(),
+                values: Vec::new(),
             })
             .collect()
     }
@@ -164,6 +173,15 @@ impl PullRequestTrackerSpec {
             return self.clusters.clone();
         }
         self.targets.iter().map(|t| t.cluster.clone()).collect()
+    }
+
+    /// The values files `cluster`'s chart is rendered with (none for the shorthand).
+    pub fn values_for(&self, cluster: &str) -> Vec<String> {
+        self.targets
+            .iter()
+            .find(|t| t.cluster == cluster)
+            .map(|t| t.values.clone())
+            .unwrap_or_default()
     }
 
     /// The path `cluster` reads.

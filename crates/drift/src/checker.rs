@@ -136,9 +136,8 @@ impl DriftChecker {
         self.manifests
             .objects_at(
                 self.github.as_ref(),
-                &source.repository,
+                source,
                 commit,
-                &source.path,
                 self.limits,
                 &self.renderer,
             )

@@ -4,6 +4,7 @@
 //! never reaches the network. The tool runs in a scratch directory removed afterwards, with a
 //! time limit and a limit on what it may print.
 
+mod chart;
 mod references;
 
 use std::{
@@ -32,10 +33,31 @@ pub enum Kustomize {
     Kubectl(PathBuf),
 }
 
-/// Renders targets; without kustomize, a kustomization is an error that says what to install.
+/// What one render runs.
+enum Tool<'a> {
+    Kustomize(&'a Kustomize),
+    /// `helm template` of a chart, with its values files (repository paths) in order.
+    Helm {
+        binary: &'a Path,
+        values: &'a [String],
+    },
+}
+
+impl Tool<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Tool::Kustomize(_) => "kustomize",
+            Tool::Helm { .. } => "helm",
+        }
+    }
+}
+
+/// Renders targets; without the tool a target needs, its check is an error that says what to
+/// install.
 #[derive(Debug, Clone)]
 pub struct Renderer {
     kustomize: Option<Kustomize>,
+    helm: Option<PathBuf>,
     timeout: Duration,
     max_output: usize,
 }
@@ -44,6 +66,7 @@ impl Default for Renderer {
     fn default() -> Self {
         Self {
             kustomize: None,
+            helm: None,
             timeout: Duration::from_secs(60),
             max_output: 64 * 1024 * 1024,
         }
@@ -65,6 +88,12 @@ impl Renderer {
         self
     }
 
+    /// The helm binary that renders charts (`helm template`).
+    pub fn with_helm(mut self, helm: &Path) -> Self {
+        self.helm = Some(helm.to_owned());
+        self
+    }
+
     pub fn with_limits(mut self, timeout: Duration, max_output: usize) -> Self {
         self.timeout = timeout;
         self.max_output = max_output;
@@ -72,13 +101,14 @@ impl Renderer {
     }
 
     /// The files to parse for `path` at `commit`: `files` (read under `path`) as they are, or,
-    /// where `path` holds a kustomization, kustomize's output as one file.
+    /// where `path` is a Helm chart or holds a kustomization, the tool's output as one file.
     pub async fn render(
         &self,
         github: &dyn GitHubApi,
         repo: &Repository,
         commit: &str,
         path: &str,
+        values: &[String],
         files: Vec<RepoFile>,
     ) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
         let Some(path) = join(".", path) else {
@@ -87,6 +117,36 @@ impl Renderer {
                 reason: "the path leads out of the repository".to_owned(),
             }));
         };
+        let chart = join(&path, "Chart.yaml").unwrap_or_default();
+        if let Some(chart) = files.iter().find(|f| f.path == chart) {
+            let Some(helm) = &self.helm else {
+                return Ok(Err(ManifestError::Render {
+                    path: path.clone(),
+                    reason: format!(
+                        "{} is a Helm chart, which needs helm, which this operator was not given (--helm)",
+                        chart.path
+                    ),
+                }));
+            };
+            if let Err(reason) = chart::dependencies_vendored(&chart.content, &path, &files) {
+                return Ok(Err(ManifestError::Render { path, reason }));
+            }
+            let files = match chart::with_values(github, repo, commit, &path, values, files).await?
+            {
+                Ok(files) => files,
+                Err(error) => return Ok(Err(error)),
+            };
+            return self
+                .build(
+                    Tool::Helm {
+                        binary: helm,
+                        values,
+                    },
+                    &path,
+                    &files,
+                )
+                .await;
+        }
         let Some(kustomization) = kustomization_in(&files, &path) else {
             return Ok(Ok(files));
         };
@@ -102,7 +162,7 @@ impl Renderer {
             Ok(files) => files,
             Err(error) => return Ok(Err(error)),
         };
-        self.build(kustomize, &path, &files).await
+        self.build(Tool::Kustomize(kustomize), &path, &files).await
     }
 
     /// Writes `files` into a scratch directory and builds `path` there. What the input decides
@@ -110,7 +170,7 @@ impl Renderer {
     /// machine does (no scratch space, the tool not starting) is a `DriftError`, retried.
     async fn build(
         &self,
-        kustomize: &Kustomize,
+        tool: Tool<'_>,
         path: &str,
         files: &[RepoFile],
     ) -> Result<Result<Vec<RepoFile>, ManifestError>, DriftError> {
@@ -139,23 +199,35 @@ impl Renderer {
             std::fs::write(&target, &file.content).map_err(|e| machine(e.to_string()))?;
         }
         let dir = scratch.path().join(path);
-        let mut command = match kustomize {
-            Kustomize::Binary(binary) => {
+        let mut command = match &tool {
+            Tool::Kustomize(Kustomize::Binary(binary)) => {
                 let mut c = tokio::process::Command::new(binary);
-                c.arg("build");
+                c.arg("build").arg(&dir);
                 c
             }
-            Kustomize::Kubectl(kubectl) => {
+            Tool::Kustomize(Kustomize::Kubectl(kubectl)) => {
                 let mut c = tokio::process::Command::new(kubectl);
-                c.arg("kustomize");
+                c.arg("kustomize").arg(&dir);
+                c
+            }
+            Tool::Helm { binary, values } => {
+                let mut c = tokio::process::Command::new(binary);
+                c.args(["template", "prtracker"]).arg(&dir);
+                for value in values.iter().filter_map(|v| join(".", v)) {
+                    c.arg("--values").arg(scratch.path().join(value));
+                }
                 c
             }
         };
-        // Nothing from the operator's environment: no credentials, no proxies, no plugins.
+        let name = tool.name();
+        // Nothing from the operator's environment: no credentials, no proxies, no plugins; helm's
+        // homes in the scratch directory.
         command
-            .arg(&dir)
             .env_clear()
             .env("HOME", scratch.path())
+            .env("HELM_CACHE_HOME", scratch.path().join(".helm/cache"))
+            .env("HELM_CONFIG_HOME", scratch.path().join(".helm/config"))
+            .env("HELM_DATA_HOME", scratch.path().join(".helm/data"))
             .current_dir(scratch.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -163,9 +235,9 @@ impl Renderer {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .map_err(|e| machine(format!("cannot run {kustomize:?}: {e}")))?;
+            .map_err(|e| machine(format!("cannot run {name}: {e}")))?;
         let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(machine("kustomize's output could not be read".to_owned()));
+            return Err(machine(format!("{name}'s output could not be read")));
         };
         let limit = self.max_output;
         // Its messages are read aside, so a tool that prints without end is stopped at the
@@ -192,7 +264,7 @@ impl Renderer {
                 .map_err(|e| failed(e.to_string()))?;
             if out.len() > limit {
                 return Err(failed(format!(
-                    "kustomize printed more than {limit} bytes: stopped"
+                    "{name} printed more than {limit} bytes: stopped"
                 )));
             }
             let status = child.wait().await.map_err(|e| failed(e.to_string()))?;
@@ -202,7 +274,7 @@ impl Renderer {
                 let message = message
                     .trim()
                     .replace(&format!("{}/", scratch.path().display()), "");
-                return Err(failed(format!("kustomize failed: {message}")));
+                return Err(failed(format!("{name} failed: {message}")));
             }
             Ok(out)
         };
@@ -211,14 +283,14 @@ impl Renderer {
             Ok(Err(error)) => return Ok(Err(error)),
             Err(_) => {
                 return Ok(Err(failed(format!(
-                    "kustomize ran longer than {:?}: stopped",
+                    "{name} ran longer than {:?}: stopped",
                     self.timeout
                 ))));
             }
         };
         Ok(Ok(vec![RepoFile {
             // Named as YAML, which it is, so it is parsed as the manifests are.
-            path: format!("{path} (kustomize build).yaml"),
+            path: format!("{path} ({name} output).yaml"),
             sha: String::new(),
             content: out,
         }]))

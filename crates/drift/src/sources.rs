@@ -9,6 +9,7 @@ use std::{
 };
 
 use lru::LruCache;
+use prtracker_api::ManifestSource;
 use prtracker_domain::Repository;
 use prtracker_github::{GitHubApi, GitHubError};
 
@@ -29,8 +30,8 @@ struct Cached {
     bytes: usize,
 }
 
-/// Where manifests were read: repository, commit, path.
-type Place = (String, String, String);
+/// Where manifests were read: repository, commit, path, and a chart's values files.
+type Place = (String, String, String, Vec<String>);
 
 /// Manifests by place, and the bytes they hold.
 struct Entries {
@@ -81,18 +82,24 @@ impl ManifestCache {
         (entries.cached.len(), entries.bytes)
     }
 
-    /// The objects under `path` at `commit`: from the cache, or read from GitHub and kept. A path
+    /// The objects under `source`'s path (rendered with its values) at `commit`, which may be
+    /// another commit than the source's: from the cache, or read from GitHub and kept. A path
     /// absent at the commit holds no objects (a PR may add or remove the whole directory).
     pub async fn objects_at(
         &self,
         github: &dyn GitHubApi,
-        repo: &Repository,
+        source: &ManifestSource,
         commit: &str,
-        path: &str,
         limits: ParseLimits,
         renderer: &Renderer,
     ) -> Result<ObjectsAt, DriftError> {
-        let key = (repo.to_string(), commit.to_owned(), path.to_owned());
+        let (repo, path, values) = (&source.repository, source.path.as_str(), &source.values);
+        let key = (
+            repo.to_string(),
+            commit.to_owned(),
+            path.to_owned(),
+            values.to_vec(),
+        );
         if let Some(objects) = self.get(&key) {
             return Ok(objects);
         }
@@ -102,7 +109,10 @@ impl ManifestCache {
             Err(error) => return Err(error.into()),
         };
         // A kustomization is built; its output is what is parsed and kept.
-        let objects: ObjectsAt = match renderer.render(github, repo, commit, path, files).await? {
+        let rendered = renderer
+            .render(github, repo, commit, path, values, files)
+            .await?;
+        let objects: ObjectsAt = match rendered {
             Ok(files) => {
                 let bytes = files.iter().map(|f| f.content.len()).sum::<usize>() + 256;
                 let objects = Arc::new(parse_manifests(&files, limits));

@@ -230,6 +230,7 @@ mod tests {
                     commit: "a".repeat(40),
                     path: "deploy".into(),
                     base_branch: None,
+                    values: Vec::new(),
                 },
                 interval: "5m".into(),
                 ignore_differences: Vec::new(),

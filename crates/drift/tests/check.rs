@@ -100,6 +100,7 @@ async fn monitor(api: &Api<DriftMonitor>, cluster: &str) -> DriftMonitor {
                 commit: COMMIT.into(),
                 path: "deploy".into(),
                 base_branch: None,
+                values: Vec::new(),
             },
             interval: "1m".into(),
             ignore_differences: Vec::new(),

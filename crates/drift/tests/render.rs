@@ -1,8 +1,9 @@
-//! Targets rendered with kustomize (the control plane's `kubectl kustomize`), from files the GitHub
-//! simulator holds at a commit: a base and two overlays render per overlay, the base read from
-//! the same commit; the output is the objects `kubectl kustomize` gives on the same tree checked
-//! out by hand; a remote base, an escaping path and a broken kustomization are errors naming the
-//! cause, with nothing run; a render past its time or output limit is stopped.
+//! Targets rendered with kustomize (the control plane's `kubectl kustomize`) and Helm (its `helm`),
+//! from files the GitHub simulator holds at a commit: a base and two overlays render per overlay,
+//! the base read from the same commit; a chart renders with each target's values files; the
+//! output is the objects the tool gives on the same tree checked out by hand; a remote base, an
+//! escaping path, a broken kustomization and an unvendored chart dependency are errors naming
+//! the cause, with nothing fetched; a render past its time or output limit is stopped.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -96,13 +97,22 @@ async fn rendered(
     github: &OctocrabGitHub,
     path: &str,
 ) -> Result<Vec<RepoFile>, ManifestError> {
+    rendered_with(renderer, github, path, &[]).await
+}
+
+async fn rendered_with(
+    renderer: &Renderer,
+    github: &OctocrabGitHub,
+    path: &str,
+    values: &[String],
+) -> Result<Vec<RepoFile>, ManifestError> {
     let repo = REPO.parse().expect("repository");
     let files = github
         .read_files(&repo, path, COMMIT)
         .await
         .expect("files read");
     renderer
-        .render(github, &repo, COMMIT, path, files)
+        .render(github, &repo, COMMIT, path, values, files)
         .await
         .expect("no GitHub error")
 }
@@ -321,4 +331,133 @@ async fn a_render_past_its_time_or_output_limit_is_stopped() {
     )
     .await;
     assert!(flooded.contains("more than 1048576 bytes"), "{flooded}");
+}
+
+fn helm() -> std::path::PathBuf {
+    shared().binaries().helm().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn chart_tree() -> Vec<(String, Vec<u8>)> {
+    let file = |path: &str, text: &str| (path.to_owned(), text.as_bytes().to_vec());
+    vec![
+        file(
+            "deploy/chart/Chart.yaml",
+            "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+        ),
+        file("deploy/chart/values.yaml", "replicas: 1\nmode: base\n"),
+        file(
+            "deploy/chart/templates/app.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-shop
+  namespace: shop
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/shop:1.0
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+  namespace: shop
+data:
+  mode: {{ .Values.mode | quote }}
+",
+        ),
+        file("deploy/values/prod.yaml", "replicas: 3\nmode: prod\n"),
+    ]
+}
+
+#[tokio::test]
+async fn a_chart_renders_with_its_targets_values_as_helm_template_renders_it_by_hand() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(REPO, COMMIT, chart_tree()).expect("files");
+    let github = github(&sim).await;
+    let renderer = Renderer::default().with_helm(&helm());
+    let values = ["deploy/values/prod.yaml".to_owned()];
+    let ours = rendered_with(&renderer, &github, "deploy/chart", &values)
+        .await
+        .expect("rendered");
+
+    let checkout = tempfile::tempdir().expect("dir");
+    for (path, content) in chart_tree() {
+        let target = checkout.path().join(&path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+        std::fs::write(target, content).expect("file");
+    }
+    let by_hand = std::process::Command::new(helm())
+        .args(["template", "prtracker"])
+        .arg(checkout.path().join("deploy/chart"))
+        .arg("--values")
+        .arg(checkout.path().join("deploy/values/prod.yaml"))
+        .env("HOME", checkout.path())
+        .output()
+        .expect("helm template runs");
+    assert!(by_hand.status.success(), "{by_hand:?}");
+    let by_hand = [RepoFile {
+        path: "by-hand.yaml".into(),
+        sha: String::new(),
+        content: by_hand.stdout,
+    }];
+    assert_eq!(objects(&ours), objects(&by_hand));
+    let deployment = parse_manifests(&ours, ParseLimits::default())
+        .expect("parses")
+        .into_iter()
+        .find(|o| o.kind == "Deployment")
+        .expect("the deployment");
+    assert_eq!(deployment.body["spec"]["replicas"], 3);
+
+    // Without the values file, the chart's own values.
+    let plain = rendered(&renderer, &github, "deploy/chart")
+        .await
+        .expect("rendered");
+    let deployment = parse_manifests(&plain, ParseLimits::default())
+        .expect("parses")
+        .into_iter()
+        .find(|o| o.kind == "Deployment")
+        .expect("the deployment");
+    assert_eq!(deployment.body["spec"]["replicas"], 1);
+}
+
+#[tokio::test]
+async fn an_unvendored_dependency_or_a_missing_values_file_is_an_error_naming_it() {
+    let renderer = Renderer::default().with_helm(&helm());
+    let mut tree = chart_tree();
+    tree[0].1 = b"apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 17.0.0\n    repository: https://charts.bitnami.com/bitnami\n".to_vec();
+    let unvendored = render_error(tree, "deploy/chart", &renderer).await;
+    assert!(
+        unvendored.contains("\"redis\"") && unvendored.contains("not vendored"),
+        "{unvendored}"
+    );
+
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(REPO, COMMIT, chart_tree()).expect("files");
+    let github = github(&sim).await;
+    let missing = rendered_with(
+        &renderer,
+        &github,
+        "deploy/chart",
+        &["deploy/values/nothere.yaml".to_owned()],
+    )
+    .await
+    .expect_err("a missing values file");
+    assert!(
+        missing
+            .to_string()
+            .contains("deploy/values/nothere.yaml is not in the repository"),
+        "{missing}"
+    );
+    let without = render_error(chart_tree(), "deploy/chart", &Renderer::default()).await;
+    assert!(without.contains("--helm"), "{without}");
 }

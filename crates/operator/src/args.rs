@@ -154,6 +154,11 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_KUSTOMIZE")]
     pub kustomize: Option<PathBuf>,
 
+    /// The helm binary that renders targets that are charts (`helm template`); default: `helm`
+    /// on PATH.
+    #[arg(long, env = "PRTRACKER_HELM")]
+    pub helm: Option<PathBuf>,
+
     /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
     /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
     #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
@@ -220,8 +225,9 @@ pub struct OperatorConfig {
     pub manifests_path: String,
     /// Per cluster, the path an auto-tracked PR's monitor reads; empty for the shorthand above.
     pub targets: Vec<prtracker_api::Target>,
-    /// What builds kustomizations, if anything was found.
+    /// What builds kustomizations and renders charts, if anything was found.
     pub kustomize: Option<PathBuf>,
+    pub helm: Option<PathBuf>,
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
@@ -364,6 +370,7 @@ impl RunArgs {
             manifests_path: self.manifests_path.clone(),
             targets,
             kustomize: self.kustomize.clone().or_else(values::kustomize_on_path),
+            helm: self.helm.clone().or_else(|| values::on_path(&["helm"])),
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,

@@ -589,6 +589,7 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--production-environment=production".to_owned(),
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),
         "--kustomize=/opt/tools/kustomize".to_owned(),
+        "--helm=/opt/tools/helm".to_owned(),
         format!("--cluster-secrets-namespace={secrets_ns}"),
         "--leader-elect".to_owned(),
         format!("--lease-namespace={lease_ns}"),

@@ -1,7 +1,8 @@
-//! A real GitOps layout end to end through the real `prtracker run` (issue #15): a kustomize base
-//! and an overlay per cluster, auto-tracked with `--target CLUSTER=PATH`. Merged and applied per
-//! cluster (as a CD tool builds and applies each overlay), both targets are live and the PR is
-//! `state/deployed`; a hand edit in one cluster drifts that target only.
+//! Real GitOps layouts end to end through the real `prtracker run` (issue #15): a kustomize base
+//! and an overlay per cluster, and a Helm chart with a values file per cluster, auto-tracked with
+//! `--target`. Merged and applied per cluster (as a CD tool renders and applies each target),
+//! both targets are live and the PR is `state/deployed`; a hand edit in one cluster drifts that
+//! target only.
 
 mod common;
 
@@ -159,6 +160,128 @@ async fn a_kustomize_overlay_per_cluster_is_rendered_deployed_and_drifts_per_tar
         [
             ("in-cluster".to_owned(), Some(DriftPhase::InSync)),
             (world.secondary.clone(), Some(DriftPhase::Drifted)),
+        ]
+    );
+}
+
+/// A chart whose values file per cluster sets the namespace and the replicas.
+fn chart(namespace: &str) -> Vec<(String, Vec<u8>)> {
+    let file = |path: &str, text: String| (path.to_owned(), text.into_bytes());
+    vec![
+        file(
+            "deploy/chart/Chart.yaml",
+            "apiVersion: v2\nname: shop\nversion: 0.1.0\n".to_owned(),
+        ),
+        file(
+            "deploy/chart/values.yaml",
+            format!("namespace: {namespace}\nreplicas: 1\n"),
+        ),
+        file(
+            "deploy/chart/templates/shop.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  namespace: {{ .Values.namespace }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+        - name: app
+          image: registry.example/shop:5.0
+"
+            .to_owned(),
+        ),
+        file("deploy/values/primary.yaml", "replicas: 3\n".to_owned()),
+        file("deploy/values/secondary.yaml", "replicas: 2\n".to_owned()),
+    ]
+}
+
+/// What a CD tool applies to `cluster`: the chart with its values file, from helm template.
+fn template(files: &[(String, Vec<u8>)], cluster: &str) -> String {
+    let checkout = tempfile::tempdir().expect("dir");
+    for (path, content) in files {
+        let target = checkout.path().join(path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dirs");
+        std::fs::write(target, content).expect("file");
+    }
+    let helm = shared().binaries().helm().unwrap_or_else(|e| panic!("{e}"));
+    let output = std::process::Command::new(helm)
+        .args(["template", "prtracker"])
+        .arg(checkout.path().join("deploy/chart"))
+        .arg("--values")
+        .arg(
+            checkout
+                .path()
+                .join(format!("deploy/values/{cluster}.yaml")),
+        )
+        .env("HOME", checkout.path())
+        .output()
+        .expect("helm template runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_chart_with_a_values_file_per_cluster_is_rendered_deployed_and_drifts_per_target() {
+    let world = World::start(
+        "chart",
+        Options {
+            chart: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let files = chart(&world.app_namespace);
+    let (number, _) = world
+        .merged_pr_with("Shop 5.0, a chart", files.clone())
+        .await;
+    for cluster in CLUSTERS {
+        apply(cluster, &template(&files, cluster), "cd");
+    }
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Deployed).await;
+    let mut values: Vec<(String, Vec<String>)> = world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .map(|m| (m.spec.cluster, m.spec.source.values))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            (
+                "in-cluster".to_owned(),
+                vec!["deploy/values/primary.yaml".to_owned()]
+            ),
+            (
+                world.secondary.clone(),
+                vec!["deploy/values/secondary.yaml".to_owned()]
+            ),
+        ]
+    );
+
+    scale("primary", &world.app_namespace, 9, "kubectl-edit");
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Drifted).await;
+    let mut phases: Vec<(String, Option<DriftPhase>)> = world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .map(|m| (m.spec.cluster, m.status.and_then(|s| s.phase)))
+        .collect();
+    phases.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        phases,
+        [
+            ("in-cluster".to_owned(), Some(DriftPhase::Drifted)),
+            (world.secondary.clone(), Some(DriftPhase::InSync)),
         ]
     );
 }

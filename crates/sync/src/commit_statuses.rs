@@ -174,6 +174,7 @@ mod tests {
                     commit: "c0ffee".into(),
                     path: "deploy".into(),
                     base_branch: None,
+                    values: Vec::new(),
                 },
                 interval: "1m".into(),
                 ignore_differences: Vec::new(),

@@ -50,6 +50,7 @@ pub fn desired(
                 commit: target.commit.to_owned(),
                 path: tracker.spec.path_for(cluster).to_owned(),
                 base_branch: target.base_branch.map(str::to_owned),
+                values: tracker.spec.values_for(cluster),
             },
             interval: target.interval.to_owned(),
             ignore_differences: tracker.spec.ignore_differences.clone(),

@@ -529,6 +529,7 @@ async fn a_tracker_with_targets_gets_a_monitor_per_target_reading_its_path() {
                 .map(|(cluster, path)| prtracker_api::Target {
                     cluster: (*cluster).to_owned(),
                     path: (*path).to_owned(),
+                    values: Vec::new(),
                 })
                 .collect(),
             settle_window: None,

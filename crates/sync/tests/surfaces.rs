@@ -39,6 +39,7 @@ fn monitor(cluster: &str, merge: &str) -> DriftMonitor {
                 commit: merge.into(),
                 path: "deploy".into(),
                 base_branch: None,
+                values: Vec::new(),
             },
             interval: "1m".into(),
             ignore_differences: Vec::new(),

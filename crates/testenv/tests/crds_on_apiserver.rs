@@ -55,6 +55,7 @@ fn monitor(name: &str) -> DriftMonitor {
                 commit: COMMIT.into(),
                 path: "deploy/app".into(),
                 base_branch: None,
+                values: Vec::new(),
             },
             interval: "1m".into(),
             ignore_differences: Vec::new(),
@@ -284,6 +285,9 @@ async fn the_apiserver_refuses_invalid_trackers_naming_the_field() {
     let mut escaping = targets.clone();
     escaping["spec"]["targets"][1]["path"] = json!("deploy/../../etc");
     assert_refused(&api, escaping, "spec.targets[1].path").await;
+    let mut bad_values = targets.clone();
+    bad_values["spec"]["targets"][0]["values"] = json!(["deploy/../../secrets.yaml"]);
+    assert_refused(&api, bad_values, "spec.targets[0].values").await;
     let mut twice = targets.clone();
     twice["spec"]["targets"][1]["cluster"] = json!("staging");
     assert_refused(&api, twice, "spec.targets[1]").await;

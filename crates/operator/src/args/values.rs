@@ -37,9 +37,20 @@ pub fn targets(pairs: &[String]) -> anyhow::Result<Vec<prtracker_api::Target>> {
         let Some((cluster, path)) = pair.split_once('=') else {
             bail!("--target {pair:?}: expected CLUSTER=PATH");
         };
-        let (cluster, path) = (cluster.trim(), path.trim());
+        // A chart's values files follow its path: CLUSTER=PATH:VALUES[:VALUES...].
+        let mut parts = path.split(':').map(str::trim);
+        let (cluster, path) = (cluster.trim(), parts.next().unwrap_or_default());
+        let values: Vec<String> = parts.map(str::to_owned).collect();
         if !prtracker_api::is_cluster_name(cluster) {
             bail!("--target {pair:?}: {cluster:?} is not a cluster name (a DNS label)");
+        }
+        if values
+            .iter()
+            .any(|v| v.is_empty() || v.starts_with('/') || v.split('/').any(|s| s == ".."))
+        {
+            bail!(
+                "--target {pair:?}: values files must be relative to the repository root, without '..'"
+            );
         }
         if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s == "..") {
             bail!(
@@ -52,6 +63,7 @@ pub fn targets(pairs: &[String]) -> anyhow::Result<Vec<prtracker_api::Target>> {
         targets.push(prtracker_api::Target {
             cluster: cluster.to_owned(),
             path: path.to_owned(),
+            values,
         });
     }
     Ok(targets)
@@ -59,8 +71,13 @@ pub fn targets(pairs: &[String]) -> anyhow::Result<Vec<prtracker_api::Target>> {
 
 /// `kustomize`, else `kubectl`, as found on `PATH`.
 pub fn kustomize_on_path() -> Option<std::path::PathBuf> {
+    on_path(&["kustomize", "kubectl"])
+}
+
+/// The first of `names` found on `PATH`.
+pub fn on_path(names: &[&str]) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    ["kustomize", "kubectl"].iter().find_map(|name| {
+    names.iter().find_map(|name| {
         std::env::split_paths(&path)
             .map(|dir| dir.join(name))
             .find(|candidate| candidate.is_file())
@@ -121,7 +138,18 @@ mod tests {
                 ("prod", "deploy/overlays/prod")
             ]
         );
+        let chart = targets(&[
+            "prod=deploy/chart:deploy/values/prod.yaml:deploy/values/eu.yaml".to_owned(),
+        ])
+        .expect("a chart target");
+        assert_eq!(chart[0].path, "deploy/chart");
+        assert_eq!(
+            chart[0].values,
+            ["deploy/values/prod.yaml", "deploy/values/eu.yaml"]
+        );
         for bad in [
+            "prod=deploy/chart:../x.yaml",
+            "prod=deploy/chart:",
             "prod",
             "Prod=deploy",
             "prod=",

@@ -147,9 +147,15 @@ pub async fn run_controllers(
             ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
         )
         .with_ignore_rules(config.ignore_differences.clone())
-        .with_renderer(match &config.kustomize {
-            Some(kustomize) => Renderer::default().with_kustomize(kustomize),
-            None => Renderer::default(),
+        .with_renderer({
+            let mut renderer = Renderer::default();
+            if let Some(kustomize) = &config.kustomize {
+                renderer = renderer.with_kustomize(kustomize);
+            }
+            if let Some(helm) = &config.helm {
+                renderer = renderer.with_helm(helm);
+            }
+            renderer
         })
         // A base branch's head is asked at most once per resync per repository and branch.
         .with_head_max_age(config.resync_interval),

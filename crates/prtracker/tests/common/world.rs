@@ -134,6 +134,10 @@ pub struct Options {
     /// Targets, a kustomize overlay per cluster (`deploy/overlays/primary` for in-cluster,
     /// `deploy/overlays/secondary`), built with the control plane's kubectl, instead of one path.
     pub overlays: bool,
+    /// Targets, one Helm chart (`deploy/chart`) with a values file per cluster
+    /// (`deploy/values/primary.yaml`, `deploy/values/secondary.yaml`), rendered with the control
+    /// plane's helm, instead of one path.
+    pub chart: bool,
 }
 
 /// One running `prtracker run`.
@@ -254,7 +258,20 @@ impl World {
         ]
         .into_iter()
         .chain(credentials)
-        .chain(if options.overlays {
+        .chain(if options.chart {
+            vec![
+                "--target=in-cluster=deploy/chart:deploy/values/primary.yaml".to_owned(),
+                format!("--target={secondary}=deploy/chart:deploy/values/secondary.yaml"),
+                format!(
+                    "--helm={}",
+                    shared()
+                        .binaries()
+                        .helm()
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .display()
+                ),
+            ]
+        } else if options.overlays {
             vec![
                 "--target=in-cluster=deploy/overlays/primary".to_owned(),
                 format!("--target={secondary}=deploy/overlays/secondary"),
