@@ -504,3 +504,102 @@ async fn a_check_reads_a_commit_once_and_a_superseded_change_costs_the_cluster_n
         "a superseded change is not compared with the cluster"
     );
 }
+
+/// A kustomized target checked again: nothing is rendered again and nothing is read from GitHub
+/// (counted: kustomize's runs through a wrapper, and the simulator's request log).
+#[tokio::test]
+async fn a_second_check_of_a_rendered_commit_renders_nothing_and_reads_nothing() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    let client = shared().primary().client().expect("client");
+    let namespace = test_namespace(&client, "drift-render")
+        .await
+        .expect("namespace");
+    let settings = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{mode: \"{value}\"}}\n"
+        )
+    };
+    let kustomization = format!("namespace: {namespace}\nresources: [app.yaml]\n");
+    let base = "0000000000000000000000000000000000000c01";
+    sim.push_commit(
+        REPO,
+        "main",
+        base,
+        [
+            ("deploy/kustomization.yaml", kustomization.clone()),
+            ("deploy/app.yaml", settings("1")),
+        ],
+    )
+    .expect("base");
+    let merge = "0000000000000000000000000000000000000c02";
+    sim.push_commit(
+        REPO,
+        "main",
+        merge,
+        [
+            ("deploy/kustomization.yaml", kustomization),
+            ("deploy/app.yaml", settings("2")),
+        ],
+    )
+    .expect("the PR's merge");
+    let live = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {namespace}}}\ndata: {{mode: \"2\"}}\n"
+    );
+    kubectl_ok("primary", &["apply", "-f", "-"], Some(&live));
+
+    // kustomize, counted: a wrapper that notes each run and hands over to kubectl kustomize.
+    let dir = tempfile::tempdir().expect("dir");
+    let runs = dir.path().join("runs");
+    let wrapper = dir.path().join("counting-kustomize");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho run >> {}\nexec {} kustomize \"$2\"\n",
+            runs.display(),
+            shared().binaries().kubectl().display()
+        ),
+    )
+    .expect("wrapper");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .expect("chmod");
+    let mut config = GitHubConfig::for_local_tests(sim.api_url());
+    config.auth = GitHubAuth::Token(sim.token().to_owned());
+    let github = Arc::new(OctocrabGitHub::new(config).expect("github client"));
+    let checker = DriftChecker::new(github, ClusterRegistry::new(client.clone(), &namespace))
+        .with_renderer(prtracker_drift::Renderer::default().with_kustomize(&wrapper));
+    let monitors: Api<DriftMonitor> = Api::namespaced(client.clone(), &namespace);
+    let mut monitor = monitor(&monitors, IN_CLUSTER).await;
+    monitor.spec.source.commit = merge.to_owned();
+
+    let renders = || {
+        std::fs::read_to_string(&runs)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    let mut costs = Vec::new();
+    for _ in 0..3 {
+        let (github_before, renders_before) = (sim.requests().len(), renders());
+        let checked = checker.check(&monitor).await.expect("checked");
+        assert_eq!(
+            checked.outcome,
+            prtracker_drift::Outcome::Holds,
+            "{checked:?}"
+        );
+        costs.push((
+            sim.requests().len() - github_before,
+            renders() - renders_before,
+        ));
+    }
+    eprintln!("(GitHub requests, renders) per check of a kustomized target: {costs:?}");
+    assert_eq!(costs[0].1, 2, "the merge and its parent rendered once each");
+    assert_eq!(
+        costs[1],
+        (0, 0),
+        "a second check renders nothing and reads nothing"
+    );
+    assert_eq!(costs[2], (0, 0));
+}
