@@ -73,7 +73,9 @@ impl Replica {
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_prtracker"));
         command
-            .args(["run", "--leader-elect", "--lease-duration", "4s"])
+            // Long enough that a renewal late by a few seconds on a loaded machine keeps the
+            // lease (a replica that loses it exits, and nothing here restarts it).
+            .args(["run", "--leader-elect", "--lease-duration", "10s"])
             .arg(format!("--github-api-url={}", sim.api_url()))
             .arg(format!("--github-token-file={}", token.display()))
             .arg(format!("--webhook-secret-file={}", secret.display()))

@@ -144,7 +144,7 @@ pub struct Options {
 pub struct Operator {
     pub name: String,
     pub port: u16,
-    _process: KillOnDrop,
+    process: KillOnDrop,
 }
 
 impl Operator {
@@ -294,7 +294,9 @@ impl World {
             // deploy/ grants Leases in the operator's own namespace only; one Lease per test.
             args.extend([
                 "--leader-elect".to_owned(),
-                "--lease-duration=4s".to_owned(),
+                // Long enough that a renewal late by a few seconds on a loaded machine keeps the
+                // lease; a replica that loses it exits.
+                "--lease-duration=10s".to_owned(),
                 format!("--lease-namespace={OPERATOR_NAMESPACE}"),
                 format!("--lease-name=e2e-{namespace}"),
             ]);
@@ -326,8 +328,39 @@ impl World {
 
     /// Starts one more replica, named `name` (its log is `name.log`).
     pub fn start_operator(&self, name: &str) {
-        let port = free_port();
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("log");
+        let process = self.spawn_operator(name, free_port());
+        self.operators.borrow_mut().push(process);
+    }
+
+    /// Starts again, on the same port, each replica whose process has ended, as a Deployment's
+    /// pods are restarted: a replica that lost the Lease exits by design (so that two never
+    /// write), and on a loaded machine a renewal can come late. Returns the restarted names.
+    pub fn restart_exited_operators(&self) -> Vec<String> {
+        let exited: Vec<(String, u16)> = self
+            .operators
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|o| {
+                matches!(o.process.0.try_wait(), Ok(Some(_))).then(|| (o.name.clone(), o.port))
+            })
+            .collect();
+        for (name, port) in &exited {
+            let restarted = self.spawn_operator(name, *port);
+            let mut operators = self.operators.borrow_mut();
+            if let Some(slot) = operators.iter_mut().find(|o| &o.name == name) {
+                *slot = restarted;
+            }
+        }
+        exited.into_iter().map(|(name, _)| name).collect()
+    }
+
+    fn spawn_operator(&self, name: &str, port: u16) -> Operator {
+        // Appended to, so that a restarted replica's log follows the one that exited.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.log")))
+            .expect("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_prtracker"));
         command
             .args(&self.launch.0)
@@ -337,12 +370,11 @@ impl World {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        let process = KillOnDrop(command.spawn().expect("prtracker runs"));
-        self.operators.borrow_mut().push(Operator {
+        Operator {
             name: name.to_owned(),
             port,
-            _process: process,
-        });
+            process: KillOnDrop(command.spawn().expect("prtracker runs")),
+        }
     }
 
     /// Stops the replica named `name`, as a killed pod stops.
@@ -350,8 +382,12 @@ impl World {
         self.operators.borrow_mut().retain(|o| o.name != name);
     }
 
-    /// The replica holding the Lease, with two replicas.
+    /// The replica holding the Lease, with two replicas; replicas that exited are restarted
+    /// first, as their pods would be.
     pub async fn leader(&self) -> Option<String> {
+        for name in self.restart_exited_operators() {
+            eprintln!("{name} had exited (see {name}.log): restarted, as its pod would be");
+        }
         let leases: Api<Lease> = Api::namespaced(
             shared().primary().client().expect("client"),
             OPERATOR_NAMESPACE,
