@@ -1,10 +1,45 @@
 # syntax=docker/dockerfile:1
 # prtracker's image: one static binary (musl; rustls with ring, no OpenSSL) on distroless/static, run
-# as the non-root user 65532. Build from the repository root:
+# as the non-root user 65532, with static kustomize and helm beside it to render targets. Build from
+# the repository root:
 #   docker build -t ghcr.io/prtracker/prtracker:0.1.0 .
 # The image runs `prtracker run`; see deploy/ and deploy/helm/prtracker for how it is deployed.
 
 ARG RUST_VERSION=1.95
+# The modules of helm and kustomize below ask for Go 1.26; golang images do not fetch a newer one
+# (GOTOOLCHAIN=local), so raise this with them.
+ARG GO_VERSION=1.26
+# The versions scripts/build-control-plane.sh pins, so the image renders as the tests do (a packaging
+# test holds them equal).
+ARG HELM_VERSION=v3.22.0
+ARG KUSTOMIZE_VERSION=v5.8.2
+
+# kustomize and helm, which the operator runs on targets that are kustomizations or charts (its
+# --kustomize and --helm find them on PATH): built from their Go modules as the script builds them.
+# CGO_ENABLED=0, since the final stage has no libc. Go cross-compiles, so this stage runs on the
+# build machine's platform and builds for the image's, with no emulation.
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS tools
+ARG TARGETOS
+ARG TARGETARCH
+ARG HELM_VERSION
+ARG KUSTOMIZE_VERSION
+ENV CGO_ENABLED=0 GOFLAGS=-mod=mod GOWORK=off
+# Each in a module of its own, so neither moves the other's dependencies; stamped with its release,
+# as its own build does, so `helm version` and `kustomize version` tell it.
+RUN set -eu; \
+    mkdir -p /tools/helm /out && cd /tools/helm; \
+    go mod init prtracker.image/helm; \
+    go get "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"; \
+    GOOS="$TARGETOS" GOARCH="$TARGETARCH" go build -trimpath \
+      -ldflags="-s -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
+      -o /out/helm helm.sh/helm/v3/cmd/helm
+RUN set -eu; \
+    mkdir /tools/kustomize && cd /tools/kustomize; \
+    go mod init prtracker.image/kustomize; \
+    go get "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"; \
+    GOOS="$TARGETOS" GOARCH="$TARGETARCH" go build -trimpath \
+      -ldflags="-s -X sigs.k8s.io/kustomize/api/provenance.version=${KUSTOMIZE_VERSION} -X sigs.k8s.io/kustomize/api/provenance.buildDate=1970-01-01T00:00:00Z" \
+      -o /out/kustomize sigs.k8s.io/kustomize/kustomize/v5
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 # ring and psm compile a little C: musl-gcc links it against musl. The target is the build stage's
@@ -60,6 +95,8 @@ LABEL org.opencontainers.image.title="prtracker" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}"
 COPY --from=build /prtracker /prtracker
+# On distroless's PATH, where the operator's defaults look for them.
+COPY --from=tools /out/kustomize /out/helm /usr/local/bin/
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 8080

@@ -1,31 +1,44 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane that prtracker's tests run against: kube-apiserver,
 # kube-controller-manager (for garbage collection of owned objects) and kubectl from the
-# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server; and, for the tests only, helm
-# (helm.sh/helm/v3), which renders the chart under deploy/helm/ in the packaging tests. The binaries
-# go to a cache outside the repository and are reused when present (each one: a missing one is built
-# alone), so only the first run pays for the build.
+# k8s.io/kubernetes Go module, etcd from go.etcd.io/etcd/server; and, when asked, helm
+# (helm.sh/helm/v3), which renders the chart under deploy/helm/ in the packaging tests and charts
+# that are targets, and kustomize (sigs.k8s.io/kustomize/kustomize/v5), which builds targets holding
+# a kustomization: the versions the image ships (the Dockerfile pins the same; a packaging test holds
+# them equal). The binaries go to a cache outside the repository and are reused when present (each
+# one: a missing one is built alone), so only the first run pays for the build.
 #
-# Usage: scripts/build-control-plane.sh              build what is missing, print the directory
-#        scripts/build-control-plane.sh --with-helm  the same, and helm (scripts/test.sh does this)
-#        scripts/build-control-plane.sh --dir        print the directory only (no build)
+# Usage: scripts/build-control-plane.sh                    build what is missing, print the directory
+#        scripts/build-control-plane.sh --with-helm        the same, and helm
+#        scripts/build-control-plane.sh --with-kustomize   the same, and kustomize (both flags may be
+#                                                          given; scripts/test.sh gives both)
+#        scripts/build-control-plane.sh --dir              print the directory only (no build)
 set -euo pipefail
 
 KUBERNETES_VERSION=v1.35.4 # k8s-openapi 0.29 covers 1.33..1.37; the crates use feature v1_35.
 ETCD_VERSION=v3.6.16       # the 3.6 line that Kubernetes 1.35 runs on.
-HELM_VERSION=v3.22.0       # renders deploy/helm/prtracker; any v3 does, this one builds with Go 1.25+.
+HELM_VERSION=v3.22.0       # renders deploy/helm/prtracker; any v3 does; needs Go 1.26 (fetched if older).
+KUSTOMIZE_VERSION=v5.8.2   # builds kustomized targets; the newest asking no newer Go than helm (1.26).
 RECIPE=r1                  # bump when this script builds differently, so old caches are not reused.
 
 cache_root=${PRTRACKER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prtracker}
 bin_dir=${PRTRACKER_CONTROL_PLANE_DIR:-$cache_root/control-plane/kubernetes-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-$RECIPE}
 
+usage="usage: $0 [--with-helm] [--with-kustomize] | $0 --dir"
 with_helm=false
-case ${1:-} in
-  --dir) echo "$bin_dir"; exit 0 ;;
-  --with-helm) with_helm=true ;;
-  "") ;;
-  *) echo "usage: $0 [--with-helm | --dir]" >&2; exit 2 ;;
-esac
+with_kustomize=false
+if [[ ${1:-} == --dir ]]; then
+  [[ $# == 1 ]] || { echo "$usage" >&2; exit 2; }
+  echo "$bin_dir"
+  exit 0
+fi
+for arg in "$@"; do
+  case $arg in
+    --with-helm) with_helm=true ;;
+    --with-kustomize) with_kustomize=true ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
 
 kubernetes_binaries=(kube-apiserver kube-controller-manager kubectl)
 have() {
@@ -34,6 +47,7 @@ have() {
 
 wanted=("${kubernetes_binaries[@]}" etcd)
 if $with_helm; then wanted+=(helm); fi
+if $with_kustomize; then wanted+=(kustomize); fi
 if have "${wanted[@]}"; then
   echo "$bin_dir"
   exit 0
@@ -146,7 +160,23 @@ mkdir -p "$work/helm"
 mv "$bin_dir/helm.partial" "$bin_dir/helm"
 }
 
+build_kustomize() {
+echo "building kustomize $KUSTOMIZE_VERSION" >&2
+mkdir -p "$work/kustomize"
+(
+  cd "$work/kustomize"
+  "$go_bin" mod init prtracker.test/kustomize >/dev/null 2>&1
+  "$go_bin" get "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  # Stamp the release, as kustomize's release build does, so `kustomize version` tells it.
+  "$go_bin" build -trimpath \
+    -ldflags="-s -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION -X sigs.k8s.io/kustomize/api/provenance.buildDate=1970-01-01T00:00:00Z" \
+    -o "$bin_dir/kustomize.partial" sigs.k8s.io/kustomize/kustomize/v5
+)
+mv "$bin_dir/kustomize.partial" "$bin_dir/kustomize"
+}
+
 have "${kubernetes_binaries[@]}" etcd || build_kubernetes
 if $with_helm; then have helm || build_helm; fi
+if $with_kustomize; then have kustomize || build_kustomize; fi
 echo "built the control plane in $(( $(date +%s) - started ))s into $bin_dir" >&2
 echo "$bin_dir"

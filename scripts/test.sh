@@ -30,7 +30,7 @@ if ! command -v "${PRTRACKER_CHROMIUM:-chromium}" >/dev/null 2>&1 &&
 fi
 
 started=$(date +%s)
-PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh --with-helm)
+PRTRACKER_CONTROL_PLANE_DIR=$(scripts/build-control-plane.sh --with-helm --with-kustomize)
 export PRTRACKER_CONTROL_PLANE_DIR
 echo "control plane: $PRTRACKER_CONTROL_PLANE_DIR (ready after $(( $(date +%s) - started ))s)"
 

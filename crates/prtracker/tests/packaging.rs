@@ -1,5 +1,6 @@
 //! Packaging: the Dockerfile (checked as text: no Docker engine runs here, the image build itself is
-//! not tested), and the Helm chart under deploy/helm/prtracker, rendered by `helm template` (helm built
+//! not tested), the kustomize and helm it ships (the versions scripts/build-control-plane.sh pins and
+//! builds), and the Helm chart under deploy/helm/prtracker, rendered by `helm template` (helm built
 //! by scripts/build-control-plane.sh) and accepted by the test control plane's apiserver
 //! (`kubectl apply --dry-run=server`).
 
@@ -10,7 +11,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use prtracker_testenv::{shared, test_namespace};
+use prtracker_testenv::{Binaries, shared, test_namespace};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -390,19 +391,124 @@ async fn namespace(prefix: &str) -> String {
     test_namespace(&client, prefix).await.expect("a namespace")
 }
 
+/// The version scripts/build-control-plane.sh pins as `NAME=`.
+fn script_pin(name: &str) -> String {
+    let script = read(&root().join("scripts/build-control-plane.sh"));
+    script
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{name}= in the build script"))
+        .to_owned()
+}
+
 #[test]
 fn helm_is_the_version_the_build_script_pins() {
-    let script = read(&root().join("scripts/build-control-plane.sh"));
-    let pinned = script
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION="))
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("HELM_VERSION= in the build script");
+    let pinned = script_pin("HELM_VERSION");
     let mut command = helm();
     command.args(["version", "--template", "{{.Version}}"]);
     let version = String::from_utf8(run(command).stdout).expect("utf-8");
     assert_eq!(version.trim(), pinned);
     assert!(pinned.starts_with("v3."), "a Helm 3 release: {pinned}");
+}
+
+#[test]
+fn kustomize_is_the_version_the_build_script_pins() {
+    let binaries = Binaries::locate().unwrap_or_else(|error| panic!("{error}"));
+    let kustomize = binaries.dir().join("kustomize");
+    assert!(
+        kustomize.is_file(),
+        "{} is missing: build it with scripts/build-control-plane.sh --with-kustomize",
+        kustomize.display()
+    );
+    let mut command = Command::new(&kustomize);
+    command.arg("version");
+    let version = String::from_utf8(run(command).stdout).expect("utf-8");
+    let pinned = script_pin("KUSTOMIZE_VERSION");
+    assert_eq!(version.trim(), pinned);
+    assert!(pinned.starts_with("v5."), "a kustomize 5 release: {pinned}");
+}
+
+/// The image renders targets with the kustomize and helm the tests run: the Dockerfile's versions are
+/// the build script's, they are what its Go stage builds, statically, and the final stage puts both on
+/// PATH, where the operator's --kustomize and --helm look by default.
+#[test]
+fn the_image_ships_kustomize_and_helm_at_the_versions_the_build_script_pins() {
+    let instructions = dockerfile_instructions();
+    let final_stage_start = instructions
+        .iter()
+        .rposition(|(k, _)| k == "FROM")
+        .expect("a FROM");
+    let copy = instructions[final_stage_start..]
+        .iter()
+        .find(|(k, rest)| k == "COPY" && rest.contains("/kustomize") && rest.contains("/helm"))
+        .map(|(_, rest)| rest.clone())
+        .expect("the final stage copies kustomize and helm");
+    let words: Vec<&str> = copy.split_whitespace().collect();
+    assert_eq!(
+        words.last(),
+        Some(&"/usr/local/bin/"),
+        "kustomize and helm go to /usr/local/bin, on the image's PATH: COPY {copy}"
+    );
+    let stage = words
+        .iter()
+        .find_map(|w| w.strip_prefix("--from="))
+        .unwrap_or_else(|| panic!("COPY {copy} takes them from a build stage"));
+    let stage_start = instructions
+        .iter()
+        .position(|(k, rest)| {
+            k == "FROM"
+                && rest
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(" as {}", stage.to_ascii_lowercase()))
+        })
+        .unwrap_or_else(|| panic!("a stage named {stage}"));
+    let stage_end = instructions[stage_start + 1..]
+        .iter()
+        .position(|(k, _)| k == "FROM")
+        .map_or(instructions.len(), |i| stage_start + 1 + i);
+    let tools = &instructions[stage_start..stage_end];
+    assert!(
+        tools
+            .iter()
+            .any(|(k, rest)| (k == "ENV" || k == "RUN") && rest.contains("CGO_ENABLED=0")),
+        "stage {stage} builds with CGO_ENABLED=0: the final stage has no libc"
+    );
+
+    for (name, module) in [
+        ("HELM_VERSION", "helm.sh/helm/v3/cmd/helm"),
+        ("KUSTOMIZE_VERSION", "sigs.k8s.io/kustomize/kustomize/v5"),
+    ] {
+        let pinned = script_pin(name);
+        let declared: Vec<&str> = instructions
+            .iter()
+            .filter(|(k, _)| k == "ARG")
+            .filter_map(|(_, rest)| rest.strip_prefix(&format!("{name}=")))
+            .collect();
+        assert!(
+            !declared.is_empty(),
+            "the Dockerfile pins ARG {name}= (scripts/build-control-plane.sh has {name}={pinned})"
+        );
+        for version in declared {
+            assert_eq!(
+                version, pinned,
+                "the Dockerfile's {name} differs from scripts/build-control-plane.sh's"
+            );
+        }
+        assert!(
+            tools.iter().any(|(k, rest)| k == "ARG" && rest == name),
+            "stage {stage} takes ARG {name}"
+        );
+        let build = tools
+            .iter()
+            .find(|(k, rest)| k == "RUN" && rest.contains(&format!("{module}@${{{name}}}")))
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("stage {stage} fetches {module}@${{{name}}}"));
+        assert!(
+            build.contains("go build -trimpath"),
+            "stage {stage} builds {module} with -trimpath: {build}"
+        );
+    }
 }
 
 #[tokio::test]
