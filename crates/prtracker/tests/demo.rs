@@ -1,5 +1,6 @@
 //! `prtracker demo`, run as a newcomer would but without a terminal: it plays the PR's life to the
-//! end, reports each state in order, and leaves nothing running.
+//! end (a kustomize base and an overlay per cluster, a target each), reports each state in order,
+//! and leaves nothing running.
 
 mod common;
 
@@ -52,9 +53,16 @@ fn the_demo_plays_a_prs_life_and_cleans_up() {
         stdout.contains("monitors in-cluster=InSync secondary=Drifted"),
         "{stdout}"
     );
-    // What drifted, and before the deployment, what is not there yet.
+    // Each cluster's monitor renders its own overlay of the kustomize base.
     assert!(
-        stdout.contains("drift in secondary: Deployment shop/shop spec.replicas: 3 -> 5"),
+        stdout.contains(
+            "targets in-cluster=deploy/overlays/primary secondary=deploy/overlays/secondary"
+        ),
+        "{stdout}"
+    );
+    // What drifted: the secondary overlay's 2 replicas, scaled to 5 by hand.
+    assert!(
+        stdout.contains("drift in secondary: Deployment shop/shop spec.replicas: 2 -> 5"),
         "{stdout}"
     );
     // Merged and not applied yet is not drift: what is not there yet.

@@ -1,9 +1,11 @@
 //! `prtracker demo`: the whole system on one machine, and a pull request's life played through it.
 //!
 //! It starts the project's control plane (two clusters), the GitHub simulator with a sample
-//! repository, and the operator (this binary's `run`); then opens a PR, approves it as a person
-//! would, merges it, deploys it to both clusters, edits one cluster by hand (drift) and undoes the
-//! edit, printing at each step the PR's labels beside the tracker's state and each monitor's verdict.
+//! repository laid out as real ones are (a kustomize base, and an overlay per cluster), and the
+//! operator (this binary's `run`, a target per cluster); then opens a PR, approves it as a person
+//! would, merges it, deploys each cluster's overlay, edits one cluster by hand (drift) and undoes
+//! the edit, printing at each step the PR's labels beside the tracker's state and each monitor's
+//! verdict.
 
 use std::time::{Duration, Instant};
 
@@ -19,14 +21,20 @@ mod setup;
 mod view;
 
 use operator::Operator;
-use setup::{kubectl_apply, manifests, prepare_clusters, request_checks};
-use view::{World, step};
+use setup::{deploy, prepare_clusters, repository, request_checks, scale_by_hand};
+use view::{World, step, step_with_targets};
 
 const REPO: &str = "octo-org/shop";
 const NAMESPACE: &str = "prtracker-demo";
 const APP_NAMESPACE: &str = "shop";
 const PERSON: &str = "octocat";
 const WEBHOOK_SECRET: &str = "demo-webhook-secret";
+/// Each cluster as the operator names it (the one it runs in is `in-cluster`), and the overlay
+/// rendered for it.
+const TARGETS: [(&str, &str); 2] = [
+    ("in-cluster", "deploy/overlays/primary"),
+    ("secondary", "deploy/overlays/secondary"),
+];
 /// How long any one step may take before the demo gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -59,7 +67,7 @@ async fn play(keep: bool) -> anyhow::Result<()> {
 
     say("starting the operator (prtracker run)");
     let work = tempfile::tempdir().context("a working directory")?;
-    let mut operator = Operator::start(&sim, primary, work.path())?;
+    let mut operator = Operator::start(&sim, primary, &plane.binaries().kubectl(), work.path())?;
     sim.set_webhook(&operator.webhook_url(), Some(WEBHOOK_SECRET));
     operator.wait_ready().await?;
 
@@ -76,7 +84,8 @@ async fn play(keep: bool) -> anyhow::Result<()> {
         .create_pull(
             REPO,
             NewPull {
-                title: "Run the shop with three replicas".into(),
+                title: "Run the shop: a kustomize base, 3 replicas in primary, 2 in secondary"
+                    .into(),
                 ..Default::default()
             },
         )
@@ -85,12 +94,8 @@ async fn play(keep: bool) -> anyhow::Result<()> {
         .pull(REPO, number)
         .and_then(|pr| pr["head"]["sha"].as_str().map(str::to_owned))
         .context("the PR's head commit")?;
-    sim.set_files(
-        REPO,
-        &head,
-        [("deploy/shop.yaml", manifests(3, "1.4.2").into_bytes())],
-    )
-    .map_err(|e| anyhow::anyhow!(e.message))?;
+    sim.set_files(REPO, &head, repository("1.4.2"))
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     step(&world, number, "1/7 a person opens PR #1", |s| {
         s.state == Some(PrState::Open)
     })
@@ -108,11 +113,12 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     )
     .await?;
 
-    // 3. Merged: a monitor per cluster.
-    sim.merge_pull(REPO, number, PERSON)
+    // 3. Merged: a monitor per target, each rendering its cluster's overlay.
+    let merged = sim
+        .merge_pull(REPO, number, PERSON)
         .map_err(|e| anyhow::anyhow!(e.message))?;
     // Settled once both monitors have checked: nothing is deployed yet, so both say what is missing.
-    step(&world, number, "3/7 it is merged", |s| {
+    step_with_targets(&world, number, "3/7 it is merged", |s| {
         s.state == Some(PrState::Merged)
             && s.monitors.len() == 2
             && s.monitors
@@ -121,18 +127,21 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     })
     .await?;
 
-    // 4. Deployed to both clusters.
+    // 4. Deployed to both clusters, each its own overlay at the merge commit.
     for cluster in [primary, secondary] {
-        kubectl_apply(cluster, &manifests(3, "1.4.2"))?;
+        deploy(&sim, &merged, cluster)?;
     }
     request_checks(&monitors).await?;
-    step(&world, number, "4/7 CD applies it to both clusters", |s| {
-        s.state == Some(PrState::Deployed)
-    })
+    step(
+        &world,
+        number,
+        "4/7 CD applies each cluster's overlay (kubectl apply -k)",
+        |s| s.state == Some(PrState::Deployed),
+    )
     .await?;
 
-    // 5. A hand edit in one cluster.
-    kubectl_apply(secondary, &manifests(5, "1.4.2"))?;
+    // 5. A hand edit in one cluster, of a field the PR set there (its overlay's 2 replicas).
+    scale_by_hand(secondary, 5)?;
     request_checks(&monitors).await?;
     step(
         &world,
@@ -142,12 +151,15 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     )
     .await?;
 
-    // 6. The edit undone.
-    kubectl_apply(secondary, &manifests(3, "1.4.2"))?;
+    // 6. The edit undone: CD applies the overlay again, taking the field back.
+    deploy(&sim, &merged, secondary)?;
     request_checks(&monitors).await?;
-    step(&world, number, "6/7 the hand edit is undone", |s| {
-        s.state == Some(PrState::Deployed)
-    })
+    step(
+        &world,
+        number,
+        "6/7 CD applies secondary's overlay again: the hand edit is undone",
+        |s| s.state == Some(PrState::Deployed),
+    )
     .await?;
 
     // 7. A later PR changes the same Deployment: PR #1 is not drifted by it.
@@ -155,7 +167,7 @@ async fn play(keep: bool) -> anyhow::Result<()> {
         .create_pull(
             REPO,
             NewPull {
-                title: "Ship the shop 1.5.0".into(),
+                title: "Ship the shop 1.5.0 (the base's image tag)".into(),
                 ..Default::default()
             },
         )
@@ -164,20 +176,17 @@ async fn play(keep: bool) -> anyhow::Result<()> {
         .pull(REPO, second)
         .and_then(|pr| pr["head"]["sha"].as_str().map(str::to_owned))
         .context("the second PR's head commit")?;
-    sim.set_files(
-        REPO,
-        &second_head,
-        [("deploy/shop.yaml", manifests(3, "1.5.0").into_bytes())],
-    )
-    .map_err(|e| anyhow::anyhow!(e.message))?;
+    sim.set_files(REPO, &second_head, repository("1.5.0"))
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     step(
         &world,
         second,
-        "7/7 PR #2 opens, to ship the shop 1.5.0",
+        "7/7 PR #2 opens, to ship the shop 1.5.0: a change to the base, so to both overlays",
         |s| s.state == Some(PrState::Open),
     )
     .await?;
-    sim.merge_pull(REPO, second, PERSON)
+    let second_merged = sim
+        .merge_pull(REPO, second, PERSON)
         .map_err(|e| anyhow::anyhow!(e.message))?;
     step(&world, second, "    it is merged", |s| {
         s.state == Some(PrState::Merged)
@@ -188,7 +197,7 @@ async fn play(keep: bool) -> anyhow::Result<()> {
     })
     .await?;
     for cluster in [primary, secondary] {
-        kubectl_apply(cluster, &manifests(3, "1.5.0"))?;
+        deploy(&sim, &second_merged, cluster)?;
     }
     request_checks(&monitors).await?;
     step(

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use prtracker_github_sim::SimulatorHandle;
 use prtracker_testenv::Cluster;
 
-use super::{NAMESPACE, REPO, WEBHOOK_SECRET};
+use super::{NAMESPACE, REPO, TARGETS, WEBHOOK_SECRET};
 
 /// The operator, this binary's `run`, as a child process.
 pub(super) struct Operator {
@@ -22,6 +22,7 @@ impl Operator {
     pub(super) fn start(
         sim: &SimulatorHandle,
         cluster: &Cluster,
+        kubectl: &std::path::Path,
         dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
         let token = dir.join("github-token");
@@ -41,8 +42,13 @@ impl Operator {
             .arg(format!("--namespace={NAMESPACE}"))
             .arg(format!("--cluster-secrets-namespace={NAMESPACE}"))
             .arg(format!("--track-repo={REPO}"))
-            .arg("--default-clusters=in-cluster,secondary")
-            .arg("--manifests-path=deploy")
+            // A target per cluster: the overlay rendered for it, built with `kubectl kustomize`.
+            .args(
+                TARGETS
+                    .iter()
+                    .map(|(cluster, path)| format!("--target={cluster}={path}")),
+            )
+            .arg(format!("--kustomize={}", kubectl.display()))
             .arg("--resync-interval=30s")
             // A demo cannot wait out a real rollout's settle window; 3 s shows the rule.
             .arg("--settle-window=3s")

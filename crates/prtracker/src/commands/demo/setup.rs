@@ -1,7 +1,11 @@
-//! What the demo sets up in its clusters: the sample app's manifests, the namespaces, the cluster
-//! Secret, and the way it asks the monitors for a check.
+//! What the demo sets up: the sample repository (a kustomize base and an overlay per cluster), the
+//! namespaces, the cluster Secret; what CD and a person do to the clusters; and the way it asks the
+//! monitors for a check.
 
-use std::{io::Write, process::Stdio};
+use std::{
+    path::{Component, Path},
+    process::Stdio,
+};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -10,18 +14,34 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use prtracker_api::DriftMonitor;
+use prtracker_github_sim::SimulatorHandle;
 use prtracker_testenv::Cluster;
 
-use super::{APP_NAMESPACE, NAMESPACE};
+use super::{APP_NAMESPACE, NAMESPACE, REPO};
 
-/// The manifests the PR changes: a Deployment and its ConfigMap.
-pub(super) fn manifests(replicas: u32, version: &str) -> String {
-    format!(
-        "apiVersion: v1
+/// Each overlay of the sample repository (named as the cluster it is for) and the shop's replicas
+/// there.
+pub(super) const OVERLAYS: [(&str, u32); 2] = [("primary", 3), ("secondary", 2)];
+
+/// The sample repository's tree with the shop at `version`: a kustomize base (the app's
+/// manifests, and its image tag in the kustomization, as `kustomize edit set image` writes it)
+/// and an overlay per cluster that sets its replicas.
+pub(super) fn repository(version: &str) -> Vec<(String, Vec<u8>)> {
+    let base_kustomization = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: {APP_NAMESPACE}
+resources:
+  - shop.yaml
+images:
+  - name: registry.example/shop
+    newTag: {version}
+"
+    );
+    let base_manifests = "apiVersion: v1
 kind: ConfigMap
 metadata:
   name: shop-config
-  namespace: {APP_NAMESPACE}
 data:
   checkout: enabled
 ---
@@ -29,20 +49,45 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: shop
-  namespace: {APP_NAMESPACE}
 spec:
-  replicas: {replicas}
+  replicas: 1
   selector:
-    matchLabels: {{app: shop}}
+    matchLabels: {app: shop}
   template:
     metadata:
-      labels: {{app: shop}}
+      labels: {app: shop}
     spec:
       containers:
         - name: shop
-          image: registry.example/shop:{version}
+          image: registry.example/shop
+";
+    let mut files = vec![
+        (
+            "deploy/base/kustomization.yaml".to_owned(),
+            base_kustomization.into_bytes(),
+        ),
+        (
+            "deploy/base/shop.yaml".to_owned(),
+            base_manifests.as_bytes().to_vec(),
+        ),
+    ];
+    for (overlay, replicas) in OVERLAYS {
+        files.push((
+            format!("deploy/overlays/{overlay}/kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../base
+replicas:
+  - name: shop
+    count: {replicas}
 "
-    )
+            )
+            .into_bytes(),
+        ));
+    }
+    files
 }
 
 /// The demo's namespace, the app's namespace in both clusters, and the Secret that makes
@@ -78,23 +123,69 @@ pub(super) async fn prepare_clusters(client: &Client, clusters: &[&Cluster]) -> 
     Ok(())
 }
 
-/// What a CD system does: apply the manifests, as its own field manager.
-pub(super) fn kubectl_apply(cluster: &Cluster, yaml: &str) -> anyhow::Result<()> {
-    let mut child = cluster
+/// What a CD system does: checks out `commit` and applies the cluster's overlay, built by
+/// kustomize (`kubectl apply -k`), as its own field manager, taking back any field changed by hand.
+pub(super) fn deploy(sim: &SimulatorHandle, commit: &str, cluster: &Cluster) -> anyhow::Result<()> {
+    let (owner, name) = REPO
+        .split_once('/')
+        .context("the repository's owner/name")?;
+    let tree = sim
+        .with_world(|world| {
+            world
+                .repo(owner, name)
+                .and_then(|repo| repo.files.get(commit).cloned())
+        })
+        .with_context(|| format!("the files of {REPO} at {commit}"))?;
+    let checkout = tempfile::tempdir().context("a directory to check the commit out in")?;
+    for (path, content) in tree {
+        // Only plain relative paths: nothing is written outside the checkout.
+        if !Path::new(&path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            bail!("the commit holds a path that is not plain: {path:?}");
+        }
+        let file = checkout.path().join(&path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("checking out {path}"))?;
+        }
+        std::fs::write(&file, content).with_context(|| format!("checking out {path}"))?;
+    }
+    let overlay = checkout.path().join("deploy/overlays").join(cluster.name());
+    let status = cluster
         .kubectl()
-        .args(["apply", "--server-side", "--field-manager=cd", "-f", "-"])
-        .stdin(Stdio::piped())
+        .args([
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=cd",
+            "-k",
+        ])
+        .arg(&overlay)
         .stdout(Stdio::null())
-        .spawn()
+        .status()
         .context("running kubectl")?;
-    child
-        .stdin
-        .take()
-        .context("kubectl's stdin")?
-        .write_all(yaml.as_bytes())
-        .context("writing to kubectl")?;
-    if !child.wait().context("waiting for kubectl")?.success() {
-        bail!("kubectl apply to {} failed", cluster.name());
+    if !status.success() {
+        bail!(
+            "kubectl apply -k deploy/overlays/{} to {} failed",
+            cluster.name(),
+            cluster.name()
+        );
+    }
+    Ok(())
+}
+
+/// What a person does by hand: scales the shop in one cluster.
+pub(super) fn scale_by_hand(cluster: &Cluster, replicas: u32) -> anyhow::Result<()> {
+    let status = cluster
+        .kubectl()
+        .args(["scale", "deployment/shop", "-n", APP_NAMESPACE])
+        .arg(format!("--replicas={replicas}"))
+        .stdout(Stdio::null())
+        .status()
+        .context("running kubectl")?;
+    if !status.success() {
+        bail!("kubectl scale in {} failed", cluster.name());
     }
     Ok(())
 }

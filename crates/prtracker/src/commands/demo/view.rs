@@ -24,9 +24,11 @@ pub(super) struct Snapshot {
     pub(super) monitors: Vec<MonitorView>,
 }
 
-/// One monitor as the demo shows it: its cluster, verdict, and what differs.
+/// One monitor as the demo shows it: its cluster, the path it renders, its verdict, and what
+/// differs.
 pub(super) struct MonitorView {
     pub(super) cluster: String,
+    pub(super) path: String,
     pub(super) phase: Option<DriftPhase>,
     pub(super) drift: Vec<String>,
 }
@@ -61,6 +63,7 @@ impl MonitorView {
             .collect();
         Self {
             cluster: monitor.spec.cluster,
+            path: monitor.spec.source.path,
             phase: status.phase,
             drift,
         }
@@ -139,6 +142,26 @@ pub(super) async fn step(
     title: &str,
     done: impl Fn(&Snapshot) -> bool,
 ) -> anyhow::Result<()> {
+    settle(world, number, title, done, false).await
+}
+
+/// As [`step`], and names the path each monitor renders: the overlay of its cluster.
+pub(super) async fn step_with_targets(
+    world: &World<'_>,
+    number: u64,
+    title: &str,
+    done: impl Fn(&Snapshot) -> bool,
+) -> anyhow::Result<()> {
+    settle(world, number, title, done, true).await
+}
+
+async fn settle(
+    world: &World<'_>,
+    number: u64,
+    title: &str,
+    done: impl Fn(&Snapshot) -> bool,
+    targets: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         let snapshot = Snapshot::take(world, number).await?;
@@ -151,6 +174,17 @@ pub(super) async fn step(
             eprint!("\r\x1b[K");
             println!("step {title}");
             println!("     {}", snapshot.line());
+            if targets {
+                let paths: Vec<String> = snapshot
+                    .monitors
+                    .iter()
+                    .map(|m| format!("{}={}", m.cluster, m.path))
+                    .collect();
+                println!(
+                    "     targets {}, each rendered with kubectl kustomize",
+                    paths.join(" ")
+                );
+            }
             for monitor in &snapshot.monitors {
                 if !monitor.drift.is_empty() {
                     // Merged and not applied yet is not drift: the demo says which it is.
