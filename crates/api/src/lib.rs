@@ -24,8 +24,8 @@ pub use prtracker_domain::DriftPhase;
 pub use prtracker_domain::{Repository, RepositoryError};
 pub use tracker::{
     CLUSTER_NAME_PATTERN, CheckRunRecord, CommitStatusRecord, DeploymentRecord, PrCommentStatus,
-    PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, SupersededBy,
-    SyncResultStatus, Target, is_cluster_name,
+    PullRequestTracker, PullRequestTrackerSpec, PullRequestTrackerStatus, Reach, SupersededBy,
+    SyncResultStatus, Target, TargetReached, is_cluster_name,
 };
 
 /// Every CRD of prtracker, in the order they are installed.

@@ -258,6 +258,51 @@ pub struct PullRequestTrackerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub check_runs: Vec<CheckRunRecord>,
+    /// Which targets the merge commit's change reaches, decided once per commit (a commit never
+    /// changes): a target whose rendered objects are the same at the merge commit and its first
+    /// parent gets no DriftMonitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
+}
+
+/// Which targets a merge commit's change reaches.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reach {
+    /// The merge commit decided for.
+    pub commit: String,
+    /// Each target decided: its cluster, path and values as they were, and whether the change
+    /// reaches it. A target changed in the spec since is decided again.
+    #[schemars(length(max = 32))]
+    pub targets: Vec<TargetReached>,
+}
+
+/// One target, and whether a merge commit's change reaches it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetReached {
+    pub cluster: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Whether the target's rendered objects differ at the merge commit and its first parent
+    /// (or could not be rendered: its monitor then says why).
+    pub reached: bool,
+}
+
+impl Reach {
+    /// Whether `target` was decided (as it now stands) for `commit`, and how.
+    pub fn reached(&self, commit: &str, target: &Target) -> Option<bool> {
+        if self.commit != commit {
+            return None;
+        }
+        self.targets
+            .iter()
+            .find(|t| {
+                t.cluster == target.cluster && t.path == target.path && t.values == target.values
+            })
+            .map(|t| t.reached)
+    }
 }
 
 /// A check run on the PR's merge commit for one cluster.

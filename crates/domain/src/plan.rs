@@ -10,8 +10,8 @@
 //! 2. [`verdict_step`]: a change of the monitors' combined verdict moves Merged → Deployed and
 //!    Deployed ↔ Drifted (edge-triggered: an unchanged verdict moves nothing); a drift counts once
 //!    it has held for the settle window;
-//! 3. [`monitor_step`]: a merged PR has one monitor per cluster of its spec; monitors of clusters
-//!    no longer in the spec retire;
+//! 3. [`monitor_step`]: a merged PR has one monitor per cluster its change reaches; monitors of
+//!    other clusters retire;
 //! 4. the label diff that puts the final state on the PR, and the conditions that follow.
 //!
 //! The seed's entry points are plans of their own: [`Plan::follow_github`] (GitHub → tracker,
@@ -66,7 +66,8 @@ pub struct Observation<'a> {
     /// Whether GitHub named the merge commit (monitors check it; none can be made without it).
     pub merge_commit_known: bool,
     pub record: Record,
-    /// The clusters of the tracker's spec.
+    /// The clusters of the tracker's spec; once merged, those the PR's change reaches (a target
+    /// whose rendered objects the merge left as they were has nothing to watch).
     pub clusters: &'a [String],
     /// The tracker's monitors.
     pub monitors: &'a [MonitorSeen],

@@ -8,6 +8,7 @@
 //! - [`events`]: Kubernetes Events for what a sync changed;
 //! - [`backoff`]: retries that back off, per object;
 //! - [`ledger`]: the changes heard of per PR, so no write follows a stale read;
+//! - [`reach`]: which targets a merged PR's change reaches, for the tracker controller;
 //! - [`feed`]: each repository's change feed polled once per resync, reconciling what changed;
 //! - [`webhook`]: the GitHub webhook endpoint;
 //! - [`server`]: the HTTP server, with the limits of an internet-facing one;
@@ -23,6 +24,7 @@ pub mod leader;
 pub mod ledger;
 pub mod metrics;
 pub mod monitors;
+pub mod reach;
 mod run;
 pub mod server;
 pub mod trackers;

@@ -16,6 +16,11 @@ use prtracker_testenv::shared;
 
 /// The base, and an overlay per cluster setting the namespace and the replicas.
 fn layout(namespace: &str) -> Vec<(String, Vec<u8>)> {
+    layout_with(namespace, "4.0", [3, 2])
+}
+
+/// The base at image `tag`, and the overlays with `replicas` (primary, secondary).
+fn layout_with(namespace: &str, tag: &str, replicas: [u32; 2]) -> Vec<(String, Vec<u8>)> {
     let base = "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -30,7 +35,7 @@ spec:
     spec:
       containers:
         - name: app
-          image: registry.example/shop:4.0
+          image: registry.example/shop:TAG
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -38,15 +43,17 @@ metadata:
   name: settings
 data:
   mode: \"4\"
-";
+"
+    .replace("TAG", tag);
     let mut files = vec![
         (
             "deploy/base/kustomization.yaml".to_owned(),
             b"resources: [app.yaml]\n".to_vec(),
         ),
-        ("deploy/base/app.yaml".to_owned(), base.as_bytes().to_vec()),
+        ("deploy/base/app.yaml".to_owned(), base.into_bytes()),
+        ("README.md".to_owned(), b"# shop\n".to_vec()),
     ];
-    for (overlay, replicas) in [("primary", 3), ("secondary", 2)] {
+    for (overlay, replicas) in [("primary", replicas[0]), ("secondary", replicas[1])] {
         files.push((
             format!("deploy/overlays/{overlay}/kustomization.yaml"),
             format!(
@@ -162,6 +169,99 @@ async fn a_kustomize_overlay_per_cluster_is_rendered_deployed_and_drifts_per_tar
             (world.secondary.clone(), Some(DriftPhase::Drifted)),
         ]
     );
+}
+
+/// The clusters `number`'s tracker decided its change reaches, once it has decided, and the
+/// clusters of its monitors.
+async fn reached_and_monitored(world: &World, number: u64) -> (Vec<String>, Vec<String>) {
+    let reached = eventually("the reach decided", Duration::from_secs(60), || async {
+        let reach = world.tracker(number).await?.status?.reach?;
+        let mut reached: Vec<String> = reach
+            .targets
+            .into_iter()
+            .filter(|t| t.reached)
+            .map(|t| t.cluster)
+            .collect();
+        reached.sort();
+        Some(reached)
+    })
+    .await;
+    let mut monitored: Vec<String> = world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .map(|m| m.spec.cluster)
+        .collect();
+    monitored.sort();
+    (reached, monitored)
+}
+
+#[tokio::test]
+async fn a_pr_gets_a_monitor_only_for_the_targets_its_rendered_change_reaches() {
+    let world = World::start(
+        "reach",
+        Options {
+            overlays: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let both = {
+        let mut both = vec!["in-cluster".to_owned(), world.secondary.clone()];
+        both.sort();
+        both
+    };
+    let ns = world.app_namespace.clone();
+    let (first, _) = world
+        .merged_pr_with("Shop 4.0", layout_with(&ns, "4.0", [3, 2]))
+        .await;
+    assert_eq!(
+        reached_and_monitored(&world, first).await,
+        (both.clone(), both.clone())
+    );
+
+    // Only the secondary overlay changes (2 → 4 replicas): a monitor for that cluster alone.
+    let (second, _) = world
+        .merged_pr_with("Secondary: 4 replicas", layout_with(&ns, "4.0", [3, 4]))
+        .await;
+    let secondary = vec![world.secondary.clone()];
+    assert_eq!(
+        reached_and_monitored(&world, second).await,
+        (secondary.clone(), secondary)
+    );
+
+    // The base changes (a new image): it reaches both overlays.
+    let (third, _) = world
+        .merged_pr_with("Shop 4.1", layout_with(&ns, "4.1", [3, 4]))
+        .await;
+    assert_eq!(
+        reached_and_monitored(&world, third).await,
+        (both.clone(), both)
+    );
+
+    // Only the README changes: no target renders anything new, so no monitor, and the tracker
+    // says there is nothing to deploy.
+    let mut docs = layout_with(&ns, "4.1", [3, 4]);
+    docs.retain(|(path, _)| path != "README.md");
+    docs.push(("README.md".to_owned(), b"# shop, the shop\n".to_vec()));
+    let (fourth, _) = world.merged_pr_with("Docs", docs).await;
+    assert_eq!(
+        reached_and_monitored(&world, fourth).await,
+        (Vec::new(), Vec::new())
+    );
+    let live = world
+        .tracker(fourth)
+        .await
+        .and_then(|t| t.status)
+        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Live"))
+        .expect("a Live condition");
+    assert_eq!(live.reason, "NothingToDeploy", "{}", live.message);
+    assert!(
+        live.message.contains("deploy/overlays/secondary"),
+        "{}",
+        live.message
+    );
+    assert_eq!(world.state(fourth).await, Some(PrState::Merged));
 }
 
 /// A chart whose values file per cluster sets the namespace and the replicas.
@@ -283,5 +383,19 @@ async fn a_chart_with_a_values_file_per_cluster_is_rendered_deployed_and_drifts_
             ("in-cluster".to_owned(), Some(DriftPhase::Drifted)),
             (world.secondary.clone(), Some(DriftPhase::InSync)),
         ]
+    );
+
+    // Only the secondary's values file changes: a monitor for that target alone.
+    let mut files = chart(&world.app_namespace);
+    for (path, content) in &mut files {
+        if path == "deploy/values/secondary.yaml" {
+            *content = b"replicas: 4\n".to_vec();
+        }
+    }
+    let (second, _) = world.merged_pr_with("Secondary: 4 replicas", files).await;
+    let secondary = vec![world.secondary.clone()];
+    assert_eq!(
+        reached_and_monitored(&world, second).await,
+        (secondary.clone(), secondary)
     );
 }

@@ -23,6 +23,7 @@ use crate::{
     feed::{PullRequests, ReadEachTime},
     labels::{LabelManager, Written},
     monitors::{self, Target},
+    reach::{self, ChangeReach, Reached},
     result::SyncResult,
     status::{MonitorsAfter, failed_status, synced_status},
     surfaces::{Kept, Sources, Surfaces},
@@ -42,6 +43,8 @@ pub struct Coordinator {
     merges: Arc<dyn MergedBy>,
     /// What the PR shows beyond its label (a comment, deployments), as turned on.
     surfaces: Surfaces,
+    /// Which targets a merged PR's change reaches; without it, every target is reached.
+    reach: Option<Arc<dyn ChangeReach>>,
 }
 
 /// How long a drift must hold before it moves a PR's label, unless its tracker says otherwise: a
@@ -80,7 +83,15 @@ impl Coordinator {
             freshness: Arc::new(HearsNothing),
             merges: Arc::new(KnowsNoMerge),
             surfaces: Surfaces::default(),
+            reach: None,
         }
+    }
+
+    /// Where the coordinator learns which targets a merged PR's change reaches: only those get a
+    /// monitor (without it, every target of the spec does, as the seed's coordinator did).
+    pub fn with_reach(mut self, reach: Arc<dyn ChangeReach>) -> Self {
+        self.reach = Some(reach);
+        self
     }
 
     /// How long a drift must hold before it moves the PR's label, where the tracker does not say.
@@ -231,13 +242,18 @@ impl Coordinator {
         let seen = monitors::seen(tracker, target, monitors, Timestamp::now());
         let labels = pr.label_names();
         let last_added = self.freshness.last_added(repo, number);
-        let clusters = tracker.spec.cluster_names();
+        let reached = match (&self.reach, target) {
+            (Some(reach), Some(target)) => {
+                reach::decide(reach.as_ref(), tracker, target, monitors).await?
+            }
+            _ => Reached::every(tracker),
+        };
         let observed = Observation {
             labels: &labels,
             facts: pr.facts(),
             merge_commit_known: commit.is_some(),
             record: record(tracker),
-            clusters: &clusters,
+            clusters: &reached.clusters,
             monitors: &seen,
             prefix: self.labels.prefix(),
             settle: self.settle_window(tracker),
@@ -249,7 +265,8 @@ impl Coordinator {
                     Some((_, age)) => plan.waiting_for_the_person(*age),
                     None => plan,
                 };
-                self.carry_out(tracker, &pr, plan, monitors, heard).await
+                self.carry_out(tracker, &pr, plan, monitors, heard, reached)
+                    .await
             }
             Err(refused) => {
                 let error = SyncError::StateNotApplicable {
@@ -270,6 +287,7 @@ impl Coordinator {
         plan: Plan,
         existing: &[DriftMonitor],
         heard: u64,
+        reached: Reached,
     ) -> Result<Synced, SyncError> {
         let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
         let still_fresh = || self.freshness.heard(repo, number) == heard;
@@ -301,7 +319,12 @@ impl Coordinator {
             }
         }
 
-        let mut incomplete = None;
+        let Reached {
+            clusters,
+            record: reach_record,
+            undecided,
+        } = reached;
+        let mut incomplete = undecided;
         let mut applied = Vec::new();
         let mut retired = Vec::new();
         let monitor_names = match &plan.monitors {
@@ -361,6 +384,7 @@ impl Coordinator {
             pr,
             plan: &plan,
             monitors: existing,
+            clusters: &clusters,
             prefix: self.labels.prefix(),
         };
         let kept = self
@@ -384,6 +408,7 @@ impl Coordinator {
             names: monitor_names,
             judged: plan.monitors.as_ref().map(|_| existing),
             superseding_pr,
+            reach: reach_record,
         };
         let mut status = synced_status(tracker, pr, &plan, &result, after);
         kept.record_in(&mut status);

@@ -32,6 +32,11 @@ pub enum SyncError {
     #[error("the tracker has no {0}")]
     MissingField(&'static str),
 
+    /// Whether the PR's change reaches a target could not be decided now (GitHub or the renderer
+    /// failing); retried.
+    #[error("cannot tell yet whether the change reaches {cluster}: {why}")]
+    Undecided { cluster: String, why: String },
+
     #[error(transparent)]
     Status(StatusWriteError),
 }
@@ -62,6 +67,7 @@ impl SyncError {
             Self::StateNotApplicable { .. } => "StateNotApplicable",
             Self::NotMerged(_) => "NotMerged",
             Self::MissingField(_) => "InvalidTracker",
+            Self::Undecided { .. } => "ReachUndecided",
         }
     }
 }

@@ -84,15 +84,16 @@ impl PrCommentKeeper {
     }
 }
 
-/// What the comment says after this reconcile: only a merged PR with clusters has one.
+/// What the comment says after this reconcile: only a merged PR whose change reaches a cluster
+/// (`names`) has one.
 pub fn body_for(
     tracker: &PullRequestTracker,
+    names: &[String],
     pr: &PullRequest,
     plan: &Plan,
     monitors: &[DriftMonitor],
     prefix: &LabelPrefix,
 ) -> Option<String> {
-    let names = tracker.spec.cluster_names();
     if !pr.is_merged() || names.is_empty() {
         return None;
     }

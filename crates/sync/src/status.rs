@@ -3,7 +3,7 @@
 //! call.
 
 use prtracker_api::{
-    DriftMonitor, DriftPhase, PullRequestTracker, PullRequestTrackerStatus, SupersededBy,
+    DriftMonitor, DriftPhase, PullRequestTracker, PullRequestTrackerStatus, Reach, SupersededBy,
     conditions::{self, ConditionUpdate, is_true, set_condition},
 };
 use prtracker_domain::{Plan, condition};
@@ -19,6 +19,8 @@ pub struct MonitorsAfter<'a> {
     pub judged: Option<&'a [DriftMonitor]>,
     /// The tracked PR that merged the commit superseding this PR's change, where known.
     pub superseding_pr: Option<u64>,
+    /// Which targets the merge commit's change reaches, when decided in this sync.
+    pub reach: Option<Reach>,
 }
 
 /// The status after a sync that read the PR: its facts, the plan's state and labels, the result,
@@ -50,12 +52,36 @@ pub fn synced_status(
     for update in plan.conditions() {
         set_condition(&mut status.conditions, update, generation);
     }
+    if let Some(reach) = monitors.reach {
+        status.reach = Some(reach);
+    }
     if let Some(judged) = monitors.judged.filter(|m| !m.is_empty()) {
         status.superseded_by = superseded_by(judged, monitors.superseding_pr);
         let live = live_condition(judged, plan.verdict, status.superseded_by.as_ref());
         set_condition(&mut status.conditions, live, generation);
+    } else if let Some(reach) = status.reach.as_ref().filter(|r| reaches_no_target(r)) {
+        let live = ConditionUpdate::new(
+            conditions::LIVE,
+            false,
+            "NothingToDeploy",
+            format!(
+                "the merge changed nothing any target renders ({}): there is nothing to deploy",
+                reach
+                    .targets
+                    .iter()
+                    .map(|t| format!("{}: {}", t.cluster, t.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        set_condition(&mut status.conditions, live, generation);
     }
     status
+}
+
+/// Whether a decided merge commit reaches none of the targets it was decided for.
+fn reaches_no_target(reach: &Reach) -> bool {
+    !reach.targets.is_empty() && reach.targets.iter().all(|t| !t.reached)
 }
 
 /// The PR's change is superseded once every monitor with something to judge has found it so.

@@ -137,6 +137,8 @@ pub struct Sources<'a> {
     pub pr: &'a PullRequest,
     pub plan: &'a Plan,
     pub monitors: &'a [DriftMonitor],
+    /// The clusters the PR's change reaches (every cluster of the spec, before the merge).
+    pub clusters: &'a [String],
     pub prefix: &'a LabelPrefix,
 }
 
@@ -149,7 +151,7 @@ impl Surfaces {
         incomplete: &mut Option<SyncError>,
     ) -> Kept {
         let mut kept = Kept::default();
-        if !monitors_caught_up(sources.tracker, sources.monitors) {
+        if !monitors_caught_up(sources.tracker, sources.clusters, sources.monitors) {
             return kept;
         }
         let mut failed = |what: &str, error: prtracker_github::GitHubError| {
@@ -171,6 +173,7 @@ impl Surfaces {
         if let Some(keeper) = &self.comments
             && let Some(body) = pr_comment::body_for(
                 tracker,
+                sources.clusters,
                 sources.pr,
                 sources.plan,
                 sources.monitors,
@@ -190,11 +193,8 @@ impl Surfaces {
                 .as_deref()
                 .filter(|_| sources.pr.is_merged())
         {
-            let desired = deployments::desired(
-                &tracker.spec.cluster_names(),
-                sources.monitors,
-                keeper.environments(),
-            );
+            let desired =
+                deployments::desired(sources.clusters, sources.monitors, keeper.environments());
             let recorded = records.deployments.as_slice();
             let (records, error) = keeper.keep(repo, number, commit, &desired, recorded).await;
             kept.deployments = Some(records);
@@ -209,7 +209,7 @@ impl Surfaces {
                 .as_deref()
                 .filter(|_| sources.pr.is_merged())
         {
-            let desired = commit_statuses::desired(&tracker.spec.cluster_names(), sources.monitors);
+            let desired = commit_statuses::desired(sources.clusters, sources.monitors);
             let recorded = records.commit_statuses.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.commit_statuses = Some(records);
@@ -224,7 +224,7 @@ impl Surfaces {
                 .as_deref()
                 .filter(|_| sources.pr.is_merged())
         {
-            let desired = check_runs::desired(&tracker.spec.cluster_names(), sources.monitors);
+            let desired = check_runs::desired(sources.clusters, sources.monitors);
             let recorded = records.check_runs.as_slice();
             let (records, error) = keeper.keep(repo, commit, &desired, recorded).await;
             kept.check_runs = Some(records);
@@ -240,14 +240,18 @@ impl Surfaces {
 /// Whether every monitor the tracker knows of is in the cache: just after a start it may not be
 /// yet, and the surfaces would say "not checked" for a moment (an edit, a status posted for
 /// nothing). They wait for the cache instead.
-fn monitors_caught_up(tracker: &PullRequestTracker, monitors: &[DriftMonitor]) -> bool {
+fn monitors_caught_up(
+    tracker: &PullRequestTracker,
+    clusters: &[String],
+    monitors: &[DriftMonitor],
+) -> bool {
     let known = tracker
         .status
         .as_ref()
         .map(|s| s.drift_monitors.as_slice())
         .unwrap_or_default();
     let name = tracker.name_any();
-    tracker.spec.cluster_names().iter().all(|cluster| {
+    clusters.iter().all(|cluster| {
         !known.contains(&monitor_name(&name, cluster))
             || monitors.iter().any(|m| &m.spec.cluster == cluster)
     })

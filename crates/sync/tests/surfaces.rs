@@ -118,11 +118,13 @@ async fn a_sync_from_a_tracker_not_showing_the_last_write_yet_writes_nothing_aga
         let tracker = tracker.clone();
         let (pr, plan, monitors, prefix) = (&pr, &plan, &monitors, &prefix);
         async move {
+            let clusters = tracker.spec.cluster_names();
             let sources = Sources {
                 tracker: &tracker,
                 pr,
                 plan,
                 monitors,
+                clusters: &clusters,
                 prefix,
             };
             let mut result = SyncResult::unchanged(PrState::Merged);

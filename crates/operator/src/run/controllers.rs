@@ -38,6 +38,7 @@ use crate::{
     ledger::ChangeLedger,
     metrics::{Health, Metrics},
     monitors::{MonitorContext, monitor_controller},
+    reach::ReachByChange,
     trackers::{TrackerContext, tracker_controller, tracker_watch},
     watches::monitor_feed,
 };
@@ -98,7 +99,27 @@ pub async fn run_controllers(
         let store = tracker_store.clone();
         Arc::new(move |repo: &Repository| tracked_in(&store, repo))
     }));
+    // One checker, its caches shared: the tracker controller asks it which targets a merged PR
+    // reaches, and the monitors' first checks then find those renders.
+    let checker = DriftChecker::new(
+        github.clone(),
+        ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
+    )
+    .with_ignore_rules(config.ignore_differences.clone())
+    .with_renderer({
+        let mut renderer = Renderer::default();
+        if let Some(kustomize) = &config.kustomize {
+            renderer = renderer.with_kustomize(kustomize);
+        }
+        if let Some(helm) = &config.helm {
+            renderer = renderer.with_helm(helm);
+        }
+        renderer
+    })
+    // A base branch's head is asked at most once per resync per repository and branch.
+    .with_head_max_age(config.resync_interval);
     let coordinator = Coordinator::new(client.clone(), github.clone(), labels)
+        .with_reach(Arc::new(ReachByChange(checker.clone())))
         .with_reads(changes.clone())
         .with_monitor_interval(config.monitor_interval.clone())
         .with_settle_window(config.settle_window)
@@ -140,26 +161,7 @@ pub async fn run_controllers(
     tracker_ctx.forget_after = config.forget_after;
     tracker_ctx.client = Some(client.clone());
     let tracker_ctx = Arc::new(tracker_ctx);
-    let mut monitor_ctx = MonitorContext::new(
-        client.clone(),
-        DriftChecker::new(
-            github.clone(),
-            ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
-        )
-        .with_ignore_rules(config.ignore_differences.clone())
-        .with_renderer({
-            let mut renderer = Renderer::default();
-            if let Some(kustomize) = &config.kustomize {
-                renderer = renderer.with_kustomize(kustomize);
-            }
-            if let Some(helm) = &config.helm {
-                renderer = renderer.with_helm(helm);
-            }
-            renderer
-        })
-        // A base branch's head is asked at most once per resync per repository and branch.
-        .with_head_max_age(config.resync_interval),
-    );
+    let mut monitor_ctx = MonitorContext::new(client.clone(), checker);
     monitor_ctx.observer = observer(&metrics, &health);
     let monitor_ctx = Arc::new(monitor_ctx);
 
