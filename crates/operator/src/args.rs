@@ -159,6 +159,15 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_HELM")]
     pub helm: Option<PathBuf>,
 
+    /// How long one render (kustomize build, helm template) may run before it is stopped; the
+    /// commit's target then says Error, for good.
+    #[arg(long, env = "PRTRACKER_RENDER_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub render_timeout: Duration,
+
+    /// How much one render may print before it is stopped (e.g. 64Mi).
+    #[arg(long, env = "PRTRACKER_RENDER_MAX_OUTPUT", default_value = "64Mi", value_parser = parse_bytes)]
+    pub render_max_output: usize,
+
     /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
     /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
     #[arg(long, env = "PRTRACKER_CLUSTER_SECRETS_NAMESPACE")]
@@ -228,6 +237,9 @@ pub struct OperatorConfig {
     /// What builds kustomizations and renders charts, if anything was found.
     pub kustomize: Option<PathBuf>,
     pub helm: Option<PathBuf>,
+    /// Each render's time and output limits.
+    pub render_timeout: Duration,
+    pub render_max_output: usize,
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
@@ -286,6 +298,12 @@ impl RunArgs {
         }
         if self.webhook_body_timeout < Duration::from_secs(1) {
             bail!("--webhook-body-timeout must be at least 1s");
+        }
+        if self.render_timeout < Duration::from_secs(1) {
+            bail!("--render-timeout must be at least 1s");
+        }
+        if self.render_max_output < 64 * 1024 {
+            bail!("--render-max-output must be at least 64Ki");
         }
         if self.webhook_body_budget < 1024 * 1024 {
             bail!(
@@ -371,6 +389,8 @@ impl RunArgs {
             targets,
             kustomize: self.kustomize.clone().or_else(values::kustomize_on_path),
             helm: self.helm.clone().or_else(|| values::on_path(&["helm"])),
+            render_timeout: self.render_timeout,
+            render_max_output: self.render_max_output,
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,

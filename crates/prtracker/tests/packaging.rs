@@ -511,6 +511,40 @@ fn the_image_ships_kustomize_and_helm_at_the_versions_the_build_script_pins() {
     }
 }
 
+/// A pod whose root filesystem is read-only must mount an emptyDir at /tmp: the renderer's
+/// scratch directories (kustomize, helm template) live there.
+fn assert_has_writable_tmp(pod: &Value, what: &str) {
+    let mounts = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tmp = mounts
+        .iter()
+        .find(|m| m["mountPath"] == "/tmp")
+        .unwrap_or_else(|| panic!("{what} mounts nothing at /tmp: {mounts:?}"));
+    assert_ne!(tmp["readOnly"], true, "{what}: /tmp is read-only");
+    let volume = pod["volumes"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == tmp["name"]))
+        .unwrap_or_else(|| panic!("{what}: no volume {:?}", tmp["name"]));
+    assert!(
+        volume.get("emptyDir").is_some(),
+        "{what}: /tmp is not an emptyDir: {volume:?}"
+    );
+}
+
+#[test]
+fn deploy_gives_the_renderer_a_writable_tmp() {
+    let deployment: Value =
+        serde_yaml_ng::from_str(&read(&root().join("deploy/deployment.yaml"))).expect("yaml");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
+        true
+    );
+    assert_has_writable_tmp(pod, "deploy/deployment.yaml");
+}
+
 #[tokio::test]
 async fn the_default_rendering_is_accepted_by_the_apiserver() {
     let ns = namespace("helm-default").await;
@@ -549,6 +583,7 @@ async fn the_default_rendering_is_accepted_by_the_apiserver() {
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert_eq!(container["securityContext"]["runAsUser"], 65532);
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_has_writable_tmp(pod, "the chart's Deployment");
     assert_eq!(
         container["securityContext"]["allowPrivilegeEscalation"],
         false
@@ -573,6 +608,8 @@ async fn the_default_rendering_is_accepted_by_the_apiserver() {
             "--manifests-path=.",
             "--monitor-interval=5m",
             "--settle-window=2m",
+            "--render-timeout=60s",
+            "--render-max-output=64Mi",
             &format!("--cluster-secrets-namespace={ns}"),
             "--leader-elect",
             &format!("--lease-namespace={ns}"),
@@ -696,6 +733,8 @@ async fn every_option_reaches_the_deployments_arguments_and_is_accepted() {
         "--ignore-differences-file=/etc/prtracker/ignore-differences/rules.yaml".to_owned(),
         "--kustomize=/opt/tools/kustomize".to_owned(),
         "--helm=/opt/tools/helm".to_owned(),
+        "--render-timeout=2m".to_owned(),
+        "--render-max-output=128Mi".to_owned(),
         format!("--cluster-secrets-namespace={secrets_ns}"),
         "--leader-elect".to_owned(),
         format!("--lease-namespace={lease_ns}"),

@@ -264,6 +264,114 @@ async fn a_pr_gets_a_monitor_only_for_the_targets_its_rendered_change_reaches() 
     assert_eq!(world.state(fourth).await, Some(PrState::Merged));
 }
 
+/// The Ready message of each of `number`'s monitors, by cluster, once both say `Error`.
+async fn errors_of(world: &World, number: u64) -> Vec<(String, String)> {
+    world.wait_for_phases(number, DriftPhase::Error).await;
+    let mut errors: Vec<(String, String)> = world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .map(|m| {
+            let ready = m
+                .status
+                .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Ready"))
+                .map(|c| c.message)
+                .unwrap_or_default();
+            (m.spec.cluster, ready)
+        })
+        .collect();
+    errors.sort();
+    errors
+}
+
+#[tokio::test]
+async fn a_remote_base_and_a_path_out_of_the_repository_are_errors_naming_them_and_fetch_nothing() {
+    let world = World::start(
+        "refused",
+        Options {
+            overlays: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    // The remote base is served by the simulator itself, so a fetch would show in its log.
+    let remote = format!("{}/remote/base?ref=v1", world.sim.url());
+    let mut files = layout(&world.app_namespace);
+    for (path, content) in &mut files {
+        if path == "deploy/overlays/primary/kustomization.yaml" {
+            *content = format!("resources:\n  - {remote}\n").into_bytes();
+        } else if path == "deploy/overlays/secondary/kustomization.yaml" {
+            *content = b"resources: [../../../../etc]\n".to_vec();
+        }
+    }
+    let (number, _) = world.merged_pr_with("Refused", files).await;
+    let errors = errors_of(&world, number).await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let (primary, secondary) = (&errors[0].1, &errors[1].1);
+    assert!(
+        primary.contains("deploy/overlays/primary/kustomization.yaml")
+            && primary.contains("a remote base"),
+        "{primary}"
+    );
+    assert!(
+        secondary.contains("deploy/overlays/secondary/kustomization.yaml")
+            && secondary.contains("leads out of the repository"),
+        "{secondary}"
+    );
+    assert!(
+        !world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/remote")),
+        "the remote base was fetched"
+    );
+    assert_eq!(world.state(number).await, Some(PrState::Merged));
+}
+
+#[tokio::test]
+async fn a_render_that_would_print_without_end_or_never_end_is_stopped_at_the_limits() {
+    // A stand-in kustomize: for the primary overlay it prints without end (hundreds of MB), for
+    // the secondary it would run ten minutes.
+    let tools = tempfile::tempdir().expect("dir");
+    let kustomize = tools.path().join("kustomize");
+    std::fs::write(
+        &kustomize,
+        "#!/bin/sh\ncase \"$2\" in\n  *primary*) exec yes 'a: b' ;;\n  *) exec sleep 600 ;;\nesac\n",
+    )
+    .expect("script");
+    let made_executable = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&kustomize)
+        .status()
+        .expect("chmod");
+    assert!(made_executable.success());
+    let world = World::start(
+        "limits",
+        Options {
+            overlays: true,
+            kustomize: Some(kustomize),
+            flags: vec!["--render-timeout=3s", "--render-max-output=1Mi"],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (number, _) = world
+        .merged_pr_with("Endless", layout(&world.app_namespace))
+        .await;
+    let errors = errors_of(&world, number).await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let (primary, secondary) = (&errors[0].1, &errors[1].1);
+    assert!(
+        primary.contains("more than 1048576 bytes") && primary.contains("deploy/overlays/primary"),
+        "{primary}"
+    );
+    assert!(
+        secondary.contains("ran longer than") && secondary.contains("deploy/overlays/secondary"),
+        "{secondary}"
+    );
+}
+
 /// A chart whose values file per cluster sets the namespace and the replicas.
 fn chart(namespace: &str) -> Vec<(String, Vec<u8>)> {
     let file = |path: &str, text: String| (path.to_owned(), text.into_bytes());
@@ -397,5 +505,29 @@ async fn a_chart_with_a_values_file_per_cluster_is_rendered_deployed_and_drifts_
     assert_eq!(
         reached_and_monitored(&world, second).await,
         (secondary.clone(), secondary)
+    );
+
+    // A dependency the chart does not vendor, from a repository the simulator serves (so a
+    // fetch would show in its log): an error naming it in both targets, nothing fetched.
+    let mut files = chart(&world.app_namespace);
+    files[0].1 = format!(
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 17.0.0\n    repository: {}/charts\n",
+        world.sim.url()
+    )
+    .into_bytes();
+    let (third, _) = world.merged_pr_with("Redis, not vendored", files).await;
+    for (cluster, message) in errors_of(&world, third).await {
+        assert!(
+            message.contains("\"redis\"") && message.contains("not vendored"),
+            "{cluster}: {message}"
+        );
+    }
+    assert!(
+        !world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/charts")),
+        "the dependency was fetched"
     );
 }

@@ -103,6 +103,24 @@ async fn bad_setups_are_refused_at_start_with_a_clear_error() {
     )
     .await;
     assert_refused(&output, "only a GitHub App write check runs");
+    // Render limits that would refuse every render.
+    for (flag, says) in [
+        (
+            "--render-timeout=0s",
+            "--render-timeout must be at least 1s",
+        ),
+        (
+            "--render-max-output=1Ki",
+            "--render-max-output must be at least 64Ki",
+        ),
+    ] {
+        let output = run_to_failure(
+            &[api.clone(), token.clone(), secret.clone(), flag.into()],
+            &good_kubeconfig,
+        )
+        .await;
+        assert_refused(&output, says);
+    }
     std::fs::write(dir.path().join("empty"), "\n").expect("file");
     let empty = format!(
         "--webhook-secret-file={}",

@@ -107,7 +107,8 @@ pub async fn run_controllers(
     )
     .with_ignore_rules(config.ignore_differences.clone())
     .with_renderer({
-        let mut renderer = Renderer::default();
+        let mut renderer =
+            Renderer::default().with_limits(config.render_timeout, config.render_max_output);
         if let Some(kustomize) = &config.kustomize {
             renderer = renderer.with_kustomize(kustomize);
         }

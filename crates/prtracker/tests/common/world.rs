@@ -134,6 +134,8 @@ pub struct Options {
     /// Targets, a kustomize overlay per cluster (`deploy/overlays/primary` for in-cluster,
     /// `deploy/overlays/secondary`), built with the control plane's kubectl, instead of one path.
     pub overlays: bool,
+    /// With `overlays`, this kustomize instead of the control plane's kubectl.
+    pub kustomize: Option<PathBuf>,
     /// Targets, one Helm chart (`deploy/chart`) with a values file per cluster
     /// (`deploy/values/primary.yaml`, `deploy/values/secondary.yaml`), rendered with the control
     /// plane's helm, instead of one path.
@@ -275,7 +277,14 @@ impl World {
             vec![
                 "--target=in-cluster=deploy/overlays/primary".to_owned(),
                 format!("--target={secondary}=deploy/overlays/secondary"),
-                format!("--kustomize={}", shared().binaries().kubectl().display()),
+                format!(
+                    "--kustomize={}",
+                    options
+                        .kustomize
+                        .clone()
+                        .unwrap_or_else(|| shared().binaries().kubectl())
+                        .display()
+                ),
             ]
         } else {
             vec![
