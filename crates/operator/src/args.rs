@@ -11,8 +11,10 @@ use prtracker_github::{AppInstallation, CircuitPolicy, GitHubAuth, GitHubConfig,
 
 use crate::server::ServerLimits;
 
+mod render;
 mod surfaces;
 mod values;
+pub use render::{RenderArgs, RenderConfig};
 pub use surfaces::{SurfaceArgs, SurfaceConfig};
 pub use values::{parse_bytes, parse_duration};
 
@@ -149,24 +151,9 @@ pub struct RunArgs {
     #[arg(long, env = "PRTRACKER_IGNORE_DIFFERENCES_FILE")]
     pub ignore_differences_file: Option<PathBuf>,
 
-    /// The kustomize (or kubectl) binary that builds targets holding a kustomization; default:
-    /// `kustomize`, else `kubectl`, on PATH.
-    #[arg(long, env = "PRTRACKER_KUSTOMIZE")]
-    pub kustomize: Option<PathBuf>,
-
-    /// The helm binary that renders targets that are charts (`helm template`); default: `helm`
-    /// on PATH.
-    #[arg(long, env = "PRTRACKER_HELM")]
-    pub helm: Option<PathBuf>,
-
-    /// How long one render (kustomize build, helm template) may run before it is stopped; the
-    /// commit's target then says Error, for good.
-    #[arg(long, env = "PRTRACKER_RENDER_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
-    pub render_timeout: Duration,
-
-    /// How much one render may print before it is stopped (e.g. 64Mi).
-    #[arg(long, env = "PRTRACKER_RENDER_MAX_OUTPUT", default_value = "64Mi", value_parser = parse_bytes)]
-    pub render_max_output: usize,
+    /// How targets that are kustomizations or charts are rendered.
+    #[command(flatten)]
+    pub render: RenderArgs,
 
     /// Where the Secrets of target clusters live (labelled prtracker.io/cluster=NAME, key
     /// kubeconfig); default: the pod's namespace (POD_NAMESPACE), else prtracker-system.
@@ -234,12 +221,8 @@ pub struct OperatorConfig {
     pub manifests_path: String,
     /// Per cluster, the path an auto-tracked PR's monitor reads; empty for the shorthand above.
     pub targets: Vec<prtracker_api::Target>,
-    /// What builds kustomizations and renders charts, if anything was found.
-    pub kustomize: Option<PathBuf>,
-    pub helm: Option<PathBuf>,
-    /// Each render's time and output limits.
-    pub render_timeout: Duration,
-    pub render_max_output: usize,
+    /// What builds kustomizations and renders charts, and each render's limits.
+    pub render: RenderConfig,
     pub monitor_interval: String,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
@@ -298,12 +281,6 @@ impl RunArgs {
         }
         if self.webhook_body_timeout < Duration::from_secs(1) {
             bail!("--webhook-body-timeout must be at least 1s");
-        }
-        if self.render_timeout < Duration::from_secs(1) {
-            bail!("--render-timeout must be at least 1s");
-        }
-        if self.render_max_output < 64 * 1024 {
-            bail!("--render-max-output must be at least 64Ki");
         }
         if self.webhook_body_budget < 1024 * 1024 {
             bail!(
@@ -387,10 +364,7 @@ impl RunArgs {
             default_clusters: self.default_clusters.clone(),
             manifests_path: self.manifests_path.clone(),
             targets,
-            kustomize: self.kustomize.clone().or_else(values::kustomize_on_path),
-            helm: self.helm.clone().or_else(|| values::on_path(&["helm"])),
-            render_timeout: self.render_timeout,
-            render_max_output: self.render_max_output,
+            render: self.render.validate()?,
             monitor_interval: self.monitor_interval.clone(),
             cluster_secrets_namespace,
             leader_election,

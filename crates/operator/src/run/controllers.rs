@@ -108,11 +108,11 @@ pub async fn run_controllers(
     .with_ignore_rules(config.ignore_differences.clone())
     .with_renderer({
         let mut renderer =
-            Renderer::default().with_limits(config.render_timeout, config.render_max_output);
-        if let Some(kustomize) = &config.kustomize {
+            Renderer::default().with_limits(config.render.timeout, config.render.max_output);
+        if let Some(kustomize) = &config.render.kustomize {
             renderer = renderer.with_kustomize(kustomize);
         }
-        if let Some(helm) = &config.helm {
+        if let Some(helm) = &config.render.helm {
             renderer = renderer.with_helm(helm);
         }
         renderer
