@@ -405,8 +405,21 @@ async fn prs_are_tracked_and_labels_followed_by_webhook_through_a_follower() {
         "a delivery for a PR GitHub does not have made a tracker"
     );
 
-    // A merge makes one drift monitor per default cluster.
-    env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    // A merge that changes the manifests makes one drift monitor per default cluster.
+    let merge = "0000000000000000000000000000000000000abc";
+    env.sim
+        .set_files(
+            REPO,
+            merge,
+            [(
+                "deploy/settings.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: a\n",
+            )],
+        )
+        .expect("files");
+    env.sim
+        .merge_pull_as(REPO, number, PERSON, Some(merge))
+        .expect("merge");
     eventually(
         "Merged, and two drift monitors",
         Duration::from_secs(20),
