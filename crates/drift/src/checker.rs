@@ -386,7 +386,8 @@ impl DriftChecker {
             };
         }
         if !removed.is_empty() {
-            let present = comparer.presence(&removed).await?;
+            let (present, watched) = comparer.presence_watched(&removed).await?;
+            report.watched.extend(watched);
             report.checked += count(removed.len());
             for (object, present) in removed.iter().zip(present) {
                 if present {

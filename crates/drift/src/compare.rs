@@ -33,6 +33,8 @@ use prtracker_api::{
 };
 use serde_json::Value;
 
+pub use report::{CompareOptions, DriftReport, LiveRef};
+
 use crate::{
     diff::{self, Values},
     error::{ClusterError, DriftError, is_unreachable},
@@ -47,48 +49,6 @@ pub const FIELD_MANAGER: &str = "prtracker-drift";
 
 /// The path reported when the apiserver refuses to apply a manifest at all.
 pub const REFUSED_PATH: &str = "(apply refused)";
-
-/// How a comparison is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompareOptions {
-    /// Where namespaced objects without a namespace go.
-    pub default_namespace: String,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// From this many objects of one type in one namespace, read them with one LIST.
-    pub list_threshold: usize,
-    /// Skip the dry run of an object whose live state already holds its manifest's values.
-    pub skip_held: bool,
-    pub field_manager: String,
-}
-
-impl Default for CompareOptions {
-    fn default() -> Self {
-        Self {
-            default_namespace: "default".to_owned(),
-            concurrency: 16,
-            list_threshold: 4,
-            skip_held: true,
-            field_manager: FIELD_MANAGER.to_owned(),
-        }
-    }
-}
-
-/// The verdict of one comparison. `drifted` counts objects that differ, `missing` those that are
-/// not there; `resources` lists both (at most [`MAX_DRIFTED_RESOURCES`], in manifest order).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DriftReport {
-    pub checked: u32,
-    pub drifted: u32,
-    pub missing: u32,
-    pub resources: Vec<DriftedResource>,
-}
-
-impl DriftReport {
-    pub fn in_sync(&self) -> bool {
-        self.drifted == 0 && self.missing == 0
-    }
-}
 
 /// Compares desired objects with one cluster.
 #[derive(Clone)]
@@ -149,15 +109,29 @@ impl Comparer {
             .buffered(concurrency)
             .try_collect()
             .await?;
-        Ok(self.report(&resolved, outcomes))
+        let mut report = self.report(&resolved, outcomes);
+        report.watched = live_refs(&resolved);
+        Ok(report)
     }
 
     /// Whether each object is in the cluster (for objects whose absence is the point: the ones a PR
     /// removed). A kind the cluster does not serve has no objects.
     pub async fn presence(&self, objects: &[DesiredObject]) -> Result<Vec<bool>, DriftError> {
+        Ok(self.presence_watched(objects).await?.0)
+    }
+
+    /// [`Comparer::presence`], and the objects as the cluster's API names them (those of a kind
+    /// it serves).
+    pub async fn presence_watched(
+        &self,
+        objects: &[DesiredObject],
+    ) -> Result<(Vec<bool>, Vec<LiveRef>), DriftError> {
         let resolved = self.resolve(objects).await?;
         let live = self.read_live(&resolved).await?;
-        Ok(live.iter().map(Option::is_some).collect())
+        Ok((
+            live.iter().map(Option::is_some).collect(),
+            live_refs(&resolved),
+        ))
     }
 
     /// Step 1: the resource and scope of every object.
@@ -479,5 +453,21 @@ fn set_namespace(body: &mut Value, namespace: Option<&str>) {
     }
 }
 
+/// The resolved objects of a kind the cluster serves, as its API names them.
+fn live_refs(resolved: &[Resolved<'_>]) -> Vec<LiveRef> {
+    resolved
+        .iter()
+        .filter_map(|r| {
+            let (resource, _) = r.resource.as_ref()?;
+            Some(LiveRef {
+                resource: resource.clone(),
+                namespace: r.namespace.clone(),
+                name: r.desired.name.clone(),
+            })
+        })
+        .collect()
+}
+
+mod report;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@
 //! - [`normalize`] and [`diff`]: what is compared, and how, one rule a function;
 //! - [`compare`]: each desired object against the live one, by server-side dry-run apply;
 //! - [`checker`]: one check of a `DriftMonitor`;
+//! - [`live`]: watches of the objects live monitors follow, naming the monitors to check when one
+//!   changes;
 //! - [`status`]: the monitor's status that follows from a check.
 
 pub mod change;
@@ -15,6 +17,7 @@ pub mod clusters;
 pub mod compare;
 pub mod diff;
 mod error;
+pub mod live;
 pub mod managed;
 pub mod manifests;
 pub mod normalize;
@@ -24,8 +27,9 @@ pub mod status;
 
 pub use checker::{Checked, DriftChecker, Outcome};
 pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
-pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER};
+pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER, LiveRef};
 pub use error::{ClusterError, DriftError, ManifestError};
+pub use live::{LiveWatches, MonitorKey};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
 pub use render::Renderer;
 pub use status::{CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status};

@@ -263,6 +263,7 @@ mod tests {
                 } else {
                     Vec::new()
                 },
+                watched: Vec::new(),
             },
             outcome,
         }

@@ -1,5 +1,7 @@
 //! The DriftMonitor controller: each monitor checks its cluster against its commit's manifests
-//! every `spec.interval`, and writes its status only when the verdict or what it found changed.
+//! when an object of its change changes in the cluster (the cluster's watches name it) and every
+//! `spec.interval` as a safety net, and writes its status only when the verdict or what it found
+//! changed.
 //! A check that cannot be made is retried sooner, backing off from 5 s to the interval. Its status
 //! changes wake the tracker controller, which folds the verdicts into the PR's state.
 
@@ -12,14 +14,19 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Client, ResourceExt,
-    runtime::{Controller, controller::Action, reflector::Store, watcher},
+    runtime::{
+        Controller,
+        controller::Action,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
 };
 use prtracker_api::{
     DriftMonitor,
     interval::parse_interval,
     status::{StatusWriteError, write_status},
 };
-use prtracker_drift::{DriftChecker, Outcome, mark_pending, next_status};
+use prtracker_drift::{DriftChecker, LiveWatches, Outcome, mark_pending, next_status};
 use tracing::{debug, warn};
 
 use crate::{
@@ -34,6 +41,9 @@ pub struct MonitorContext {
     /// Consecutive failed checks per monitor.
     pub failures: Failures<DriftMonitor>,
     pub observer: ReconcileObserver,
+    /// The watches of the target clusters, which name a monitor to check when an object of its
+    /// change changes; `None`: checked at its interval only.
+    pub live: Option<Arc<LiveWatches>>,
 }
 
 impl MonitorContext {
@@ -43,6 +53,7 @@ impl MonitorContext {
             checker,
             failures: Failures::default(),
             observer: Box::new(|_, _, _| {}),
+            live: None,
         }
     }
 }
@@ -99,6 +110,9 @@ pub async fn reconcile(
             Some(backoff(failures, interval.min(MAX_BACKOFF)))
         }
     };
+    if let Some(live) = &ctx.live {
+        follow_live(live, &monitor, &result).await;
+    }
     let status = next_status(&monitor, &result, Timestamp::now());
     let written = write_status(&ctx.client, &monitor, status).await;
     let failure = match (&result, &written) {
@@ -117,6 +131,30 @@ pub async fn reconcile(
     }
 }
 
+/// After a check, what the cluster's watches follow for `monitor`: the objects of its change
+/// while it has some to judge, nothing once it has none (superseded, nothing to deploy, or a
+/// commit that cannot be judged). A check that failed for now changes nothing.
+async fn follow_live(
+    live: &LiveWatches,
+    monitor: &DriftMonitor,
+    result: &Result<prtracker_drift::Checked, prtracker_drift::DriftError>,
+) {
+    let key = (monitor.namespace().unwrap_or_default(), monitor.name_any());
+    match result {
+        Ok(checked) if matches!(checked.outcome, Outcome::Holds | Outcome::DoesNotHold) => {
+            if let Err(error) = live
+                .follow(key, &monitor.spec.cluster, &checked.report.watched)
+                .await
+            {
+                debug!(monitor = %monitor.name_any(), %error, "cannot watch the cluster yet; checked at its interval");
+            }
+        }
+        Ok(_) => live.forget(&key),
+        Err(error) if error.is_final() => live.forget(&key),
+        Err(_) => {}
+    }
+}
+
 pub fn error_policy(
     monitor: Arc<DriftMonitor>,
     error: &MonitorError,
@@ -131,12 +169,14 @@ pub fn error_policy(
 /// requests (not on its own status writes), then every interval.
 pub fn monitor_controller(
     checks: impl Stream<Item = Result<DriftMonitor, watcher::Error>> + Send + 'static,
+    changed_in_clusters: impl Stream<Item = ObjectRef<DriftMonitor>> + Send + 'static,
     store: Store<DriftMonitor>,
     ctx: Arc<MonitorContext>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> impl std::future::Future<Output = ()> {
     let shutdown = after_store_ready(shutdown, store.clone());
     Controller::for_stream(checks, store)
+        .reconcile_on(changed_in_clusters)
         .with_config(
             kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
         )

@@ -12,6 +12,7 @@
 mod github;
 mod health;
 mod routes;
+mod watches;
 
 use std::{
     collections::BTreeSet,
@@ -148,6 +149,7 @@ struct Inner {
     http_connections: Gauge,
     http_connections_refused: Counter,
     github: GitHubCollector,
+    watches: watches::WatchMetrics,
 }
 
 /// The outcome of one read of a repository's change feed: the `result` label of
@@ -292,6 +294,7 @@ impl Metrics {
                 .set(0);
             tracker_states.insert(state.name().to_owned());
         }
+        let watches = watches::WatchMetrics::register(&mut registry);
         let github = GitHubCollector::default();
         registry.register_collector(Box::new(github.clone()));
         Self {
@@ -307,6 +310,7 @@ impl Metrics {
                 http_connections,
                 http_connections_refused,
                 github,
+                watches,
             }),
         }
     }
@@ -408,6 +412,11 @@ impl Metrics {
                 })
                 .set(signed(value));
         }
+    }
+
+    /// Sets the target clusters' watch metrics: watches open, objects followed, failures so far.
+    pub fn set_cluster_watches(&self, size: (usize, usize, u64)) {
+        self.inner.watches.set(size);
     }
 
     /// [`Metrics::set_trackers`] keyed by [`PrState`].

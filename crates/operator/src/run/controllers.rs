@@ -15,14 +15,17 @@ use kube::{
 };
 use prtracker_api::{DriftMonitor, PullRequestTracker};
 use prtracker_domain::Repository;
-use prtracker_drift::{ClusterRegistry, DriftChecker, Renderer};
+use prtracker_drift::{ClusterRegistry, DriftChecker, LiveWatches, Renderer};
 use prtracker_github::OctocrabGitHub;
 use prtracker_sync::{
     ChangeFeed, CheckRunKeeper, CommitStatusKeeper, Coordinator, DeploymentKeeper,
     GitHubLabelManager, MergedBy, PrCommentKeeper, Surfaces,
 };
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{
+    StreamExt as _,
+    wrappers::{ReceiverStream, UnboundedReceiverStream},
+};
 use tracing::info;
 
 use super::{
@@ -162,7 +165,13 @@ pub async fn run_controllers(
     tracker_ctx.forget_after = config.forget_after;
     tracker_ctx.client = Some(client.clone());
     let tracker_ctx = Arc::new(tracker_ctx);
+    // The target clusters' watches name the monitors to check when an object they follow changes.
+    let (live, changed_in_clusters) = LiveWatches::new(checker.clusters().clone());
+    let live = Arc::new(live);
+    let changed_in_clusters = UnboundedReceiverStream::new(changed_in_clusters)
+        .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace));
     let mut monitor_ctx = MonitorContext::new(client.clone(), checker);
+    monitor_ctx.live = Some(live.clone());
     monitor_ctx.observer = observer(&metrics, &health);
     let monitor_ctx = Arc::new(monitor_ctx);
 
@@ -175,6 +184,7 @@ pub async fn run_controllers(
     );
     let monitor_controller = monitor_controller(
         feed.checks,
+        changed_in_clusters,
         monitor_store.clone(),
         monitor_ctx.clone(),
         until_shutdown(shutdown.clone()),
@@ -252,6 +262,13 @@ pub async fn run_controllers(
             metrics.set_trackers_by_state(count_by_state(&trackers));
             tracker_ctx.failures.forget_gone(&trackers);
             monitor_ctx.failures.forget_gone(&monitors);
+            // Deleted monitors follow nothing (the controller hears of no deletion).
+            live.retain(|(namespace, name)| {
+                monitors
+                    .get(&ObjectRef::new(name).within(namespace))
+                    .is_some()
+            });
+            metrics.set_cluster_watches(live.size());
             async {}
         }
     });

@@ -124,6 +124,8 @@ data:
 #[derive(Default)]
 pub struct Options {
     pub settle: Option<&'static str>,
+    /// The monitors' check interval (30s unless given).
+    pub monitor_interval: Option<&'static str>,
     pub ignore_file: Option<String>,
     /// Authenticate as a GitHub App (the simulator knows its public key) instead of a token.
     pub app: bool,
@@ -255,7 +257,10 @@ impl World {
             format!("--cluster-secrets-namespace={OPERATOR_NAMESPACE}"),
             format!("--track-repo={REPO}"),
             "--resync-interval=10s".to_owned(),
-            "--monitor-interval=30s".to_owned(),
+            format!(
+                "--monitor-interval={}",
+                options.monitor_interval.unwrap_or("30s")
+            ),
             format!("--settle-window={}", options.settle.unwrap_or("0s")),
         ]
         .into_iter()

@@ -1,0 +1,140 @@
+//! Clusters watched, not only polled (issue #17), through the real `prtracker run` and two
+//! clusters: with monitors checked every ten minutes, hand edits of the replicas, the image and a
+//! ConfigMap key, in either cluster, are seen on their DriftMonitor within seconds (the watches
+//! name the monitor), and so is the repair.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::eventually;
+use common::world::*;
+use prtracker_api::DriftPhase;
+use prtracker_domain::PrState;
+
+/// A hand edit of the Deployment's image in one cluster.
+fn set_image(cluster: &str, namespace: &str, image: &str) {
+    apply(
+        cluster,
+        &format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  namespace: {namespace}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: {image}
+"
+        ),
+        "kubectl-edit",
+    );
+}
+
+/// A hand edit of the settings ConfigMap's key in one cluster.
+fn set_mode(cluster: &str, namespace: &str, mode: &str) {
+    apply(
+        cluster,
+        &format!(
+            "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: {namespace}
+data:
+  mode: \"{mode}\"
+"
+        ),
+        "kubectl-edit",
+    );
+}
+
+/// The phase of `number`'s monitor of `cluster`.
+async fn phase_of(world: &World, number: u64, cluster: &str) -> Option<DriftPhase> {
+    world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .find(|m| m.spec.cluster == cluster)
+        .and_then(|m| m.status?.phase)
+}
+
+/// How long until `number`'s monitor of `cluster` says `phase`: well within a minute, or the
+/// watch did not name it (its interval is ten minutes).
+async fn seen_after(
+    world: &World,
+    number: u64,
+    cluster: &str,
+    phase: DriftPhase,
+    since: Instant,
+) -> Duration {
+    eventually(
+        &format!("{cluster} {phase:?}, from the watch"),
+        Duration::from_secs(60),
+        || async { (phase_of(world, number, cluster).await == Some(phase)).then_some(()) },
+    )
+    .await;
+    since.elapsed()
+}
+
+#[tokio::test]
+async fn hand_edits_are_seen_in_seconds_not_at_the_monitors_interval() {
+    let world = World::start(
+        "watched",
+        Options {
+            monitor_interval: Some("10m"),
+            ..Options::default()
+        },
+    )
+    .await;
+    // The PR sets the replicas, the image and the setting: each is a field of its change.
+    let mut app = world.app();
+    app.replicas = 3;
+    app.image = "registry.example/shop:2.0";
+    app.setting = "2";
+    let (number, _) = world.merged_pr("Shop 2.0, three replicas", &app).await;
+    apply_everywhere(&app.yaml());
+    // The first check after the apply is asked for; every later one comes from a watch.
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Deployed).await;
+
+    let ns = world.app_namespace.clone();
+    let clusters = [
+        ("primary", "in-cluster".to_owned()),
+        ("secondary", world.secondary.clone()),
+    ];
+    let mut detected = Vec::new();
+    let mut repaired = Vec::new();
+    for round in 0..3u32 {
+        for (edit, (cluster, monitored)) in ["replicas", "image", "setting"]
+            .into_iter()
+            .zip(clusters.iter().cycle().skip(round as usize))
+        {
+            let since = Instant::now();
+            match edit {
+                "replicas" => scale(cluster, &ns, 7 + round, "kubectl-edit"),
+                "image" => set_image(cluster, &ns, &format!("registry.example/shop:9.{round}")),
+                _ => set_mode(cluster, &ns, &format!("edited-{round}")),
+            }
+            detected.push(seen_after(&world, number, monitored, DriftPhase::Drifted, since).await);
+            // CD applies the repository again: the repair is seen the same way.
+            let since = Instant::now();
+            apply(cluster, &app.yaml(), "cd");
+            repaired.push(seen_after(&world, number, monitored, DriftPhase::InSync, since).await);
+        }
+    }
+    detected.sort();
+    repaired.sort();
+    println!(
+        "{} hand edits seen after (median, slowest): {:?}, {:?}; repairs: {:?}, {:?}",
+        detected.len(),
+        detected[detected.len() / 2],
+        detected[detected.len() - 1],
+        repaired[repaired.len() / 2],
+        repaired[repaired.len() - 1],
+    );
+    world.wait_for_state(number, PrState::Deployed).await;
+}
