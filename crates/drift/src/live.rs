@@ -12,8 +12,10 @@
 //! - a watch's first listing names no one (its followers were just checked); a listing after the
 //!   watch broke (an apiserver restart, an expired resource version) names the followers of every
 //!   object that changed, appeared or went meanwhile;
-//! - a watch that fails (no `watch` permission, an unreachable cluster) is retried with backoff,
-//!   and counted; the monitors' interval checks go on meanwhile.
+//! - a watch that fails (an unreachable cluster, a refused credential) is started again with a
+//!   fresh client after 1 s, doubling up to a minute; one the cluster forbids (no `watch`
+//!   permission) after five minutes; each failure is counted, and the monitors' interval checks
+//!   go on meanwhile. An expired resource version is no failure: the watch lists again.
 
 mod index;
 
@@ -21,29 +23,44 @@ use std::{
     collections::{HashMap, HashSet},
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use futures::StreamExt;
 use kube::{
-    Api, Client, ResourceExt,
+    Api, ResourceExt,
     api::DynamicObject,
-    runtime::{WatchStreamExt, watcher},
+    runtime::watcher::{self, Event},
 };
 use tokio::{sync::mpsc, task::AbortHandle};
 use tracing::{debug, warn};
 
 pub use index::{Changes, Index, MonitorKey, WatchKey};
 
-use crate::{clusters::ClusterRegistry, compare::LiveRef, error::ClusterError};
+use crate::{clusters::ClusterRegistry, compare::LiveRef};
+
+/// The first wait after a watch failed; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+/// The wait after the cluster refused the watch (no `watch` permission): that does not heal by
+/// itself soon, and the monitors' interval checks go on meanwhile.
+const FORBIDDEN_RETRY: Duration = Duration::from_secs(300);
+
+/// The index and the running watches, changed together under one lock: a watch runs exactly when
+/// the index has followers for it.
+#[derive(Default)]
+struct Shared {
+    index: Index,
+    tasks: HashMap<WatchKey, AbortHandle>,
+}
 
 /// The watches of every target cluster, and the channel on which they name monitors to check.
 pub struct LiveWatches {
     clusters: ClusterRegistry,
-    index: Arc<Mutex<Index>>,
-    tasks: Mutex<HashMap<WatchKey, AbortHandle>>,
+    shared: Arc<Mutex<Shared>>,
     notify: mpsc::UnboundedSender<MonitorKey>,
     failures: Arc<AtomicU64>,
 }
@@ -54,8 +71,7 @@ impl LiveWatches {
         let (notify, checks) = mpsc::unbounded_channel();
         let watches = Self {
             clusters,
-            index: Arc::default(),
-            tasks: Mutex::default(),
+            shared: Arc::default(),
             notify,
             failures: Arc::default(),
         };
@@ -63,12 +79,7 @@ impl LiveWatches {
     }
 
     /// `monitor` (of `cluster`) follows `objects` from now on, in place of what it followed.
-    pub async fn follow(
-        &self,
-        monitor: MonitorKey,
-        cluster: &str,
-        objects: &[LiveRef],
-    ) -> Result<(), ClusterError> {
+    pub fn follow(&self, monitor: MonitorKey, cluster: &str, objects: &[LiveRef]) {
         let wanted: HashSet<(WatchKey, String)> = objects
             .iter()
             .map(|object| {
@@ -80,78 +91,64 @@ impl LiveWatches {
                 (key, object.name.clone())
             })
             .collect();
-        let changes = self.lock().set(monitor.clone(), wanted);
-        self.stop(&changes.stop);
-        if changes.start.is_empty() {
-            return Ok(());
-        }
-        match self.clusters.client(cluster).await {
-            Ok(client) => {
-                for key in changes.start {
-                    self.start(client.clone(), key);
-                }
-                Ok(())
-            }
-            Err(error) => {
-                // Followed again after the monitor's next check.
-                let changes = self.lock().forget(&monitor);
-                self.stop(&changes.stop);
-                Err(error)
-            }
-        }
+        let mut shared = self.lock();
+        let changes = shared.index.set(monitor, wanted);
+        self.apply(&mut shared, changes);
     }
 
     /// `monitor` follows nothing any more (its change is superseded, or cannot be judged).
     pub fn forget(&self, monitor: &MonitorKey) {
-        let changes = self.lock().forget(monitor);
-        self.stop(&changes.stop);
+        let mut shared = self.lock();
+        let changes = shared.index.forget(monitor);
+        self.apply(&mut shared, changes);
     }
 
     /// Forgets the monitors `keep` refuses: those deleted.
     pub fn retain(&self, keep: impl Fn(&MonitorKey) -> bool) {
-        let changes = self.lock().retain(keep);
-        self.stop(&changes.stop);
+        let mut shared = self.lock();
+        let changes = shared.index.retain(keep);
+        self.apply(&mut shared, changes);
+    }
+
+    /// Watches that have listed their objects once: from then on, a change names its followers.
+    pub fn listed(&self) -> usize {
+        self.lock().index.listed_watches()
     }
 
     /// Watches open, objects followed, and watch failures so far.
     pub fn size(&self) -> (usize, usize, u64) {
-        let index = self.lock();
+        let shared = self.lock();
         (
-            index.watches(),
-            index.objects(),
+            shared.tasks.len(),
+            shared.index.objects(),
             self.failures.load(Ordering::Relaxed),
         )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.shared)
     }
 
-    fn start(&self, client: Client, key: WatchKey) {
-        let api: Api<DynamicObject> = match &key.namespace {
-            Some(namespace) => Api::namespaced_with(client, namespace, &key.resource),
-            None => Api::all_with(client, &key.resource),
-        };
-        debug!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, "watching");
-        let task = tokio::spawn(run(
-            api,
-            key.clone(),
-            self.index.clone(),
-            self.notify.clone(),
-            self.failures.clone(),
-        ));
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = tasks.insert(key, task.abort_handle()) {
-            old.abort();
-        }
-    }
-
-    fn stop(&self, keys: &[WatchKey]) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        for key in keys {
-            if let Some(task) = tasks.remove(key) {
+    /// Stops the watches left without a follower and starts the new ones, under the same lock as
+    /// the index changed (spawning does not wait).
+    fn apply(&self, shared: &mut Shared, changes: Changes) {
+        for key in changes.stop {
+            if let Some(task) = shared.tasks.remove(&key) {
                 debug!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, "no longer watching");
                 task.abort();
+            }
+        }
+        for key in changes.start {
+            debug!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, "watching");
+            let task = tokio::spawn(run(
+                self.clusters.clone(),
+                key.clone(),
+                self.shared.clone(),
+                self.notify.clone(),
+                self.failures.clone(),
+            ));
+            if let Some(old) = shared.tasks.insert(key, task.abort_handle()) {
+                old.abort();
             }
         }
     }
@@ -159,63 +156,140 @@ impl LiveWatches {
 
 impl Drop for LiveWatches {
     fn drop(&mut self) {
-        let tasks = self.tasks.get_mut().unwrap_or_else(|e| e.into_inner());
-        for (_, task) in tasks.drain() {
+        for (_, task) in lock(&self.shared).tasks.drain() {
             task.abort();
         }
     }
 }
 
-/// One watch, until it is stopped: what changed goes to the index, who follows it to `notify`.
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a watch stopped.
+enum Stopped {
+    /// Nobody listens for monitors to check any more.
+    Closed,
+    /// The cluster refused it, or could not be reached: retried with a fresh client.
+    Failed { forbidden: bool, why: String },
+}
+
+/// One watch, until it is stopped: a client asked from the registry at each (re)start, so a
+/// rotated kubeconfig or a moved cluster is picked up; failures wait, doubling, before the next.
 async fn run(
-    api: Api<DynamicObject>,
+    clusters: ClusterRegistry,
     key: WatchKey,
-    index: Arc<Mutex<Index>>,
+    shared: Arc<Mutex<Shared>>,
     notify: mpsc::UnboundedSender<MonitorKey>,
     failures: Arc<AtomicU64>,
 ) {
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
     let mut first_listing = true;
+    let mut retry = FIRST_RETRY;
+    loop {
+        let stopped = match clusters.client(&key.cluster).await {
+            Ok(client) => {
+                let api: Api<DynamicObject> = match &key.namespace {
+                    Some(namespace) => Api::namespaced_with(client, namespace, &key.resource),
+                    None => Api::all_with(client, &key.resource),
+                };
+                watch(api, &key, &shared, &notify, &mut first_listing, &mut retry).await
+            }
+            Err(error) => Stopped::Failed {
+                forbidden: false,
+                why: error.to_string(),
+            },
+        };
+        let Stopped::Failed { forbidden, why } = stopped else {
+            return;
+        };
+        failures.fetch_add(1, Ordering::Relaxed);
+        let wait = if forbidden { FORBIDDEN_RETRY } else { retry };
+        retry = (retry * 2).min(MAX_RETRY);
+        warn!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, error = %why, ?wait, "cannot watch; retrying, and the monitors' interval checks go on meanwhile");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Follows one watch stream until it fails: what changed goes to the index, who follows it to
+/// `notify`.
+async fn watch(
+    api: Api<DynamicObject>,
+    key: &WatchKey,
+    shared: &Mutex<Shared>,
+    notify: &mpsc::UnboundedSender<MonitorKey>,
+    first_listing: &mut bool,
+    retry: &mut Duration,
+) -> Stopped {
+    let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
     let mut listed: HashSet<String> = HashSet::new();
     while let Some(event) = events.next().await {
-        let lock = || index.lock().unwrap_or_else(|e| e.into_inner());
         let to_check = match event {
-            Ok(watcher::Event::Init) => {
+            Ok(Event::Init) => {
                 listed.clear();
                 Vec::new()
             }
-            Ok(watcher::Event::InitApply(object)) => {
+            Ok(Event::InitApply(object)) => {
                 let name = object.name_any();
+                if !lock(shared).index.follows(key, &name) {
+                    continue;
+                }
                 let digest = digest(&object);
                 listed.insert(name.clone());
-                lock().seen(&key, &name, digest, !first_listing)
+                lock(shared).index.seen(key, &name, digest, !*first_listing)
             }
-            Ok(watcher::Event::InitDone) => {
-                let went = if first_listing {
+            Ok(Event::InitDone) => {
+                let mut shared = lock(shared);
+                shared.index.listed(key);
+                let went = if *first_listing {
                     Vec::new()
                 } else {
-                    lock().relisted(&key, &listed)
+                    shared.index.relisted(key, &listed)
                 };
-                first_listing = false;
+                *first_listing = false;
+                *retry = FIRST_RETRY;
                 went
             }
-            Ok(watcher::Event::Apply(object)) => {
-                lock().seen(&key, &object.name_any(), digest(&object), true)
+            Ok(Event::Apply(object)) => {
+                let name = object.name_any();
+                if !lock(shared).index.follows(key, &name) {
+                    continue;
+                }
+                let digest = digest(&object);
+                lock(shared).index.seen(key, &name, digest, true)
             }
-            Ok(watcher::Event::Delete(object)) => lock().gone(&key, &object.name_any()),
+            Ok(Event::Delete(object)) => lock(shared).index.gone(key, &object.name_any()),
+            // An expired resource version: the watcher lists again by itself (a relisting).
+            Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                debug!(cluster = %key.cluster, kind = %key.resource.kind, "watch expired; listing again");
+                continue;
+            }
             Err(error) => {
-                failures.fetch_add(1, Ordering::Relaxed);
-                warn!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, %error, "watch failed; retrying, interval checks go on meanwhile");
-                Vec::new()
+                return Stopped::Failed {
+                    forbidden: status_code(&error) == Some(403),
+                    why: error.to_string(),
+                };
             }
         };
         for monitor in to_check {
             if notify.send(monitor).is_err() {
-                return;
+                return Stopped::Closed;
             }
         }
+    }
+    Stopped::Failed {
+        forbidden: false,
+        why: "the watch ended".to_owned(),
+    }
+}
+
+/// The HTTP status of a refusal, where the apiserver gave one.
+fn status_code(error: &watcher::Error) -> Option<u16> {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => Some(status.code),
+        watcher::Error::WatchError(status) => Some(status.code),
+        _ => None,
     }
 }
 

@@ -111,7 +111,7 @@ pub async fn reconcile(
         }
     };
     if let Some(live) = &ctx.live {
-        follow_live(live, &monitor, &result).await;
+        follow_live(live, &monitor, &result);
     }
     let status = next_status(&monitor, &result, Timestamp::now());
     let written = write_status(&ctx.client, &monitor, status).await;
@@ -134,7 +134,7 @@ pub async fn reconcile(
 /// After a check, what the cluster's watches follow for `monitor`: the objects of its change
 /// while it has some to judge, nothing once it has none (superseded, nothing to deploy, or a
 /// commit that cannot be judged). A check that failed for now changes nothing.
-async fn follow_live(
+fn follow_live(
     live: &LiveWatches,
     monitor: &DriftMonitor,
     result: &Result<prtracker_drift::Checked, prtracker_drift::DriftError>,
@@ -142,12 +142,7 @@ async fn follow_live(
     let key = (monitor.namespace().unwrap_or_default(), monitor.name_any());
     match result {
         Ok(checked) if matches!(checked.outcome, Outcome::Holds | Outcome::DoesNotHold) => {
-            if let Err(error) = live
-                .follow(key, &monitor.spec.cluster, &checked.report.watched)
-                .await
-            {
-                debug!(monitor = %monitor.name_any(), %error, "cannot watch the cluster yet; checked at its interval");
-            }
+            live.follow(key, &monitor.spec.cluster, &checked.report.watched);
         }
         Ok(_) => live.forget(&key),
         Err(error) if error.is_final() => live.forget(&key),

@@ -319,12 +319,11 @@ impl Coordinator {
             }
         }
 
-        let Reached {
-            clusters,
-            record: reach_record,
-            undecided,
-        } = reached;
-        let mut incomplete = undecided;
+        // Said in the status (lastSyncResult), not only retried: the PR has no monitor to say it.
+        if let Some(error) = &reached.undecided {
+            result.errors.push(error.to_string());
+        }
+        let mut incomplete = reached.undecided;
         let mut applied = Vec::new();
         let mut retired = Vec::new();
         let monitor_names = match &plan.monitors {
@@ -384,7 +383,7 @@ impl Coordinator {
             pr,
             plan: &plan,
             monitors: existing,
-            clusters: &clusters,
+            clusters: &reached.clusters,
             prefix: self.labels.prefix(),
         };
         let kept = self
@@ -408,7 +407,7 @@ impl Coordinator {
             names: monitor_names,
             judged: plan.monitors.as_ref().map(|_| existing),
             superseding_pr,
-            reach: reach_record,
+            reach: reached.record,
         };
         let mut status = synced_status(tracker, pr, &plan, &result, after);
         kept.record_in(&mut status);

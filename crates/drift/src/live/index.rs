@@ -30,6 +30,8 @@ struct Watch {
     followers: HashMap<String, HashSet<MonitorKey>>,
     /// The digest of each followed object as last seen.
     digests: HashMap<String, u64>,
+    /// Whether its first listing has ended.
+    listed: bool,
 }
 
 /// Every watch and every monitor's interest.
@@ -113,6 +115,13 @@ impl Index {
         changes
     }
 
+    /// Whether some monitor follows the object `name` of `key`.
+    pub fn follows(&self, key: &WatchKey, name: &str) -> bool {
+        self.watches
+            .get(key)
+            .is_some_and(|watch| watch.followers.contains_key(name))
+    }
+
     /// An object of `key` seen with `digest`: the monitors following it, when it changed and
     /// `notify` (the first listing of a watch notifies nothing: its followers were just checked).
     pub fn seen(
@@ -171,9 +180,21 @@ impl Index {
         monitors.into_iter().collect()
     }
 
+    /// The first listing of `key` has ended: from now on what changes names its followers.
+    pub fn listed(&mut self, key: &WatchKey) {
+        if let Some(watch) = self.watches.get_mut(key) {
+            watch.listed = true;
+        }
+    }
+
     /// Watches running (or to run).
     pub fn watches(&self) -> usize {
         self.watches.len()
+    }
+
+    /// Watches whose first listing has ended.
+    pub fn listed_watches(&self) -> usize {
+        self.watches.values().filter(|w| w.listed).count()
     }
 
     /// Objects followed, across every watch.
