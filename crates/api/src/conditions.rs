@@ -10,7 +10,7 @@ use k8s_openapi::{
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 /// The conditions themselves are the domain's: which type, whether it holds, and why.
-pub use prtracker_domain::condition::{CONSISTENT, ConditionUpdate, LIVE, READY, SYNCED};
+pub use prtracker_domain::condition::{CONSISTENT, ConditionUpdate, LIVE, READY, SYNCED, WATCHED};
 
 pub(crate) fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
     let item = Condition::json_schema(generator);

@@ -7,8 +7,9 @@ use std::time::Duration;
 pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
 /// The longest interval: a drift unnoticed for more than a day is not being monitored.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-/// What a monitor gets when nobody says.
-pub const DEFAULT_INTERVAL: &str = "5m";
+/// What a monitor gets when nobody says: a safety net, as the cluster watches check a monitor
+/// at once when an object of its change is edited (it was 5m when every check polled).
+pub const DEFAULT_INTERVAL: &str = "30m";
 
 /// The CEL rule the apiserver enforces on every interval field.
 pub const INTERVAL_RULE: &str =

@@ -77,7 +77,9 @@ pub struct DriftMonitorSpec {
     #[schemars(length(max = 32))]
     pub ignore_differences: Vec<IgnoreRule>,
 
-    /// How often to check: a duration such as 30s, 5m or 1h, from 30s to 24h.
+    /// How often to check the cluster itself, the safety net under the cluster watches (which
+    /// check at once when an object of the change is edited; an unwatched monitor is checked at
+    /// least every 5m): a duration such as 30s, 5m or 1h, from 30s to 24h.
     #[serde(default = "default_interval")]
     #[schemars(
         regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"),

@@ -11,6 +11,8 @@ pub const CONSISTENT: &str = "Consistent";
 pub const READY: &str = "Ready";
 /// A merged PR's change runs in every cluster; its reason says why not, in a reviewer's words.
 pub const LIVE: &str = "Live";
+/// A monitor's objects are followed by a watch of its cluster: an edit is checked at once.
+pub const WATCHED: &str = "Watched";
 
 /// A condition to set: its type, whether it holds, a CamelCase reason and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]

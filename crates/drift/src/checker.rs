@@ -4,13 +4,15 @@
 //!
 //! What a check costs: GitHub is asked for the merge commit's parents and the manifests at both
 //! commits once (commits never change), and for the base branch's head at most once per
-//! [`DriftChecker::with_head_max_age`] per branch; the cluster, as [`crate::compare`] says. A
+//! [`DriftChecker::with_head_max_age`] per branch; the cluster, as [`crate::compare`] says, its
+//! API discovered once and kept, its objects read from the watches' cache in a check a watch
+//! started ([`Reads::Cache`]). A
 //! monitor whose change is empty or superseded is not checked again.
 
 use std::{sync::Arc, time::Duration};
 
 use kube::ResourceExt;
-use prtracker_api::{DriftMonitor, DriftedResource, FieldDrift, IgnoreRule, ManifestSource};
+use prtracker_api::{DriftMonitor, IgnoreRule, ManifestSource};
 use prtracker_github::GitHubApi;
 use tracing::{debug, instrument};
 
@@ -19,7 +21,7 @@ use crate::render::Renderer;
 use crate::{
     change::{self, Change, ObjectChange},
     clusters::ClusterRegistry,
-    compare::{CompareOptions, Comparer, DriftReport},
+    compare::{CompareOptions, Comparer, DiscoveryCache, DriftReport, ObjectCache},
     error::{ClusterError, DriftError},
     manifests::{DesiredObject, ParseLimits},
     sources::{BaseHeads, DEFAULT_CACHE_BYTES, ManifestCache},
@@ -74,6 +76,18 @@ pub struct DriftChecker {
     manifests: Arc<ManifestCache>,
     heads: Arc<BaseHeads>,
     renderer: Arc<Renderer>,
+    discovery: Arc<DiscoveryCache>,
+    cache: Option<Arc<dyn ObjectCache>>,
+}
+
+/// Where a check reads the live objects from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// The apiserver: a check at the monitor's interval, the safety net under the watches.
+    Cluster,
+    /// The watches' cache where it keeps an object current, else the apiserver: a check a watch
+    /// started.
+    Cache,
 }
 
 impl DriftChecker {
@@ -87,7 +101,15 @@ impl DriftChecker {
             manifests: Arc::new(ManifestCache::new(DEFAULT_CACHE_BYTES)),
             heads: Arc::new(BaseHeads::new(Duration::from_secs(60))),
             renderer: Arc::new(Renderer::default()),
+            discovery: Arc::default(),
+            cache: None,
         }
+    }
+
+    /// Live objects for [`Reads::Cache`] checks.
+    pub fn with_object_cache(mut self, cache: Arc<dyn ObjectCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// How targets holding a kustomization are rendered.
@@ -192,9 +214,18 @@ impl DriftChecker {
         Ok((change, parent))
     }
 
-    /// One check of `monitor`.
-    #[instrument(skip_all, fields(monitor = %monitor.name_any(), cluster = %monitor.spec.cluster))]
+    /// One check of `monitor`, reading the cluster.
     pub async fn check(&self, monitor: &DriftMonitor) -> Result<Checked, DriftError> {
+        self.check_from(monitor, Reads::Cluster).await
+    }
+
+    /// One check of `monitor`, reading live objects from `reads`.
+    #[instrument(skip_all, fields(monitor = %monitor.name_any(), cluster = %monitor.spec.cluster))]
+    pub async fn check_from(
+        &self,
+        monitor: &DriftMonitor,
+        reads: Reads,
+    ) -> Result<Checked, DriftError> {
         let source = &monitor.spec.source;
         let (change, parent) = self.change(monitor).await?;
         let mut checked = Checked {
@@ -222,8 +253,16 @@ impl DriftChecker {
 
             let cluster = monitor.spec.cluster.as_str();
             let client = self.clusters.client(cluster).await?;
-            let comparer = Comparer::new(client, cluster, self.options.clone());
+            let mut comparer = Comparer::new(client, cluster, self.options.clone())
+                .with_discovery(self.discovery.clone());
+            if let (Reads::Cache, Some(cache)) = (reads, &self.cache) {
+                comparer = comparer.with_cache(cache.clone());
+            }
             let result = self.compare(&comparer, &active).await;
+            if result.is_err() {
+                // Its API asked afresh next time: a group-version may have gone, the cluster moved.
+                self.discovery.forget(cluster);
+            }
             if let Err(DriftError::Cluster(ClusterError::Unreachable { .. })) = &result {
                 // Built afresh next time, in case the address or credentials behind it changed.
                 self.clusters.forget(cluster);
@@ -337,79 +376,6 @@ impl DriftChecker {
         }
         Ok(chain[low].clone())
     }
-
-    /// The active change against the cluster: the report, and how many fields do not hold.
-    async fn compare(
-        &self,
-        comparer: &Comparer,
-        change: &Change,
-    ) -> Result<(DriftReport, u32), DriftError> {
-        let mut set = Vec::new();
-        let mut fields_of = Vec::new();
-        let mut removed = Vec::new();
-        for object in &change.objects {
-            match object {
-                ObjectChange::Set { object, fields, .. } => {
-                    let mut partial = object.clone();
-                    partial.body = change::partial_object(object, fields);
-                    set.push(partial);
-                    fields_of.push(fields);
-                }
-                ObjectChange::Removed { object } => removed.push(object.clone()),
-            }
-        }
-        let mut report = comparer.compare(&set).await?;
-        let mut drifted = 0u32;
-        for resource in &report.resources {
-            let Some(index) = set.iter().position(|o| same(o, resource)) else {
-                continue;
-            };
-            let fields = fields_of[index];
-            drifted += if resource.missing {
-                count(fields.len())
-            } else {
-                count(
-                    fields
-                        .iter()
-                        .filter(|f| {
-                            let path = f.path.to_string();
-                            resource.fields.iter().any(|d| {
-                                path == d.path
-                                    || path.starts_with(&format!("{}.", d.path))
-                                    || path.starts_with(&format!("{}[", d.path))
-                                    || d.path == crate::compare::REFUSED_PATH
-                            })
-                        })
-                        .count()
-                        .max(1),
-                )
-            };
-        }
-        if !removed.is_empty() {
-            let (present, watched) = comparer.presence_watched(&removed).await?;
-            report.watched.extend(watched);
-            report.checked += count(removed.len());
-            for (object, present) in removed.iter().zip(present) {
-                if present {
-                    drifted += 1;
-                    report.drifted += 1;
-                    report.resources.push(DriftedResource {
-                        api_version: object.api_version.clone(),
-                        kind: object.kind.clone(),
-                        namespace: object.namespace.clone(),
-                        name: object.name.clone(),
-                        missing: false,
-                        fields: vec![FieldDrift {
-                            path: "(object)".to_owned(),
-                            desired: Some("absent: the PR removed it".to_owned()),
-                            live: Some("present".to_owned()),
-                        }],
-                    });
-                }
-            }
-        }
-        Ok((report, drifted))
-    }
 }
 
 /// The field managers the rules that cover `object` ignore.
@@ -464,13 +430,8 @@ fn active(change: Change, superseded: &[(usize, usize)]) -> Change {
     Change { objects }
 }
 
-fn same(object: &DesiredObject, resource: &DriftedResource) -> bool {
-    object.kind == resource.kind
-        && object.name == resource.name
-        && object.api_version == resource.api_version
-        && (object.namespace.is_none() || object.namespace == resource.namespace)
-}
-
-fn count(n: usize) -> u32 {
+pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
+
+mod against_cluster;

@@ -1,11 +1,13 @@
 //! Each desired object against the live one in a cluster, like `kubectl diff`:
 //!
-//! 1. the API of every apiVersion the manifests use is discovered (one request per group-version);
+//! 1. the API of every apiVersion the manifests use is discovered (one request per group-version,
+//!    kept in a [`DiscoveryCache`] where one is given);
 //!    a kind the cluster does not serve is an error naming it (`UnknownKind`), not drift; for the
 //!    objects a PR removed ([`Comparer::presence`]) it means they are absent;
-//! 2. live objects are read: with one LIST per resource type and namespace where the manifests hold
-//!    at least [`CompareOptions::list_threshold`] objects of it, else with a GET each; an object
-//!    that is not there is drift (missing);
+//! 2. live objects are read: from the watches' cache where one is given and keeps them current
+//!    ([`ObjectCache`]), else with one LIST per resource type and namespace where the manifests
+//!    hold at least [`CompareOptions::list_threshold`] objects of it, else with a GET each; an
+//!    object that is not there is drift (missing);
 //! 3. an object whose live state already holds every value its manifest sets
 //!    ([`diff::holds`]) is in sync without more ado;
 //! 4. every other object is applied server-side as a dry run, with the operator's own field manager
@@ -18,12 +20,12 @@
 //! (`default`, as with kubectl); a namespace on a cluster-scoped object is ignored.
 //! Reads and dry runs run concurrently, at most [`CompareOptions::concurrency`] at a time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::{
     Api, Client,
-    api::{DynamicObject, ListParams, Patch, PatchParams},
+    api::{DynamicObject, Patch, PatchParams},
     core::GroupVersion,
     discovery::{self, ApiCapabilities, ApiResource, Scope},
 };
@@ -33,7 +35,10 @@ use prtracker_api::{
 };
 use serde_json::Value;
 
+pub use cache::{DiscoveryCache, ObjectCache};
 pub use report::{CompareOptions, DriftReport, LiveRef};
+
+use cache::{MISS_REFRESH, Resources};
 
 use crate::{
     diff::{self, Values},
@@ -56,6 +61,8 @@ pub struct Comparer {
     client: Client,
     cluster: String,
     options: CompareOptions,
+    discovery: Option<Arc<DiscoveryCache>>,
+    cache: Option<Arc<dyn ObjectCache>>,
 }
 
 /// A desired object, resolved against the cluster's API.
@@ -79,7 +86,22 @@ impl Comparer {
             client,
             cluster: cluster.into(),
             options,
+            discovery: None,
+            cache: None,
         }
+    }
+
+    /// The cluster's API taken from `discovery` where it was kept, and kept there.
+    pub fn with_discovery(mut self, discovery: Arc<DiscoveryCache>) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
+    /// Live objects taken from `cache` where it keeps them current (except where an ignore rule
+    /// needs an object's managedFields, which the cache does not keep).
+    pub fn with_cache(mut self, cache: Arc<dyn ObjectCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Compares every desired object with the cluster.
@@ -148,20 +170,45 @@ impl Comparer {
         let pending: Vec<_> = versions
             .into_iter()
             .map(|api_version| async move {
-                let resources = self.discover(api_version).await?;
+                let kept = self
+                    .discovery
+                    .as_ref()
+                    .and_then(|cache| cache.get(&self.cluster, api_version));
+                let resources = match kept {
+                    Some((resources, at)) => (resources, Some(at)),
+                    None => (self.discover_and_keep(api_version).await?, None),
+                };
                 Ok::<_, DriftError>((api_version, resources))
             })
             .collect();
-        let groups: HashMap<&str, Vec<(ApiResource, ApiCapabilities)>> = stream::iter(pending)
+        let mut groups: HashMap<&str, (Resources, Option<Instant>)> = stream::iter(pending)
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
             .await?;
+        // A kind not in a group-version kept a while ago may have been installed since.
+        let stale: Vec<&str> = groups
+            .iter()
+            .filter(|(api_version, (resources, kept))| {
+                kept.is_some_and(|at| at.elapsed() >= MISS_REFRESH)
+                    && desired.iter().any(|d| {
+                        d.api_version == **api_version
+                            && !resources.iter().any(|(ar, _)| ar.kind == d.kind)
+                    })
+            })
+            .map(|(api_version, _)| *api_version)
+            .collect();
+        for api_version in stale {
+            let resources = self.discover_and_keep(api_version).await?;
+            groups.insert(api_version, (resources, None));
+        }
         Ok(desired
             .iter()
             .map(|object| {
                 let resource = groups
                     .get(object.api_version.as_str())
-                    .and_then(|resources| resources.iter().find(|(ar, _)| ar.kind == object.kind))
+                    .and_then(|(resources, _)| {
+                        resources.iter().find(|(ar, _)| ar.kind == object.kind)
+                    })
                     .map(|(ar, caps)| (ar.clone(), caps.scope.clone()));
                 let namespace = match &resource {
                     Some((_, Scope::Namespaced)) => Some(
@@ -182,6 +229,15 @@ impl Comparer {
             .collect())
     }
 
+    /// The resources of one group-version, asked of the cluster, and kept.
+    async fn discover_and_keep(&self, api_version: &str) -> Result<Resources, DriftError> {
+        let resources = Arc::new(self.discover(api_version).await?);
+        if let Some(cache) = &self.discovery {
+            cache.put(&self.cluster, api_version, resources.clone());
+        }
+        Ok(resources)
+    }
+
     /// The resources of one group-version; none when the cluster does not serve it.
     async fn discover(
         &self,
@@ -200,104 +256,6 @@ impl Comparer {
                 source: Box::new(source),
             }),
         }
-    }
-
-    /// Step 2: the live object of each (in order), `None` where there is none.
-    async fn read_live(&self, resolved: &[Resolved<'_>]) -> Result<Vec<Option<Value>>, DriftError> {
-        // (group, version, plural, namespace) → indices of the objects of that type there.
-        let mut by_type: BTreeMap<(String, String, String, Option<String>), Vec<usize>> =
-            BTreeMap::new();
-        for (index, object) in resolved.iter().enumerate() {
-            if let Some((ar, _)) = &object.resource {
-                by_type
-                    .entry((
-                        ar.group.clone(),
-                        ar.version.clone(),
-                        ar.plural.clone(),
-                        object.namespace.clone(),
-                    ))
-                    .or_default()
-                    .push(index);
-            }
-        }
-        let mut live: Vec<Option<Value>> = vec![None; resolved.len()];
-        let pending: Vec<_> = by_type
-            .into_values()
-            .map(|indices| self.read_type(resolved, indices))
-            .collect();
-        let listed: Vec<Vec<(usize, Option<Value>)>> = stream::iter(pending)
-            .buffer_unordered(self.options.concurrency.max(1))
-            .try_collect()
-            .await?;
-        for (index, object) in listed.into_iter().flatten() {
-            live[index] = object;
-        }
-        Ok(live)
-    }
-
-    /// The live objects of one type in one namespace: one LIST, or a GET each.
-    async fn read_type(
-        &self,
-        resolved: &[Resolved<'_>],
-        indices: Vec<usize>,
-    ) -> Result<Vec<(usize, Option<Value>)>, DriftError> {
-        let Some(first) = indices.first().and_then(|i| resolved.get(*i)) else {
-            return Ok(Vec::new());
-        };
-        let Some((ar, _)) = &first.resource else {
-            return Ok(Vec::new());
-        };
-        let api = self.api(ar, first.namespace.as_deref());
-        if indices.len() >= self.options.list_threshold {
-            let list = api.list(&ListParams::default()).await.map_err(|e| {
-                self.kube_error(
-                    "listing",
-                    format!("{} in {:?}", ar.plural, first.namespace),
-                    e,
-                )
-            })?;
-            let mut by_name: HashMap<String, DynamicObject> = list
-                .items
-                .into_iter()
-                .filter_map(|o| o.metadata.name.clone().map(|name| (name, o)))
-                .collect();
-            return indices
-                .into_iter()
-                .map(|i| {
-                    let name = resolved
-                        .get(i)
-                        .map(|r| r.desired.name.as_str())
-                        .unwrap_or_default();
-                    let object = by_name.remove(name).map(serde_json::to_value).transpose();
-                    Ok((i, object.map_err(|e| self.encode_error(name, e))?))
-                })
-                .collect();
-        }
-        let pending: Vec<_> = indices
-            .into_iter()
-            .map(|i| {
-                let api = api.clone();
-                async move {
-                    let name = resolved
-                        .get(i)
-                        .map(|r| r.desired.name.as_str())
-                        .unwrap_or_default();
-                    let object = api
-                        .get_opt(name)
-                        .await
-                        .map_err(|e| self.kube_error("reading", name.to_owned(), e))?;
-                    let value = object
-                        .map(serde_json::to_value)
-                        .transpose()
-                        .map_err(|e| self.encode_error(name, e))?;
-                    Ok::<_, DriftError>((i, value))
-                }
-            })
-            .collect();
-        stream::iter(pending)
-            .buffer_unordered(self.options.concurrency.max(1))
-            .try_collect()
-            .await
     }
 
     /// Steps 3 and 4 for one object.
@@ -455,19 +413,21 @@ fn set_namespace(body: &mut Value, namespace: Option<&str>) {
 
 /// The resolved objects of a kind the cluster serves, as its API names them.
 fn live_refs(resolved: &[Resolved<'_>]) -> Vec<LiveRef> {
-    resolved
-        .iter()
-        .filter_map(|r| {
-            let (resource, _) = r.resource.as_ref()?;
-            Some(LiveRef {
-                resource: resource.clone(),
-                namespace: r.namespace.clone(),
-                name: r.desired.name.clone(),
-            })
-        })
-        .collect()
+    resolved.iter().filter_map(live_ref).collect()
 }
 
+/// A resolved object of a kind the cluster serves, as its API names it.
+fn live_ref(resolved: &Resolved<'_>) -> Option<LiveRef> {
+    let (resource, _) = resolved.resource.as_ref()?;
+    Some(LiveRef {
+        resource: resource.clone(),
+        namespace: resolved.namespace.clone(),
+        name: resolved.desired.name.clone(),
+    })
+}
+
+mod cache;
+mod read;
 mod report;
 #[cfg(test)]
 mod tests;

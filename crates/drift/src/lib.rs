@@ -25,11 +25,15 @@ pub mod render;
 mod sources;
 pub mod status;
 
-pub use checker::{Checked, DriftChecker, Outcome};
+pub use checker::{Checked, DriftChecker, Outcome, Reads};
 pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
-pub use compare::{CompareOptions, Comparer, DriftReport, FIELD_MANAGER, LiveRef};
+pub use compare::{
+    CompareOptions, Comparer, DiscoveryCache, DriftReport, FIELD_MANAGER, LiveRef, ObjectCache,
+};
 pub use error::{ClusterError, DriftError, ManifestError};
-pub use live::{LiveWatches, MonitorKey};
+pub use live::{LiveWatches, MonitorKey, WatchSizes, Watched};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
 pub use render::Renderer;
-pub use status::{CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status};
+pub use status::{
+    CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status, set_watched,
+};

@@ -26,7 +26,7 @@ use std::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use futures::StreamExt;
@@ -35,12 +35,17 @@ use kube::{
     api::DynamicObject,
     runtime::watcher::{self, Event},
 };
+use serde_json::Value;
 use tokio::{sync::mpsc, task::AbortHandle};
 use tracing::{debug, warn};
 
-pub use index::{Changes, Index, MonitorKey, WatchKey};
+pub use index::{Changes, Index, MonitorKey, WatchKey, Watched};
 
-use crate::{clusters::ClusterRegistry, compare::LiveRef};
+use crate::{
+    clusters::ClusterRegistry,
+    compare::{LiveRef, ObjectCache},
+    normalize,
+};
 
 /// The first wait after a watch failed; it doubles up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -48,6 +53,9 @@ const MAX_RETRY: Duration = Duration::from_secs(60);
 /// The wait after the cluster refused the watch (no `watch` permission): that does not heal by
 /// itself soon, and the monitors' interval checks go on meanwhile.
 const FORBIDDEN_RETRY: Duration = Duration::from_secs(300);
+/// How long a watch fails before its followers are told (checked, from the cluster, and marked
+/// not watched): the first retries heal a blip sooner.
+const TELL_BROKEN_AFTER: Duration = Duration::from_secs(30);
 
 /// The index and the running watches, changed together under one lock: a watch runs exactly when
 /// the index has followers for it.
@@ -55,6 +63,21 @@ const FORBIDDEN_RETRY: Duration = Duration::from_secs(300);
 struct Shared {
     index: Index,
     tasks: HashMap<WatchKey, AbortHandle>,
+}
+
+/// What the watches hold, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchSizes {
+    /// Watches open.
+    pub watches: usize,
+    /// Of those, the ones failing (retried; their monitors are checked at their intervals).
+    pub failing: usize,
+    /// Objects followed.
+    pub objects: usize,
+    /// The followed objects kept for checks, in bytes of JSON, roughly.
+    pub kept_bytes: usize,
+    /// Watch failures so far.
+    pub failures: u64,
 }
 
 /// The watches of every target cluster, and the channel on which they name monitors to check.
@@ -82,14 +105,7 @@ impl LiveWatches {
     pub fn follow(&self, monitor: MonitorKey, cluster: &str, objects: &[LiveRef]) {
         let wanted: HashSet<(WatchKey, String)> = objects
             .iter()
-            .map(|object| {
-                let key = WatchKey {
-                    cluster: cluster.to_owned(),
-                    resource: object.resource.clone(),
-                    namespace: object.namespace.clone(),
-                };
-                (key, object.name.clone())
-            })
+            .map(|object| (watch_key(cluster, object), object.name.clone()))
             .collect();
         let mut shared = self.lock();
         let changes = shared.index.set(monitor, wanted);
@@ -115,14 +131,21 @@ impl LiveWatches {
         self.lock().index.listed_watches()
     }
 
-    /// Watches open, objects followed, and watch failures so far.
-    pub fn size(&self) -> (usize, usize, u64) {
+    /// Whether the objects `monitor` follows are watched.
+    pub fn watched(&self, monitor: &MonitorKey) -> Watched {
+        self.lock().index.watched(monitor)
+    }
+
+    /// How many watches, objects and bytes, and how many failures so far.
+    pub fn size(&self) -> WatchSizes {
         let shared = self.lock();
-        (
-            shared.tasks.len(),
-            shared.index.objects(),
-            self.failures.load(Ordering::Relaxed),
-        )
+        WatchSizes {
+            watches: shared.tasks.len(),
+            failing: shared.index.failing_watches(),
+            objects: shared.index.objects(),
+            kept_bytes: shared.index.kept_bytes(),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -151,6 +174,34 @@ impl LiveWatches {
                 old.abort();
             }
         }
+    }
+}
+
+fn watch_key(cluster: &str, object: &LiveRef) -> WatchKey {
+    WatchKey {
+        cluster: cluster.to_owned(),
+        resource: object.resource.clone(),
+        namespace: object.namespace.clone(),
+    }
+}
+
+/// Checks the watches start are served from what they keep.
+impl ObjectCache for LiveWatches {
+    fn ticket(&self) -> u64 {
+        self.lock().index.ticket()
+    }
+
+    fn cached(&self, cluster: &str, object: &LiveRef) -> Option<Option<Arc<Value>>> {
+        self.lock()
+            .index
+            .cached(&watch_key(cluster, object), &object.name)
+    }
+
+    fn offer(&self, cluster: &str, object: &LiveRef, found: Option<&Value>, ticket: u64) {
+        let found = found.map(|value| keep(value.clone()));
+        self.lock()
+            .index
+            .offer(&watch_key(cluster, object), &object.name, found, ticket);
     }
 }
 
@@ -183,8 +234,12 @@ async fn run(
     notify: mpsc::UnboundedSender<MonitorKey>,
     failures: Arc<AtomicU64>,
 ) {
-    let mut first_listing = true;
-    let mut retry = FIRST_RETRY;
+    let mut state = WatchRun {
+        first_listing: true,
+        retry: FIRST_RETRY,
+        broken_since: None,
+        told: false,
+    };
     loop {
         let stopped = match clusters.client(&key.cluster).await {
             Ok(client) => {
@@ -192,7 +247,7 @@ async fn run(
                     Some(namespace) => Api::namespaced_with(client, namespace, &key.resource),
                     None => Api::all_with(client, &key.resource),
                 };
-                watch(api, &key, &shared, &notify, &mut first_listing, &mut retry).await
+                watch(api, &key, &shared, &notify, &mut state).await
             }
             Err(error) => Stopped::Failed {
                 forbidden: false,
@@ -203,11 +258,45 @@ async fn run(
             return;
         };
         failures.fetch_add(1, Ordering::Relaxed);
-        let wait = if forbidden { FORBIDDEN_RETRY } else { retry };
-        retry = (retry * 2).min(MAX_RETRY);
+        lock(&shared).index.broken(&key, &why);
+        let since = *state.broken_since.get_or_insert_with(Instant::now);
+        // A blip heals within the first retries; a watch broken longer is told to its followers,
+        // whose next checks read the cluster and say they are not watched.
+        if !state.told && since.elapsed() >= TELL_BROKEN_AFTER {
+            state.told = true;
+            let followers = lock(&shared).index.followers(&key);
+            if send(&notify, followers).is_err() {
+                return;
+            }
+        }
+        let wait = if forbidden {
+            FORBIDDEN_RETRY
+        } else {
+            state.retry
+        };
+        state.retry = (state.retry * 2).min(MAX_RETRY);
         warn!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, error = %why, ?wait, "cannot watch; retrying, and the monitors' interval checks go on meanwhile");
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Where one watch stands across its restarts.
+struct WatchRun {
+    /// Its first listing names no one: its followers were just checked.
+    first_listing: bool,
+    /// The wait after the next failure.
+    retry: Duration,
+    /// Since when it has been failing, until it lists again.
+    broken_since: Option<Instant>,
+    /// Whether its followers were told it is broken (then they are told when it is back).
+    told: bool,
+}
+
+fn send(
+    notify: &mpsc::UnboundedSender<MonitorKey>,
+    monitors: Vec<MonitorKey>,
+) -> Result<(), mpsc::error::SendError<MonitorKey>> {
+    monitors.into_iter().try_for_each(|m| notify.send(m))
 }
 
 /// Follows one watch stream until it fails: what changed goes to the index, who follows it to
@@ -217,46 +306,38 @@ async fn watch(
     key: &WatchKey,
     shared: &Mutex<Shared>,
     notify: &mpsc::UnboundedSender<MonitorKey>,
-    first_listing: &mut bool,
-    retry: &mut Duration,
+    state: &mut WatchRun,
 ) -> Stopped {
     let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
-    let mut listed: HashSet<String> = HashSet::new();
+    // Every name a listing gives, followed or not (see Index::listed); dropped when it ends.
+    let mut listing: HashSet<String> = HashSet::new();
     while let Some(event) = events.next().await {
         let to_check = match event {
             Ok(Event::Init) => {
-                listed.clear();
+                listing.clear();
+                lock(shared).index.listing(key);
                 Vec::new()
             }
             Ok(Event::InitApply(object)) => {
                 let name = object.name_any();
-                if !lock(shared).index.follows(key, &name) {
-                    continue;
-                }
-                let digest = digest(&object);
-                listed.insert(name.clone());
-                lock(shared).index.seen(key, &name, digest, !*first_listing)
+                listing.insert(name.clone());
+                seen(shared, key, &name, &object, !state.first_listing)
             }
             Ok(Event::InitDone) => {
                 let mut shared = lock(shared);
-                shared.index.listed(key);
-                let went = if *first_listing {
-                    Vec::new()
-                } else {
-                    shared.index.relisted(key, &listed)
-                };
-                *first_listing = false;
-                *retry = FIRST_RETRY;
-                went
-            }
-            Ok(Event::Apply(object)) => {
-                let name = object.name_any();
-                if !lock(shared).index.follows(key, &name) {
-                    continue;
+                let mut to_check = shared.index.listed(key, &listing, state.first_listing);
+                listing = HashSet::new();
+                if state.told {
+                    // Told they were not watched: checked again, from the cache, to say they are.
+                    to_check = shared.index.followers(key);
                 }
-                let digest = digest(&object);
-                lock(shared).index.seen(key, &name, digest, true)
+                state.first_listing = false;
+                state.retry = FIRST_RETRY;
+                state.broken_since = None;
+                state.told = false;
+                to_check
             }
+            Ok(Event::Apply(object)) => seen(shared, key, &object.name_any(), &object, true),
             Ok(Event::Delete(object)) => lock(shared).index.gone(key, &object.name_any()),
             // An expired resource version: the watcher lists again by itself (a relisting).
             Err(watcher::Error::WatchError(status)) if status.code == 410 => {
@@ -270,16 +351,40 @@ async fn watch(
                 };
             }
         };
-        for monitor in to_check {
-            if notify.send(monitor).is_err() {
-                return Stopped::Closed;
-            }
+        if send(notify, to_check).is_err() {
+            return Stopped::Closed;
         }
     }
     Stopped::Failed {
         forbidden: false,
         why: "the watch ended".to_owned(),
     }
+}
+
+/// A followed object seen by the watch: kept as a check compares it, its followers returned
+/// when it changed (and `notify`). Objects nobody follows are not even read.
+fn seen(
+    shared: &Mutex<Shared>,
+    key: &WatchKey,
+    name: &str,
+    object: &DynamicObject,
+    notify: bool,
+) -> Vec<MonitorKey> {
+    if !lock(shared).index.follows(key, name) {
+        return Vec::new();
+    }
+    let Ok(value) = serde_json::to_value(object) else {
+        return Vec::new();
+    };
+    let (digest, kept) = keep(value);
+    lock(shared).index.seen(key, name, digest, kept, notify)
+}
+
+/// An object as the cache keeps it: its digest, and the object without what no comparison reads
+/// (status, managedFields and the rest of the server's bookkeeping, the last-applied annotation).
+fn keep(object: Value) -> (u64, Arc<Value>) {
+    let digest = digest(&object);
+    (digest, Arc::new(normalize::served(object)))
 }
 
 /// The HTTP status of a refusal, where the apiserver gave one.
@@ -294,20 +399,27 @@ fn status_code(error: &watcher::Error) -> Option<u16> {
 }
 
 /// What a manifest can set of an object: everything but its status and the server's bookkeeping.
-fn digest(object: &DynamicObject) -> u64 {
+fn digest(object: &Value) -> u64 {
     let mut hasher = DefaultHasher::new();
-    object.metadata.labels.hash(&mut hasher);
-    object.metadata.annotations.hash(&mut hasher);
-    object.metadata.finalizers.hash(&mut hasher);
-    object.metadata.owner_references.is_some().hash(&mut hasher);
-    object
-        .metadata
-        .deletion_timestamp
-        .is_some()
-        .hash(&mut hasher);
-    if let Some(fields) = object.data.as_object() {
+    let metadata = object.get("metadata");
+    for field in ["labels", "annotations", "finalizers"] {
+        metadata
+            .and_then(|m| m.get(field))
+            .map(Value::to_string)
+            .hash(&mut hasher);
+    }
+    for field in ["ownerReferences", "deletionTimestamp"] {
+        metadata
+            .and_then(|m| m.get(field))
+            .is_some()
+            .hash(&mut hasher);
+    }
+    if let Some(fields) = object.as_object() {
         for (field, value) in fields {
-            if field != "status" {
+            if !matches!(
+                field.as_str(),
+                "status" | "metadata" | "apiVersion" | "kind"
+            ) {
                 field.hash(&mut hasher);
                 value.to_string().hash(&mut hasher);
             }
@@ -322,8 +434,8 @@ mod tests {
 
     use super::*;
 
-    fn object(value: serde_json::Value) -> DynamicObject {
-        serde_json::from_value(value).expect("an object")
+    fn object(value: serde_json::Value) -> serde_json::Value {
+        value
     }
 
     #[test]

@@ -16,13 +16,14 @@ use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::Client;
 use prtracker_api::{
     DriftMonitor, DriftMonitorStatus, DriftPhase,
-    conditions::{ConditionUpdate, READY, set_condition},
+    conditions::{ConditionUpdate, READY, WATCHED, set_condition},
     status::{StatusWriteError, replace_status},
 };
 
 use crate::{
     checker::{Checked, Outcome},
     error::DriftError,
+    live::Watched,
 };
 
 /// Set (to any new value, e.g. a time) to ask for a check now rather than at the next interval:
@@ -154,6 +155,42 @@ fn verdict(
     }
 }
 
+/// Sets the `Watched` condition: whether an edit of the monitor's change is checked at once, and
+/// how often it is checked otherwise (`every`). `None`: the operator watches no cluster. A monitor
+/// that follows nothing (nothing left to judge) has no such condition.
+pub fn set_watched(status: &mut DriftMonitorStatus, watched: Option<&Watched>, every: &str) {
+    let update = match watched {
+        None => ConditionUpdate::new(
+            WATCHED,
+            false,
+            "NotWatched",
+            format!(
+                "the operator watches no cluster (--watch-clusters=false): checked every {every}"
+            ),
+        ),
+        Some(Watched::Yes | Watched::Starting) => ConditionUpdate::new(
+            WATCHED,
+            true,
+            "Watching",
+            format!(
+                "a watch of the cluster follows the objects of the change: an edit is checked at once, and every {every} besides"
+            ),
+        ),
+        Some(Watched::Failing(why)) => ConditionUpdate::new(
+            WATCHED,
+            false,
+            "WatchFailing",
+            format!("the cluster cannot be watched ({why}): checked every {every} until it can"),
+        ),
+        Some(Watched::No) => {
+            status.conditions.retain(|c| c.type_ != WATCHED);
+            return;
+        }
+    };
+    let generation = status.observed_generation;
+    set_condition(&mut status.conditions, update, generation);
+}
+
 /// The status of a monitor whose first check is under way: phase `Pending`, `Ready=False`. A check
 /// may take long (a slow cluster, GitHub's rate limit), and an empty phase says nothing.
 pub fn pending_status(monitor: &DriftMonitor) -> DriftMonitorStatus {
@@ -200,6 +237,27 @@ mod tests {
 
     use super::*;
     use crate::{compare::DriftReport, error::ClusterError};
+
+    #[test]
+    fn the_watched_condition_says_how_soon_an_edit_is_seen() {
+        let mut status = DriftMonitorStatus::default();
+        set_watched(&mut status, Some(&Watched::Yes), "30m");
+        assert_eq!(status.conditions[0].type_, WATCHED);
+        assert_eq!(status.conditions[0].status, "True");
+        set_watched(
+            &mut status,
+            Some(&Watched::Failing("forbidden".into())),
+            "5m",
+        );
+        assert_eq!(status.conditions.len(), 1);
+        assert_eq!(status.conditions[0].reason, "WatchFailing");
+        assert!(status.conditions[0].message.contains("forbidden"));
+        assert!(status.conditions[0].message.contains("every 5m"));
+        set_watched(&mut status, None, "5m");
+        assert_eq!(status.conditions[0].reason, "NotWatched");
+        set_watched(&mut status, Some(&Watched::No), "5m");
+        assert!(status.conditions.is_empty());
+    }
 
     #[test]
     fn a_monitor_never_checked_is_pending_and_not_ready() {

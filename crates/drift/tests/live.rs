@@ -1,8 +1,9 @@
 //! The target clusters' watches against the real control plane: a monitor following a ConfigMap
 //! and a Deployment is named when either changes in what a manifest sets, or is deleted; a status
-//! update names no one; a watch closes with its last follower.
+//! update names no one; a watch closes with its last follower. A comparison the watches serve asks
+//! the apiserver nothing but the dry runs of what differs.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap};
 use kube::{
@@ -10,7 +11,10 @@ use kube::{
     api::{DeleteParams, Patch, PatchParams},
     discovery::ApiResource,
 };
-use prtracker_drift::{ClusterRegistry, IN_CLUSTER, LiveRef, LiveWatches, MonitorKey};
+use prtracker_drift::{
+    ClusterRegistry, CompareOptions, Comparer, DiscoveryCache, IN_CLUSTER, LiveRef, LiveWatches,
+    MonitorKey, manifests::parse_file,
+};
 use prtracker_testenv::{shared, test_namespace};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -71,7 +75,7 @@ async fn a_followed_object_changed_or_deleted_names_its_monitor_and_status_does_
         IN_CLUSTER,
         &[object(ApiResource::erase::<Deployment>(&()), "web")],
     );
-    assert_eq!(live.size().0, 2, "a watch per resource type");
+    assert_eq!(live.size().watches, 2, "a watch per resource type");
     for _ in 0..600 {
         if live.listed() == 2 {
             break;
@@ -128,7 +132,106 @@ async fn a_followed_object_changed_or_deleted_names_its_monitor_and_status_does_
 
     // Followed by nobody: both watches close.
     live.forget(&settings_monitor);
-    assert_eq!(live.size().0, 1);
+    assert_eq!(live.size().watches, 1);
     live.forget(&web_monitor);
-    assert_eq!(live.size(), (0, 0, 0));
+    assert_eq!(live.size(), prtracker_drift::WatchSizes::default());
+}
+
+/// A check a watch starts is served from what the watch keeps: after the first comparison (which
+/// reads the apiserver) and the watch's listing, comparing again reads nothing from the apiserver,
+/// not even its API; only the dry runs the live objects cannot settle are asked for.
+#[tokio::test]
+async fn a_comparison_served_by_the_watches_reads_nothing_from_the_apiserver() {
+    let client = shared().primary().client().expect("client");
+    let ns = test_namespace(&client, "cached").await.expect("namespace");
+    let manifests = format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {ns}}}
+data: {{mode: a}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: web, image: registry.example/web:1}}]}}
+"
+    );
+    let objects = parse_file("app.yaml", manifests.as_bytes()).expect("manifests parse");
+    let apply = PatchParams::apply("cd").force();
+    let dynamic = |o: &prtracker_drift::DesiredObject| o.body.clone();
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    configmaps
+        .patch("settings", &apply, &Patch::Apply(dynamic(&objects[0])))
+        .await
+        .expect("configmap");
+    deployments
+        .patch("web", &apply, &Patch::Apply(dynamic(&objects[1])))
+        .await
+        .expect("deployment");
+
+    let (counted, requests) = shared().primary().counting_client().expect("client");
+    let (live, mut named) = LiveWatches::new(ClusterRegistry::new(client.clone(), &ns));
+    let live = Arc::new(live);
+    let comparer = Comparer::new(counted, IN_CLUSTER, CompareOptions::default())
+        .with_discovery(Arc::new(DiscoveryCache::default()))
+        .with_cache(live.clone());
+
+    let first = comparer.compare(&objects).await.expect("compared");
+    assert!(first.in_sync(), "{first:?}");
+    let first_cost = requests.requests();
+    assert!(
+        first_cost >= 4,
+        "two discoveries and two reads: {first_cost}"
+    );
+    let monitor: MonitorKey = (ns.clone(), "shop-1-in-cluster".to_owned());
+    live.follow(monitor.clone(), IN_CLUSTER, &first.watched);
+    for _ in 0..600 {
+        if live.listed() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(live.listed(), 2, "both watches listed their objects");
+    assert!(live.size().kept_bytes > 0);
+
+    // The Deployment's containers are a list the apiserver fills with defaults, which the
+    // shortcut does not see through: its dry run is the one request left.
+    let (reads, writes) = (requests.requests(), requests.writes());
+    let again = comparer.compare(&objects).await.expect("compared");
+    assert!(again.in_sync(), "{again:?}");
+    assert_eq!(
+        (requests.requests() - reads, requests.writes() - writes),
+        (1, 1),
+        "a comparison served by the watches asks the apiserver for nothing but a dry run"
+    );
+
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("kubectl-edit").force(),
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web"}, "spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scaled");
+    assert_eq!(next(&mut named, "a Deployment scaled").await, monitor);
+    let drifted = comparer.compare(&objects).await.expect("compared");
+    assert_eq!(drifted.drifted, 1, "{drifted:?}");
+    let fields: Vec<&str> = drifted.resources[0]
+        .fields
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(fields, ["spec.replicas"]);
+    assert_eq!(
+        requests.requests() - reads,
+        2,
+        "one more dry run of the Deployment, whose live object differs, and no read"
+    );
 }

@@ -136,9 +136,15 @@ pub struct RunArgs {
     #[arg(long = "target", env = "PRTRACKER_TARGETS", value_delimiter = ',')]
     pub targets: Vec<String>,
 
-    /// The check interval of the DriftMonitors the operator creates.
+    /// The check interval of the DriftMonitors the operator creates: the safety net under the
+    /// cluster watches (an unwatched monitor is checked at least every 5m).
     #[arg(long, env = "PRTRACKER_MONITOR_INTERVAL", default_value = prtracker_api::interval::DEFAULT_INTERVAL)]
     pub monitor_interval: String,
+
+    /// Watch target clusters for changes to what live monitors judge, checking a monitor from
+    /// the watch's cache as soon as one changes; false: interval checks only.
+    #[arg(long, env = "PRTRACKER_WATCH_CLUSTERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_clusters: bool,
 
     /// How long a drift must hold before it moves a PR's label (a rollout, a flapping autoscaler):
     /// an edit undone sooner never reaches the PR. A tracker's spec.settleWindow overrides it.
@@ -224,6 +230,7 @@ pub struct OperatorConfig {
     /// What builds kustomizations and renders charts, and each render's limits.
     pub render: RenderConfig,
     pub monitor_interval: String,
+    pub watch_clusters: bool,
     pub cluster_secrets_namespace: String,
     pub leader_election: Option<LeaderElection>,
     pub settle_window: Duration,
@@ -366,6 +373,7 @@ impl RunArgs {
             targets,
             render: self.render.validate()?,
             monitor_interval: self.monitor_interval.clone(),
+            watch_clusters: self.watch_clusters,
             cluster_secrets_namespace,
             leader_election,
             settle_window: self.settle_window,

@@ -1,12 +1,15 @@
 //! The DriftMonitor controller: each monitor checks its cluster against its commit's manifests
-//! when an object of its change changes in the cluster (the cluster's watches name it) and every
-//! `spec.interval` as a safety net, and writes its status only when the verdict or what it found
-//! changed.
+//! when an object of its change changes in the cluster (the cluster's watches name it, and the
+//! check reads what the watch keeps) and every `spec.interval` as a safety net (reading the
+//! cluster itself), and writes its status only when the verdict or what it found changed. A
+//! monitor whose objects cannot be watched says so in its `Watched` condition and is checked at
+//! least every [`UNWATCHED_INTERVAL`].
 //! A check that cannot be made is retried sooner, backing off from 5 s to the interval. Its status
 //! changes wake the tracker controller, which folds the verdicts into the PR's state.
 
 use std::{
-    sync::Arc,
+    collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -26,7 +29,10 @@ use prtracker_api::{
     interval::parse_interval,
     status::{StatusWriteError, write_status},
 };
-use prtracker_drift::{DriftChecker, LiveWatches, Outcome, mark_pending, next_status};
+use prtracker_drift::{
+    CHECK_REQUESTED_ANNOTATION, DriftChecker, LiveWatches, MonitorKey, Outcome, Reads, Watched,
+    mark_pending, next_status, set_watched,
+};
 use tracing::{debug, warn};
 
 use crate::{
@@ -44,6 +50,48 @@ pub struct MonitorContext {
     /// The watches of the target clusters, which name a monitor to check when an object of its
     /// change changes; `None`: checked at its interval only.
     pub live: Option<Arc<LiveWatches>>,
+    /// When each monitor last read its cluster rather than the watch's cache.
+    pub cluster_reads: ClusterReads,
+}
+
+/// When each monitor's check last read the cluster itself.
+#[derive(Default)]
+pub struct ClusterReads(Mutex<HashMap<MonitorKey, Instant>>);
+
+impl ClusterReads {
+    /// Where `monitor`'s check reads from: the cluster when its last read of the cluster is about
+    /// an `interval` old (the safety net) or a person asked for the check, else the watch's cache
+    /// (which falls back to the cluster for what it does not keep current).
+    fn reads(&self, monitor: &DriftMonitor, key: &MonitorKey, interval: Duration) -> Reads {
+        let requested = monitor
+            .annotations()
+            .get(CHECK_REQUESTED_ANNOTATION)
+            .is_some_and(|asked| {
+                monitor
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.answered_check_request.as_ref())
+                    != Some(asked)
+            });
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match last.get(key) {
+            Some(at) if !requested && at.elapsed() < interval.mul_f32(0.9) => Reads::Cache,
+            _ => {
+                last.insert(key.clone(), Instant::now());
+                Reads::Cluster
+            }
+        }
+    }
+
+    /// Forgets the monitors no longer in `store`.
+    pub fn forget_gone(&self, store: &Store<DriftMonitor>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(namespace, name), _| {
+                store.get(&ObjectRef::new(name).within(namespace)).is_some()
+            });
+    }
 }
 
 impl MonitorContext {
@@ -54,6 +102,7 @@ impl MonitorContext {
             failures: Failures::default(),
             observer: Box::new(|_, _, _| {}),
             live: None,
+            cluster_reads: ClusterReads::default(),
         }
     }
 }
@@ -67,6 +116,9 @@ pub struct MonitorError(#[from] StatusWriteError);
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
 /// The interval of a monitor whose own cannot be read (the CRD's schema should not let that be).
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
+/// A monitor whose objects are not watched (the watch fails, or watching is off) is checked at
+/// least this often: the former default interval, when every check read the cluster.
+pub const UNWATCHED_INTERVAL: Duration = Duration::from_secs(300);
 
 pub async fn reconcile(
     monitor: Arc<DriftMonitor>,
@@ -82,8 +134,18 @@ pub async fn reconcile(
             return Err(error.into());
         }
     };
-    let result = ctx.checker.check(&monitor).await;
-    let interval = parse_interval(&monitor.spec.interval).unwrap_or(FALLBACK_INTERVAL);
+    let key = (monitor.namespace().unwrap_or_default(), monitor.name_any());
+    let spec_interval = parse_interval(&monitor.spec.interval).unwrap_or(FALLBACK_INTERVAL);
+    let reads = ctx.cluster_reads.reads(&monitor, &key, spec_interval);
+    let result = ctx.checker.check_from(&monitor, reads).await;
+    if let Some(live) = &ctx.live {
+        follow_live(live, &monitor, &result);
+    }
+    let watched = ctx.live.as_ref().map(|live| live.watched(&key));
+    let interval = match &watched {
+        Some(Watched::Yes | Watched::Starting) => spec_interval,
+        _ => spec_interval.min(UNWATCHED_INTERVAL),
+    };
     let next = match &result {
         // Nothing of the PR's left to judge: no more checks until the spec changes.
         Ok(checked)
@@ -110,10 +172,8 @@ pub async fn reconcile(
             Some(backoff(failures, interval.min(MAX_BACKOFF)))
         }
     };
-    if let Some(live) = &ctx.live {
-        follow_live(live, &monitor, &result);
-    }
-    let status = next_status(&monitor, &result, Timestamp::now());
+    let mut status = next_status(&monitor, &result, Timestamp::now());
+    set_watched(&mut status, watched.as_ref(), &every(interval));
     let written = write_status(&ctx.client, &monitor, status).await;
     let failure = match (&result, &written) {
         (Err(error), _) => Some(error.reason()),
@@ -128,6 +188,16 @@ pub async fn reconcile(
         }
         Err(StatusWriteError::Conflict { .. }) => Ok(Action::requeue(CONFLICT_RETRY)),
         Err(error) => Err(error.into()),
+    }
+}
+
+/// `interval` as a reader would write it: 30m, 5m, 90s.
+fn every(interval: Duration) -> String {
+    let seconds = interval.as_secs();
+    match seconds {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 

@@ -1,10 +1,22 @@
 //! What each watch follows, for whom, and what it last saw: pure bookkeeping, no Kubernetes
 //! calls. A watch is one cluster, resource type and namespace; it follows the objects some
-//! monitor's change holds, keeping a digest of each (never the object).
+//! monitor's change holds, keeping of each a digest and the object as a check compares it
+//! (without status and the server's bookkeeping), so that a check the watch starts is served
+//! from here and not from the apiserver.
+//!
+//! What is known of a followed object is current only while its watch is: from the end of a
+//! listing until the watch breaks. An object followed after its watch listed it is unknown until
+//! an event names it, or until a read of the apiserver that began after it was followed is
+//! offered ([`Index::offer`]): a read that began earlier could be older than an event this index
+//! skipped, as nobody followed the object then.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use kube::discovery::ApiResource;
+use serde_json::Value;
 
 /// A DriftMonitor: its namespace and name.
 pub type MonitorKey = (String, String);
@@ -24,14 +36,56 @@ pub struct Changes {
     pub stop: Vec<WatchKey>,
 }
 
+/// What a watch knows of one followed object.
+#[derive(Debug, Clone)]
+enum Known {
+    Present {
+        digest: u64,
+        object: Arc<Value>,
+        /// Its JSON's length: what keeping it costs, roughly.
+        bytes: usize,
+    },
+    Absent,
+}
+
+impl Known {
+    fn present(digest: u64, object: Arc<Value>) -> Self {
+        let bytes = object.to_string().len();
+        Self::Present {
+            digest,
+            object,
+            bytes,
+        }
+    }
+}
+
+/// Whether a monitor's objects are watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// Every watch it needs has listed and runs: an edit names it at once.
+    Yes,
+    /// Some watch it needs has not listed yet.
+    Starting,
+    /// Some watch it needs failed, for this reason; it is being retried.
+    Failing(String),
+    /// It follows nothing.
+    No,
+}
+
 #[derive(Debug, Default)]
 struct Watch {
     /// The monitors that follow each object, by name.
     followers: HashMap<String, HashSet<MonitorKey>>,
-    /// The digest of each followed object as last seen.
-    digests: HashMap<String, u64>,
+    /// What is known of each followed object.
+    known: HashMap<String, Known>,
+    /// Followed objects nothing is known of yet, with the tick they were first followed at.
+    unknown: HashMap<String, u64>,
     /// Whether its first listing has ended.
     listed: bool,
+    /// Whether what it knows is current: a listing ended and the watch has not broken since.
+    current: bool,
+    /// Why it last failed, until it lists again.
+    failing: Option<String>,
 }
 
 /// Every watch and every monitor's interest.
@@ -39,6 +93,8 @@ struct Watch {
 pub struct Index {
     watches: HashMap<WatchKey, Watch>,
     interests: HashMap<MonitorKey, HashSet<(WatchKey, String)>>,
+    /// Counts changes of interest: what was followed before a read began is older than its ticket.
+    tick: u64,
 }
 
 impl Index {
@@ -54,10 +110,13 @@ impl Index {
         }
         let before: HashSet<WatchKey> = self.watches.keys().cloned().collect();
         self.unfollow(&monitor);
+        self.tick += 1;
         for (key, name) in &wanted {
-            self.watches
-                .entry(key.clone())
-                .or_default()
+            let watch = self.watches.entry(key.clone()).or_default();
+            if !watch.known.contains_key(name) {
+                watch.unknown.entry(name.clone()).or_insert(self.tick);
+            }
+            watch
                 .followers
                 .entry(name.clone())
                 .or_default()
@@ -91,7 +150,8 @@ impl Index {
                 followers.remove(monitor);
                 if followers.is_empty() {
                     watch.followers.remove(&name);
-                    watch.digests.remove(&name);
+                    watch.known.remove(&name);
+                    watch.unknown.remove(&name);
                 }
             }
             if watch.followers.is_empty() {
@@ -122,13 +182,15 @@ impl Index {
             .is_some_and(|watch| watch.followers.contains_key(name))
     }
 
-    /// An object of `key` seen with `digest`: the monitors following it, when it changed and
-    /// `notify` (the first listing of a watch notifies nothing: its followers were just checked).
+    /// An object of `key` seen with `digest`, kept as `object`: the monitors following it, when it
+    /// changed and `notify` (the first listing of a watch notifies nothing: its followers were
+    /// just checked).
     pub fn seen(
         &mut self,
         key: &WatchKey,
         name: &str,
         digest: u64,
+        object: Arc<Value>,
         notify: bool,
     ) -> Vec<MonitorKey> {
         let Some(watch) = self.watches.get_mut(key) else {
@@ -137,8 +199,12 @@ impl Index {
         let Some(followers) = watch.followers.get(name) else {
             return Vec::new();
         };
-        let before = watch.digests.insert(name.to_owned(), digest);
-        if notify && before != Some(digest) {
+        watch.unknown.remove(name);
+        let before = watch
+            .known
+            .insert(name.to_owned(), Known::present(digest, object));
+        let changed = !matches!(before, Some(Known::Present { digest: d, .. }) if d == digest);
+        if notify && changed {
             followers.iter().cloned().collect()
         } else {
             Vec::new()
@@ -150,46 +216,158 @@ impl Index {
         let Some(watch) = self.watches.get_mut(key) else {
             return Vec::new();
         };
-        watch.digests.remove(name);
-        watch
-            .followers
-            .get(name)
-            .map(|f| f.iter().cloned().collect())
-            .unwrap_or_default()
+        let Some(followers) = watch.followers.get(name) else {
+            return Vec::new();
+        };
+        watch.unknown.remove(name);
+        watch.known.insert(name.to_owned(), Known::Absent);
+        followers.iter().cloned().collect()
     }
 
-    /// A listing after the watch broke has ended: followed objects seen before and not listed now
-    /// went meanwhile.
-    pub fn relisted(&mut self, key: &WatchKey, listed: &HashSet<String>) -> Vec<MonitorKey> {
+    /// A listing of `key` begins: until it ends, what the watch knows is not current.
+    pub fn listing(&mut self, key: &WatchKey) {
+        if let Some(watch) = self.watches.get_mut(key) {
+            watch.current = false;
+        }
+    }
+
+    /// A listing of `key` has ended, having named `listed`: followed objects it did not name are
+    /// absent; those seen before went meanwhile, and their followers are returned (unless this is
+    /// the watch's `first` listing). From now on what changes names its followers.
+    pub fn listed(
+        &mut self,
+        key: &WatchKey,
+        listed: &HashSet<String>,
+        first: bool,
+    ) -> Vec<MonitorKey> {
         let Some(watch) = self.watches.get_mut(key) else {
             return Vec::new();
         };
         let went: Vec<String> = watch
-            .digests
+            .known
+            .iter()
+            .filter(|(name, known)| {
+                matches!(known, Known::Present { .. }) && !listed.contains(*name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        // Followed before the listing passed them, and not there: absent. One named by the
+        // listing but still unknown was followed after the listing passed it.
+        let absent: Vec<String> = watch
+            .unknown
             .keys()
             .filter(|name| !listed.contains(*name))
             .cloned()
             .collect();
         let mut monitors = HashSet::new();
         for name in went {
-            watch.digests.remove(&name);
-            if let Some(followers) = watch.followers.get(&name) {
+            watch.known.insert(name.clone(), Known::Absent);
+            if let Some(followers) = watch.followers.get(&name)
+                && !first
+            {
                 monitors.extend(followers.iter().cloned());
             }
         }
+        for name in absent {
+            watch.unknown.remove(&name);
+            watch.known.insert(name, Known::Absent);
+        }
+        watch.listed = true;
+        watch.current = true;
+        watch.failing = None;
         monitors.into_iter().collect()
     }
 
-    /// The first listing of `key` has ended: from now on what changes names its followers.
-    pub fn listed(&mut self, key: &WatchKey) {
+    /// The watch of `key` failed: what it knows is no longer current.
+    pub fn broken(&mut self, key: &WatchKey, why: &str) {
         if let Some(watch) = self.watches.get_mut(key) {
-            watch.listed = true;
+            watch.current = false;
+            watch.failing = Some(why.to_owned());
         }
+    }
+
+    /// Every monitor following an object of `key`.
+    pub fn followers(&self, key: &WatchKey) -> Vec<MonitorKey> {
+        let Some(watch) = self.watches.get(key) else {
+            return Vec::new();
+        };
+        let monitors: HashSet<MonitorKey> = watch.followers.values().flatten().cloned().collect();
+        monitors.into_iter().collect()
+    }
+
+    /// What the watch of `key` knows of `name`: `None` when nothing current is known (not
+    /// followed, not listed, broken, or followed since), `Some(None)` when it is absent.
+    pub fn cached(&self, key: &WatchKey, name: &str) -> Option<Option<Arc<Value>>> {
+        let watch = self.watches.get(key)?;
+        if !watch.current || watch.unknown.contains_key(name) {
+            return None;
+        }
+        match watch.known.get(name)? {
+            Known::Present { object, .. } => Some(Some(object.clone())),
+            Known::Absent => Some(None),
+        }
+    }
+
+    /// The ticket of a read of the apiserver about to begin: see [`Index::offer`].
+    pub fn ticket(&self) -> u64 {
+        self.tick
+    }
+
+    /// What a read of the apiserver found of `name` (`None`: not there), the read having begun
+    /// with `ticket`: kept when the object is still unknown, its watch is current, and it was
+    /// followed before the read began (so no event the watch skipped can be newer).
+    pub fn offer(
+        &mut self,
+        key: &WatchKey,
+        name: &str,
+        found: Option<(u64, Arc<Value>)>,
+        ticket: u64,
+    ) {
+        let Some(watch) = self.watches.get_mut(key) else {
+            return;
+        };
+        if !watch.current || watch.unknown.get(name).is_none_or(|since| *since > ticket) {
+            return;
+        }
+        watch.unknown.remove(name);
+        let known = match found {
+            Some((digest, object)) => Known::present(digest, object),
+            None => Known::Absent,
+        };
+        watch.known.insert(name.to_owned(), known);
+    }
+
+    /// Whether the objects `monitor` follows are watched.
+    pub fn watched(&self, monitor: &MonitorKey) -> Watched {
+        let Some(followed) = self.interests.get(monitor) else {
+            return Watched::No;
+        };
+        let mut state = Watched::Yes;
+        for (key, _) in followed {
+            let Some(watch) = self.watches.get(key) else {
+                continue;
+            };
+            if let Some(why) = &watch.failing {
+                return Watched::Failing(why.clone());
+            }
+            if !watch.current {
+                state = Watched::Starting;
+            }
+        }
+        state
     }
 
     /// Watches running (or to run).
     pub fn watches(&self) -> usize {
         self.watches.len()
+    }
+
+    /// Watches that failed and have not listed again since.
+    pub fn failing_watches(&self) -> usize {
+        self.watches
+            .values()
+            .filter(|w| w.failing.is_some())
+            .count()
     }
 
     /// Watches whose first listing has ended.
@@ -201,119 +379,19 @@ impl Index {
     pub fn objects(&self) -> usize {
         self.watches.values().map(|w| w.followers.len()).sum()
     }
+
+    /// Bytes of the objects kept, roughly (their JSON's length).
+    pub fn kept_bytes(&self) -> usize {
+        self.watches
+            .values()
+            .flat_map(|w| w.known.values())
+            .map(|known| match known {
+                Known::Present { bytes, .. } => *bytes,
+                Known::Absent => 0,
+            })
+            .sum()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(kind: &str, namespace: &str) -> WatchKey {
-        WatchKey {
-            cluster: "prod".into(),
-            resource: ApiResource {
-                group: "apps".into(),
-                version: "v1".into(),
-                api_version: "apps/v1".into(),
-                kind: kind.into(),
-                plural: format!("{}s", kind.to_lowercase()),
-            },
-            namespace: Some(namespace.into()),
-        }
-    }
-
-    fn monitor(name: &str) -> MonitorKey {
-        ("ns".into(), name.into())
-    }
-
-    fn follows(items: &[(&WatchKey, &str)]) -> HashSet<(WatchKey, String)> {
-        items
-            .iter()
-            .map(|(k, n)| ((*k).clone(), (*n).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn a_watch_starts_with_its_first_follower_and_stops_with_its_last() {
-        let mut index = Index::default();
-        let deployments = key("Deployment", "shop");
-        let changes = index.set(monitor("a"), follows(&[(&deployments, "web")]));
-        assert_eq!(changes.start, std::slice::from_ref(&deployments));
-        // A second follower of the same type and namespace shares the watch.
-        let changes = index.set(monitor("b"), follows(&[(&deployments, "api")]));
-        assert_eq!(changes, Changes::default());
-        assert_eq!(index.watches(), 1);
-        assert_eq!(index.objects(), 2);
-        // Setting the same again changes nothing.
-        assert_eq!(
-            index.set(monitor("a"), follows(&[(&deployments, "web")])),
-            Changes::default()
-        );
-        assert_eq!(index.forget(&monitor("a")), Changes::default());
-        let changes = index.forget(&monitor("b"));
-        assert_eq!(changes.stop, [deployments]);
-        assert_eq!(index.watches(), 0);
-    }
-
-    #[test]
-    fn a_monitor_moving_to_another_type_stops_the_old_watch_and_starts_the_new() {
-        let mut index = Index::default();
-        let deployments = key("Deployment", "shop");
-        let statefulsets = key("StatefulSet", "shop");
-        index.set(monitor("a"), follows(&[(&deployments, "web")]));
-        let changes = index.set(monitor("a"), follows(&[(&statefulsets, "db")]));
-        assert_eq!(changes.start, std::slice::from_ref(&statefulsets));
-        assert_eq!(changes.stop, [deployments]);
-        // Keeping one type and adding another starts only the new one.
-        let changes = index.set(
-            monitor("a"),
-            follows(&[(&statefulsets, "db"), (&key("Deployment", "shop"), "web")]),
-        );
-        assert_eq!(changes.start, [key("Deployment", "shop")]);
-        assert!(changes.stop.is_empty(), "{changes:?}");
-    }
-
-    #[test]
-    fn only_a_changed_followed_object_names_its_followers_and_not_on_the_first_listing() {
-        let mut index = Index::default();
-        let deployments = key("Deployment", "shop");
-        index.set(monitor("a"), follows(&[(&deployments, "web")]));
-        index.set(monitor("b"), follows(&[(&deployments, "web")]));
-        // The first listing records, notifies nothing.
-        assert!(index.seen(&deployments, "web", 1, false).is_empty());
-        // An object nobody follows is not even recorded.
-        assert!(index.seen(&deployments, "other", 9, true).is_empty());
-        // The same digest again (a status update): nothing.
-        assert!(index.seen(&deployments, "web", 1, true).is_empty());
-        let mut told = index.seen(&deployments, "web", 2, true);
-        told.sort();
-        assert_eq!(told, [monitor("a"), monitor("b")]);
-        assert_eq!(index.gone(&deployments, "web").len(), 2);
-    }
-
-    #[test]
-    fn a_relisting_names_the_followers_of_what_went_while_the_watch_was_broken() {
-        let mut index = Index::default();
-        let deployments = key("Deployment", "shop");
-        index.set(
-            monitor("a"),
-            follows(&[(&deployments, "web"), (&deployments, "api")]),
-        );
-        index.seen(&deployments, "web", 1, false);
-        index.seen(&deployments, "api", 1, false);
-        let listed: HashSet<String> = ["web".to_owned()].into();
-        assert_eq!(index.relisted(&deployments, &listed), [monitor("a")]);
-        // Once gone, it is not named again.
-        assert!(index.relisted(&deployments, &listed).is_empty());
-    }
-
-    #[test]
-    fn deleted_monitors_are_forgotten_by_retain() {
-        let mut index = Index::default();
-        let deployments = key("Deployment", "shop");
-        index.set(monitor("a"), follows(&[(&deployments, "web")]));
-        index.set(monitor("b"), follows(&[(&key("Deployment", "pay"), "web")]));
-        let changes = index.retain(|m| m.1 == "a");
-        assert_eq!(changes.stop, [key("Deployment", "pay")]);
-        assert_eq!(index.watches(), 1);
-    }
-}
+mod tests;

@@ -415,7 +415,7 @@ impl Metrics {
     }
 
     /// Sets the target clusters' watch metrics: watches open, objects followed, failures so far.
-    pub fn set_cluster_watches(&self, size: (usize, usize, u64)) {
+    pub fn set_cluster_watches(&self, size: prtracker_drift::WatchSizes) {
         self.inner.watches.set(size);
     }
 

@@ -8,11 +8,15 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use prtracker_drift::WatchSizes;
+
 use super::github::signed;
 
 pub(super) struct WatchMetrics {
     watches: Gauge,
+    failing: Gauge,
     objects: Gauge,
+    kept_bytes: Gauge,
     failures: Counter,
     /// The failures already counted, since the source gives a running total.
     counted: AtomicU64,
@@ -22,7 +26,9 @@ impl WatchMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             watches: Gauge::default(),
+            failing: Gauge::default(),
             objects: Gauge::default(),
+            kept_bytes: Gauge::default(),
             failures: Counter::default(),
             counted: AtomicU64::new(0),
         };
@@ -37,6 +43,16 @@ impl WatchMetrics {
             metrics.objects.clone(),
         );
         registry.register(
+            "prtracker_cluster_watches_failing",
+            "Watches of target clusters failing now: their monitors are checked at their intervals",
+            metrics.failing.clone(),
+        );
+        registry.register(
+            "prtracker_cluster_watch_cache_bytes",
+            "Bytes (of JSON, roughly) of the followed objects the watches keep for checks",
+            metrics.kept_bytes.clone(),
+        );
+        registry.register(
             "prtracker_cluster_watch_failures",
             "Times a watch of a target cluster failed and was retried (interval checks go on)",
             metrics.failures.clone(),
@@ -44,11 +60,13 @@ impl WatchMetrics {
         metrics
     }
 
-    /// Watches open, objects followed, and the running total of failures.
-    pub(super) fn set(&self, (watches, objects, failures): (usize, usize, u64)) {
-        self.watches.set(signed(watches as u64));
-        self.objects.set(signed(objects as u64));
-        let before = self.counted.swap(failures, Ordering::Relaxed);
-        self.failures.inc_by(failures.saturating_sub(before));
+    /// What the watches hold now, and the running total of failures.
+    pub(super) fn set(&self, sizes: WatchSizes) {
+        self.watches.set(signed(sizes.watches as u64));
+        self.failing.set(signed(sizes.failing as u64));
+        self.objects.set(signed(sizes.objects as u64));
+        self.kept_bytes.set(signed(sizes.kept_bytes as u64));
+        let before = self.counted.swap(sizes.failures, Ordering::Relaxed);
+        self.failures.inc_by(sizes.failures.saturating_sub(before));
     }
 }

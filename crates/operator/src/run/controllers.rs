@@ -166,12 +166,18 @@ pub async fn run_controllers(
     tracker_ctx.client = Some(client.clone());
     let tracker_ctx = Arc::new(tracker_ctx);
     // The target clusters' watches name the monitors to check when an object they follow changes.
+    // Checks they start read what they keep.
     let (live, changed_in_clusters) = LiveWatches::new(checker.clusters().clone());
     let live = Arc::new(live);
     let changed_in_clusters = UnboundedReceiverStream::new(changed_in_clusters)
         .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace));
+    let checker = if config.watch_clusters {
+        checker.with_object_cache(live.clone())
+    } else {
+        checker
+    };
     let mut monitor_ctx = MonitorContext::new(client.clone(), checker);
-    monitor_ctx.live = Some(live.clone());
+    monitor_ctx.live = config.watch_clusters.then(|| live.clone());
     monitor_ctx.observer = observer(&metrics, &health);
     let monitor_ctx = Arc::new(monitor_ctx);
 
@@ -262,6 +268,7 @@ pub async fn run_controllers(
             metrics.set_trackers_by_state(count_by_state(&trackers));
             tracker_ctx.failures.forget_gone(&trackers);
             monitor_ctx.failures.forget_gone(&monitors);
+            monitor_ctx.cluster_reads.forget_gone(&monitors);
             // Deleted monitors follow nothing (the controller hears of no deletion).
             live.retain(|(namespace, name)| {
                 monitors
