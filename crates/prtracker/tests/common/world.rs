@@ -340,6 +340,11 @@ impl World {
         world
     }
 
+    /// The process id of the first replica.
+    pub fn operator_pid(&self) -> Option<u32> {
+        self.operators.borrow().first().map(|o| o.process.0.id())
+    }
+
     /// Starts one more replica, named `name` (its log is `name.log`).
     pub fn start_operator(&self, name: &str) {
         let process = self.spawn_operator(name, free_port());
