@@ -1,20 +1,24 @@
 //! Starting and stopping etcd and the kube-apiservers of one test control plane.
 
+mod apiserver;
+mod stand_in;
+
 use std::{
     fs,
     path::{Path, PathBuf},
     process::Command,
+    sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{
     Api, Client, Config,
     api::{Patch, PatchParams},
-    config::{KubeConfigOptions, Kubeconfig},
     runtime::wait::{await_condition, conditions},
 };
+
+pub use stand_in::StandInApiserver;
 
 use crate::{
     HarnessError,
@@ -60,7 +64,10 @@ pub struct Cluster {
     url: String,
     kubeconfig: PathBuf,
     config: Config,
-    apiserver: ManagedProcess,
+    /// Behind a lock so that a test holding the shared `&'static ControlPlane` can stop and start it.
+    apiserver: Mutex<ManagedProcess>,
+    /// The flags it was started with, and so is started again with.
+    apiserver_args: Vec<String>,
     controller_manager: Option<ManagedProcess>,
     kubectl: PathBuf,
 }
@@ -98,9 +105,10 @@ impl Cluster {
         command
     }
 
-    /// The process id of this cluster's kube-apiserver (to measure it, or to kill it in a test).
+    /// The process id of this cluster's kube-apiserver (to measure it, or to kill it in a test); once
+    /// it is stopped, the id it had.
     pub fn apiserver_pid(&self) -> u32 {
-        self.apiserver.pid()
+        lock(&self.apiserver).pid()
     }
 }
 
@@ -111,8 +119,10 @@ pub struct ControlPlane {
     binaries: Binaries,
     etcd: ManagedProcess,
     etcd_url: String,
+    /// Kept to write kubeconfigs for apiservers started later (stand-ins).
+    pki: Pki,
     clusters: Vec<Cluster>,
-    supervisor: Supervisor,
+    supervisor: Mutex<Supervisor>,
 }
 
 impl ControlPlane {
@@ -160,18 +170,20 @@ impl ControlPlane {
             binaries: binaries.clone(),
             etcd,
             etcd_url,
+            pki,
             clusters: Vec::new(),
-            supervisor,
+            supervisor: Mutex::new(supervisor),
         };
         wait_for_etcd(&mut plane.etcd, &plane.etcd_url).await?;
 
         // Start every apiserver before waiting for any: they boot in parallel.
         for name in &config.clusters {
-            let cluster = plane.start_apiserver(name, &pki, &pki_dir).await?;
+            let cluster = plane.start_apiserver(name).await?;
             plane.clusters.push(cluster);
         }
-        for cluster in &mut plane.clusters {
-            wait_for_apiserver(cluster).await?;
+        for cluster in &plane.clusters {
+            apiserver::wait_until_ready(&cluster.name, &cluster.client()?, &cluster.apiserver)
+                .await?;
             if config.install_crds {
                 install_crds(&cluster.client()?, &prtracker_api::crds()).await?;
             }
@@ -182,68 +194,6 @@ impl ControlPlane {
             }
         }
         Ok(plane)
-    }
-
-    async fn start_apiserver(
-        &mut self,
-        name: &str,
-        pki: &Pki,
-        pki_dir: &Path,
-    ) -> Result<Cluster, HarnessError> {
-        let port = free_port()?;
-        let url = format!("https://127.0.0.1:{port}");
-        let dir = self.root.join("clusters").join(name);
-        fs::create_dir_all(&dir).map_err(|source| HarnessError::Io {
-            what: format!("creating {}", dir.display()),
-            source,
-        })?;
-        let pki_file = |file: &str| pki_dir.join(file).display().to_string();
-        let mut command = Command::new(self.binaries.kube_apiserver());
-        command.args([
-            format!("--etcd-servers={}", self.etcd_url),
-            // Clusters share one etcd, each under a prefix of its own: separate clusters, one etcd's memory.
-            format!("--etcd-prefix=/clusters/{name}"),
-            "--bind-address=127.0.0.1".to_owned(),
-            "--advertise-address=127.0.0.1".to_owned(),
-            format!("--secure-port={port}"),
-            format!("--cert-dir={}", dir.join("certs").display()),
-            format!("--tls-cert-file={}", pki_file("serving.crt")),
-            format!("--tls-private-key-file={}", pki_file("serving.key")),
-            format!("--client-ca-file={}", pki_file("ca.crt")),
-            format!("--service-account-issuer={url}"),
-            format!(
-                "--service-account-key-file={}",
-                pki_file("service-account.pub")
-            ),
-            format!(
-                "--service-account-signing-key-file={}",
-                pki_file("service-account.key")
-            ),
-            "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
-            "--authorization-mode=RBAC".to_owned(),
-            "--allow-privileged=true".to_owned(),
-            // No controller-manager mints service-account tokens here; pods need not wait for one.
-            "--disable-admission-plugins=ServiceAccount".to_owned(),
-            "--profiling=false".to_owned(),
-        ]);
-        let apiserver = ManagedProcess::spawn(
-            &format!("kube-apiserver {name}"),
-            command,
-            dir.join("kube-apiserver.log"),
-            &mut self.supervisor,
-        )?;
-        let kubeconfig = dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, name, &url, pki)?;
-        let config = config_from_kubeconfig(&kubeconfig).await?;
-        Ok(Cluster {
-            name: name.to_owned(),
-            url,
-            kubeconfig,
-            config,
-            apiserver,
-            controller_manager: None,
-            kubectl: self.binaries.kubectl(),
-        })
     }
 
     fn start_controller_manager(&mut self, index: usize) -> Result<(), HarnessError> {
@@ -271,7 +221,14 @@ impl ControlPlane {
             .join(&cluster.name)
             .join("kube-controller-manager.log");
         let name = format!("kube-controller-manager {}", cluster.name);
-        let mut process = ManagedProcess::spawn(&name, command, log, &mut self.supervisor)?;
+        let mut process = ManagedProcess::spawn(
+            &name,
+            command,
+            log,
+            self.supervisor
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        )?;
         process.check_alive()?;
         self.clusters[index].controller_manager = Some(process);
         Ok(())
@@ -319,17 +276,30 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        let supervisor = self
+            .supervisor
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         for cluster in &mut self.clusters {
             if let Some(controller_manager) = cluster.controller_manager.as_mut() {
-                controller_manager.stop(&mut self.supervisor);
+                controller_manager.stop(supervisor);
             }
-            cluster.apiserver.stop(&mut self.supervisor);
+            cluster
+                .apiserver
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .stop(supervisor);
         }
-        self.etcd.stop(&mut self.supervisor);
-        self.supervisor.finish();
+        self.etcd.stop(supervisor);
+        supervisor.finish();
         // The supervisor removes the directory; this covers a supervisor that could not run.
         let _ = fs::remove_dir_all(&self.root);
     }
+}
+
+/// A lock that a panic elsewhere did not spoil: a process handle stays usable after a test panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), HarnessError> {
@@ -352,43 +322,6 @@ fn write_pki(dir: &Path, pki: &Pki) -> Result<(), HarnessError> {
         &dir.join("service-account.pub"),
         &pki.service_account_public_key,
     )
-}
-
-fn write_kubeconfig(path: &Path, name: &str, url: &str, pki: &Pki) -> Result<(), HarnessError> {
-    let ca = BASE64.encode(&pki.ca_cert);
-    let cert = BASE64.encode(&pki.admin_cert);
-    let key = BASE64.encode(&pki.admin_key);
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    server: {url}
-    certificate-authority-data: {ca}
-users:
-- name: {name}-admin
-  user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-contexts:
-- name: {name}
-  context:
-    cluster: {name}
-    user: {name}-admin
-    namespace: default
-current-context: {name}
-"
-    );
-    write_file(path, &text)
-}
-
-async fn config_from_kubeconfig(path: &Path) -> Result<Config, HarnessError> {
-    let kubeconfig = Kubeconfig::read_from(path)
-        .map_err(|e| HarnessError::Config(format!("kubeconfig: {e}")))?;
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| HarnessError::Config(format!("kubeconfig: {e}")))
 }
 
 fn start_etcd(
@@ -433,30 +366,6 @@ async fn wait_for_etcd(etcd: &mut ManagedProcess, url: &str) -> Result<(), Harne
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for_apiserver(cluster: &mut Cluster) -> Result<(), HarnessError> {
-    let client = cluster.client()?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        cluster.apiserver.check_alive()?;
-        let request = http::Request::get("/readyz")
-            .body(Vec::new())
-            .map_err(|e| HarnessError::Config(e.to_string()))?;
-        if let Ok(body) = client.request_text(request).await
-            && body.trim() == "ok"
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(HarnessError::NotReady {
-                what: format!("kube-apiserver {}", cluster.name),
-                waited: READY_TIMEOUT,
-                log_tail: cluster.apiserver.log_tail(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -25,7 +25,9 @@ pub use binaries::{
     BUILD_COMMAND, BUILD_RECIPE, BUILD_WITH_HELM_COMMAND, Binaries, ETCD_VERSION,
     KUBERNETES_VERSION, default_dir,
 };
-pub use control_plane::{Cluster, ControlPlane, ControlPlaneConfig, install_crds};
+pub use control_plane::{
+    Cluster, ControlPlane, ControlPlaneConfig, StandInApiserver, install_crds,
+};
 pub use counting::RequestCounter;
 
 /// The clusters of the [`shared`] control plane.

@@ -1,7 +1,7 @@
 //! One control-plane process, its output in a log file whose tail goes into any start-up error.
 
 use std::{
-    fs::File,
+    fs::OpenOptions,
     net::{Ipv4Addr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -22,10 +22,15 @@ impl ManagedProcess {
         log: PathBuf,
         supervisor: &mut Supervisor,
     ) -> Result<Self, HarnessError> {
-        let out = File::create(&log).map_err(|source| HarnessError::Io {
-            what: format!("creating {}", log.display()),
-            source,
-        })?;
+        // Appended to: a process started again (an apiserver's restart) keeps the earlier run's log.
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|source| HarnessError::Io {
+                what: format!("creating {}", log.display()),
+                source,
+            })?;
         let err = out.try_clone().map_err(|source| HarnessError::Io {
             what: format!("opening {}", log.display()),
             source,
@@ -65,6 +70,10 @@ impl ManagedProcess {
                 source,
             }),
         }
+    }
+
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub(crate) fn log_tail(&self) -> String {

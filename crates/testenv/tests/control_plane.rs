@@ -209,3 +209,114 @@ async fn owned_objects_are_garbage_collected_with_their_owner() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A cluster's apiserver stopped and started again, edited meanwhile through a stand-in apiserver
+/// of the same cluster. A control plane of its own: the shared one serves tests running alongside.
+#[tokio::test]
+async fn an_apiserver_stopped_and_started_again_serves_what_its_stand_in_wrote_meanwhile() {
+    use k8s_openapi::api::{
+        authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
+        core::v1::{ConfigMap, ServiceAccount},
+    };
+
+    let plane = ControlPlane::start(ControlPlaneConfig {
+        clusters: vec!["restarted".into()],
+        install_crds: false,
+        garbage_collection: false,
+    })
+    .await
+    .expect("control plane starts");
+    let cluster = plane.cluster("restarted");
+    let client = cluster.client().expect("client");
+    let namespace = test_namespace(&client, "restart").await.expect("namespace");
+    let first_pid = cluster.apiserver_pid();
+
+    plane.stop_apiserver("restarted").expect("stopped");
+    assert!(!is_running(first_pid), "the apiserver outlived its stop");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    assert!(
+        config_maps.list(&Default::default()).await.is_err(),
+        "a stopped apiserver answered"
+    );
+
+    let stand_in = plane
+        .start_stand_in_apiserver("restarted")
+        .await
+        .expect("the stand-in starts");
+    assert_ne!(stand_in.cluster().url(), cluster.url());
+    // Its kubeconfig and kubectl reach it, with the admin credentials of the cluster.
+    let created = stand_in
+        .cluster()
+        .kubectl()
+        .args(["create", "configmap", "made-while-down", "-n", &namespace])
+        .args(["--from-literal=written-by=stand-in"])
+        .output()
+        .expect("kubectl runs");
+    assert!(created.status.success(), "{created:?}");
+    // A token the stand-in signs names the cluster's issuer: the usual apiserver will take it.
+    let through_stand_in = stand_in.cluster().client().expect("client");
+    let accounts: Api<ServiceAccount> = Api::namespaced(through_stand_in, &namespace);
+    let mut account = ServiceAccount::default();
+    account.metadata.name = Some("reader".into());
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .expect("service account");
+    let token = accounts
+        .create_token_request(
+            "reader",
+            &PostParams::default(),
+            &TokenRequest {
+                spec: TokenRequestSpec::default(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("token")
+        .status
+        .expect("a token in the status")
+        .token;
+    let stand_in_pid = stand_in.cluster().apiserver_pid();
+    drop(stand_in);
+    assert!(!is_running(stand_in_pid), "the stand-in outlived its drop");
+
+    plane
+        .start_apiserver_again("restarted")
+        .await
+        .expect("started again");
+    let running_twice = plane.start_apiserver_again("restarted").await;
+    assert!(
+        matches!(running_twice, Err(HarnessError::Config(_))),
+        "{running_twice:?}"
+    );
+    assert_ne!(cluster.apiserver_pid(), first_pid);
+    assert!(is_running(cluster.apiserver_pid()));
+
+    // The client made before the stop works again: same port, same certificates.
+    let read = config_maps
+        .get("made-while-down")
+        .await
+        .expect("the ConfigMap written through the stand-in");
+    assert_eq!(
+        read.data.unwrap_or_default().get("written-by"),
+        Some(&"stand-in".to_owned())
+    );
+    let mut as_reader = cluster.config().clone();
+    as_reader.auth_info = kube::config::AuthInfo {
+        token: Some(token.into()),
+        ..Default::default()
+    };
+    let reviews: Api<SelfSubjectReview> =
+        Api::all(kube::Client::try_from(as_reader).expect("client"));
+    let review = reviews
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .expect("the stand-in's token is taken");
+    assert_eq!(
+        review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username),
+        Some(format!("system:serviceaccount:{namespace}:reader"))
+    );
+}
