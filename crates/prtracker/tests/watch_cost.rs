@@ -7,15 +7,15 @@
 
 mod common;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
+use common::apiserver::{ByVerb, other_than_watches, requests_everywhere, resident_kib, since};
 use common::eventually;
 use common::world::*;
 use futures::{StreamExt, stream};
 use kube::{Api, ResourceExt, api::PostParams};
 use prtracker_api::{DriftMonitor, DriftPhase, conditions::WATCHED};
 use prtracker_domain::PrState;
-use prtracker_testenv::shared;
 
 const MONITORS: usize = 1_000;
 /// How long nothing changes while the requests are counted.
@@ -23,72 +23,8 @@ const AT_REST: Duration = Duration::from_secs(60);
 /// The resources the monitors' objects are of.
 const RESOURCES: [&str; 2] = ["configmaps", "deployments"];
 
-/// `apiserver_request_total` on `cluster` for the monitors' resources, by verb.
-async fn requests_by_verb(cluster: &str) -> BTreeMap<String, f64> {
-    let client = shared().cluster(cluster).client().expect("client");
-    let request = http::Request::get("/metrics")
-        .body(Vec::new())
-        .expect("a request");
-    let text = client
-        .request_text(request)
-        .await
-        .expect("the apiserver's metrics");
-    let mut by_verb = BTreeMap::new();
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("apiserver_request_total{"))
-    {
-        let label = |name: &str| {
-            let start = line.find(&format!("{name}=\""))? + name.len() + 2;
-            let end = line[start..].find('"')? + start;
-            Some(line[start..end].to_owned())
-        };
-        if !label("resource").is_some_and(|r| RESOURCES.contains(&r.as_str())) {
-            continue;
-        }
-        let value: f64 = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        *by_verb
-            .entry(label("verb").unwrap_or_default())
-            .or_default() += value;
-    }
-    by_verb
-}
-
-/// Both clusters' counts, summed by verb.
-async fn counts() -> BTreeMap<String, f64> {
-    let mut all = BTreeMap::new();
-    for cluster in CLUSTERS {
-        for (verb, n) in requests_by_verb(cluster).await {
-            *all.entry(verb).or_default() += n;
-        }
-    }
-    all
-}
-
-fn since(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
-    after
-        .iter()
-        .map(|(verb, n)| (verb.clone(), n - before.get(verb).copied().unwrap_or(0.0)))
-        .filter(|(_, n)| *n > 0.0)
-        .collect()
-}
-
-fn resident_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+async fn counts() -> ByVerb {
+    requests_everywhere(&RESOURCES).await
 }
 
 #[tokio::test]
@@ -167,13 +103,9 @@ async fn a_thousand_watched_monitors_at_rest_cost_their_apiservers_only_the_open
          the monitors, {resident_after} KiB with them",
         AT_REST.as_secs(),
     );
-    let other_than_watches: f64 = at_rest
-        .iter()
-        .filter(|(verb, _)| verb.as_str() != "WATCH")
-        .map(|(_, n)| n)
-        .sum();
     assert_eq!(
-        other_than_watches, 0.0,
+        other_than_watches(&at_rest),
+        0.0,
         "at rest, the apiservers saw requests other than the watches: {at_rest:?}"
     );
     assert!(
