@@ -35,8 +35,8 @@ use prtracker_api::{
 };
 use serde_json::Value;
 
-pub use cache::{DiscoveryCache, ObjectCache};
-pub use report::{CompareOptions, DriftReport, LiveRef};
+pub use cache::{DiscoveryCache, ObjectCache, digest};
+pub use report::{CompareOptions, DriftReport, LiveRef, Seen};
 
 use cache::{MISS_REFRESH, Resources};
 
@@ -118,6 +118,7 @@ impl Comparer {
             });
         }
         let live = self.read_live(&resolved).await?;
+        let watched = live_refs(&resolved, &live);
         let concurrency = self.options.concurrency.max(1);
         // Futures are collected before they are streamed (here and below): a stream that maps
         // borrowed items through a closure makes a future rustc cannot prove `Send` for every
@@ -132,7 +133,7 @@ impl Comparer {
             .try_collect()
             .await?;
         let mut report = self.report(&resolved, outcomes);
-        report.watched = live_refs(&resolved);
+        report.watched = watched;
         Ok(report)
     }
 
@@ -152,7 +153,7 @@ impl Comparer {
         let live = self.read_live(&resolved).await?;
         Ok((
             live.iter().map(Option::is_some).collect(),
-            live_refs(&resolved),
+            live_refs(&resolved, &live),
         ))
     }
 
@@ -411,9 +412,21 @@ fn set_namespace(body: &mut Value, namespace: Option<&str>) {
     }
 }
 
-/// The resolved objects of a kind the cluster serves, as its API names them.
-fn live_refs(resolved: &[Resolved<'_>]) -> Vec<LiveRef> {
-    resolved.iter().filter_map(live_ref).collect()
+/// The resolved objects of a kind the cluster serves, as its API names them and as they were
+/// read (`live`, in the same order).
+fn live_refs(resolved: &[Resolved<'_>], live: &[Option<Value>]) -> Vec<LiveRef> {
+    resolved
+        .iter()
+        .zip(live)
+        .filter_map(|(object, live)| {
+            let mut reference = live_ref(object)?;
+            reference.seen = match live {
+                Some(live) => Seen::As(cache::digest(&normalize::served(live.clone()))),
+                None => Seen::Absent,
+            };
+            Some(reference)
+        })
+        .collect()
 }
 
 /// A resolved object of a kind the cluster serves, as its API names it.
@@ -423,6 +436,7 @@ fn live_ref(resolved: &Resolved<'_>) -> Option<LiveRef> {
         resource: resource.clone(),
         namespace: resolved.namespace.clone(),
         name: resolved.desired.name.clone(),
+        seen: Seen::Unknown,
     })
 }
 

@@ -29,6 +29,7 @@ pub use checker::{Checked, DriftChecker, Outcome, Reads};
 pub use clusters::{CLUSTER_LABEL, ClusterRegistry, IN_CLUSTER, KUBECONFIG_KEY};
 pub use compare::{
     CompareOptions, Comparer, DiscoveryCache, DriftReport, FIELD_MANAGER, LiveRef, ObjectCache,
+    Seen,
 };
 pub use error::{ClusterError, DriftError, ManifestError};
 pub use live::{LiveWatches, MonitorKey, WatchSizes, Watched};

@@ -1,27 +1,30 @@
 //! Clusters watched, not only polled (issue #17): one watch per cluster, resource type and
 //! namespace that some live monitor's change holds an object of, started when the first monitor
-//! follows such an object and stopped when the last one stops. A watch keeps a digest of each
-//! followed object, never the object; when one changes in what a manifest can set, the monitors
-//! following it are named on a channel, to be checked at once rather than at their next interval
-//! (which stays, as a safety net).
+//! follows such an object and stopped when the last one stops. A watch keeps each followed object
+//! as a check compares it (and a digest of every object it sees); when a followed one changes in
+//! what a manifest can set, the monitors following it are named on a channel, to be checked at
+//! once, from what the watch keeps ([`ObjectCache`]), rather than at their next interval (which
+//! stays, reading the cluster, as a safety net).
 //!
 //! Rules:
 //! - an object's `status` and the server's bookkeeping (resourceVersion, managedFields,
 //!   generation, uid, timestamps) never name anyone: a rollout's status updates would otherwise
 //!   check its monitors for nothing;
-//! - a watch's first listing names no one (its followers were just checked); a listing after the
-//!   watch broke (an apiserver restart, an expired resource version) names the followers of every
-//!   object that changed, appeared or went meanwhile;
+//! - a monitor starts following an object with how its check saw it, and is named when the watch
+//!   (at once, or at the end of its listing) has it otherwise: an edit between a check and the
+//!   watch is not missed; a listing after the watch broke (an apiserver restart, an expired
+//!   resource version) names the followers of every object that changed, appeared or went
+//!   meanwhile;
 //! - a watch that fails (an unreachable cluster, a refused credential) is started again with a
 //!   fresh client after 1 s, doubling up to a minute; one the cluster forbids (no `watch`
-//!   permission) after five minutes; each failure is counted, and the monitors' interval checks
-//!   go on meanwhile. An expired resource version is no failure: the watch lists again.
+//!   permission) after five minutes; each failure is counted; what it keeps is not served until
+//!   it lists again, and after 30 s of failing its followers are named, to be checked from the
+//!   cluster and to say they are not watched.
 
 mod index;
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{DefaultHasher, Hash, Hasher},
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -43,7 +46,7 @@ pub use index::{Changes, Index, MonitorKey, WatchKey, Watched};
 
 use crate::{
     clusters::ClusterRegistry,
-    compare::{LiveRef, ObjectCache},
+    compare::{LiveRef, ObjectCache, Seen, digest},
     normalize,
 };
 
@@ -101,11 +104,17 @@ impl LiveWatches {
         (watches, checks)
     }
 
-    /// `monitor` (of `cluster`) follows `objects` from now on, in place of what it followed.
+    /// `monitor` (of `cluster`) follows `objects` from now on, in place of what it followed. An
+    /// object a watch has seen otherwise than the monitor's check did names the monitor.
     pub fn follow(&self, monitor: MonitorKey, cluster: &str, objects: &[LiveRef]) {
-        let wanted: HashSet<(WatchKey, String)> = objects
+        let wanted: HashMap<(WatchKey, String), Seen> = objects
             .iter()
-            .map(|object| (watch_key(cluster, object), object.name.clone()))
+            .map(|object| {
+                (
+                    (watch_key(cluster, object), object.name.clone()),
+                    object.seen,
+                )
+            })
             .collect();
         let mut shared = self.lock();
         let changes = shared.index.set(monitor, wanted);
@@ -155,6 +164,8 @@ impl LiveWatches {
     /// Stops the watches left without a follower and starts the new ones, under the same lock as
     /// the index changed (spawning does not wait).
     fn apply(&self, shared: &mut Shared, changes: Changes) {
+        // Nobody listening any more only happens at shutdown.
+        let _ = send(&self.notify, changes.check);
         for key in changes.stop {
             if let Some(task) = shared.tasks.remove(&key) {
                 debug!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, "no longer watching");
@@ -361,8 +372,8 @@ async fn watch(
     }
 }
 
-/// A followed object seen by the watch: kept as a check compares it, its followers returned
-/// when it changed (and `notify`). Objects nobody follows are not even read.
+/// An object seen by the watch: its digest noted, kept as a check compares it when followed, its
+/// followers returned when it changed (and `notify`).
 fn seen(
     shared: &Mutex<Shared>,
     key: &WatchKey,
@@ -370,9 +381,6 @@ fn seen(
     object: &DynamicObject,
     notify: bool,
 ) -> Vec<MonitorKey> {
-    if !lock(shared).index.follows(key, name) {
-        return Vec::new();
-    }
     let Ok(value) = serde_json::to_value(object) else {
         return Vec::new();
     };
@@ -380,11 +388,11 @@ fn seen(
     lock(shared).index.seen(key, name, digest, kept, notify)
 }
 
-/// An object as the cache keeps it: its digest, and the object without what no comparison reads
-/// (status, managedFields and the rest of the server's bookkeeping, the last-applied annotation).
+/// An object as the cache keeps it (without status, managedFields and the rest of the server's
+/// bookkeeping, the last-applied annotation), and its digest: what a manifest can set of it.
 fn keep(object: Value) -> (u64, Arc<Value>) {
-    let digest = digest(&object);
-    (digest, Arc::new(normalize::served(object)))
+    let served = normalize::served(object);
+    (digest(&served), Arc::new(served))
 }
 
 /// The HTTP status of a refusal, where the apiserver gave one.
@@ -398,45 +406,11 @@ fn status_code(error: &watcher::Error) -> Option<u16> {
     }
 }
 
-/// What a manifest can set of an object: everything but its status and the server's bookkeeping.
-fn digest(object: &Value) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    let metadata = object.get("metadata");
-    for field in ["labels", "annotations", "finalizers"] {
-        metadata
-            .and_then(|m| m.get(field))
-            .map(Value::to_string)
-            .hash(&mut hasher);
-    }
-    for field in ["ownerReferences", "deletionTimestamp"] {
-        metadata
-            .and_then(|m| m.get(field))
-            .is_some()
-            .hash(&mut hasher);
-    }
-    if let Some(fields) = object.as_object() {
-        for (field, value) in fields {
-            if !matches!(
-                field.as_str(),
-                "status" | "metadata" | "apiVersion" | "kind"
-            ) {
-                field.hash(&mut hasher);
-                value.to_string().hash(&mut hasher);
-            }
-        }
-    }
-    hasher.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: serde_json::Value) -> serde_json::Value {
-        value
-    }
 
     #[test]
     fn the_digest_follows_what_a_manifest_sets_and_not_status_or_bookkeeping() {
@@ -447,22 +421,27 @@ mod tests {
             "spec": {"replicas": 3},
             "status": {"readyReplicas": 1},
         });
+        let digest = |object: &Value| keep(object.clone()).0;
         let mut bookkeeping = base.clone();
         bookkeeping["metadata"]["resourceVersion"] = json!("2");
         bookkeeping["metadata"]["managedFields"] = json!([{"manager": "kubectl"}]);
         bookkeeping["status"]["readyReplicas"] = json!(3);
-        assert_eq!(digest(&object(base.clone())), digest(&object(bookkeeping)));
+        assert_eq!(digest(&base), digest(&bookkeeping));
 
         let mut scaled = base.clone();
         scaled["spec"]["replicas"] = json!(5);
-        assert_ne!(digest(&object(base.clone())), digest(&object(scaled)));
+        assert_ne!(digest(&base), digest(&scaled));
         let mut relabelled = base.clone();
         relabelled["metadata"]["labels"]["app"] = json!("api");
-        assert_ne!(digest(&object(base.clone())), digest(&object(relabelled)));
+        assert_ne!(digest(&base), digest(&relabelled));
         let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "c"}, "data": {"mode": "a"}});
         let mut edited = config.clone();
         edited["data"]["mode"] = json!("b");
-        assert_ne!(digest(&object(config)), digest(&object(edited)));
+        assert_ne!(digest(&config), digest(&edited));
+        // What the cache keeps has neither status nor bookkeeping.
+        let (_, kept) = keep(base);
+        assert!(kept.get("status").is_none());
+        assert!(kept["metadata"].get("resourceVersion").is_none());
     }
 }

@@ -13,7 +13,7 @@ use kube::{
 };
 use prtracker_drift::{
     ClusterRegistry, CompareOptions, Comparer, DiscoveryCache, IN_CLUSTER, LiveRef, LiveWatches,
-    MonitorKey, manifests::parse_file,
+    MonitorKey, Seen, manifests::parse_file,
 };
 use prtracker_testenv::{shared, test_namespace};
 use serde_json::json;
@@ -62,6 +62,7 @@ async fn a_followed_object_changed_or_deleted_names_its_monitor_and_status_does_
         resource,
         namespace: Some(ns.clone()),
         name: name.to_owned(),
+        seen: Seen::Unknown,
     };
     let settings_monitor: MonitorKey = (ns.clone(), "shop-1-in-cluster".to_owned());
     let web_monitor: MonitorKey = (ns.clone(), "shop-2-in-cluster".to_owned());
@@ -233,5 +234,50 @@ spec:
         requests.requests() - reads,
         2,
         "one more dry run of the Deployment, whose live object differs, and no read"
+    );
+}
+
+/// An edit made after a check read an object and before a watch follows it is not missed: the
+/// watch's first listing finds the object otherwise than the check saw it, and names the monitor.
+#[tokio::test]
+async fn an_edit_between_a_check_and_its_watch_names_the_monitor() {
+    let client = shared().primary().client().expect("client");
+    let ns = test_namespace(&client, "gap").await.expect("namespace");
+    let manifests = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{mode: a}}\n"
+    );
+    let objects = parse_file("settings.yaml", manifests.as_bytes()).expect("manifests parse");
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    configmaps
+        .patch(
+            "settings",
+            &PatchParams::apply("cd").force(),
+            &Patch::Apply(objects[0].body.clone()),
+        )
+        .await
+        .expect("configmap");
+    let comparer = Comparer::new(client.clone(), IN_CLUSTER, CompareOptions::default());
+    let checked = comparer.compare(&objects).await.expect("compared");
+    assert!(checked.in_sync(), "{checked:?}");
+
+    configmaps
+        .patch(
+            "settings",
+            &PatchParams::apply("kubectl-edit").force(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "settings"}, "data": {"mode": "b"}})),
+        )
+        .await
+        .expect("hand edit");
+    let (live, mut named) = LiveWatches::new(ClusterRegistry::new(client.clone(), &ns));
+    let monitor: MonitorKey = (ns.clone(), "shop-1-in-cluster".to_owned());
+    live.follow(monitor.clone(), IN_CLUSTER, &checked.watched);
+    assert_eq!(
+        next(
+            &mut named,
+            "the first listing after an edit the check missed"
+        )
+        .await,
+        monitor
     );
 }

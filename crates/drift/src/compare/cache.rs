@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashMap,
+    hash::{DefaultHasher, Hash, Hasher},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,6 +22,15 @@ pub const MISS_REFRESH: Duration = Duration::from_secs(5);
 
 /// The resources of one group-version (none: not served).
 pub type Resources = Arc<Vec<(ApiResource, ApiCapabilities)>>;
+
+/// A digest of a live object as a comparison reads it ([`crate::normalize::served`]: no status,
+/// no server bookkeeping): what a manifest can set of it. A watch and a check that saw the same
+/// object compute the same digest.
+pub fn digest(served: &Value) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    served.to_string().hash(&mut hasher);
+    hasher.finish()
+}
 
 /// Live objects kept current by watches.
 pub trait ObjectCache: Send + Sync {

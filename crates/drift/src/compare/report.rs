@@ -43,13 +43,37 @@ pub struct DriftReport {
     pub watched: Vec<LiveRef>,
 }
 
-/// One object in a cluster, as its API names it.
+/// One object in a cluster, as its API names it, and as a check saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LiveRef {
     pub resource: ApiResource,
     /// `None` for a cluster-scoped object.
     pub namespace: Option<String>,
     pub name: String,
+    pub seen: Seen,
+}
+
+/// How a check saw an object: a watch that starts following it afterwards compares what it
+/// finds with this, so an edit made between the check and the watch is not missed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Seen {
+    /// Not said: nothing to compare.
+    #[default]
+    Unknown,
+    Absent,
+    /// Present, with this digest ([`super::cache::digest`]).
+    As(u64),
+}
+
+impl Seen {
+    /// Whether an object now `present` with that digest (or absent) is not what was seen.
+    pub fn differs_from(self, present: Option<u64>) -> bool {
+        match (self, present) {
+            (Seen::Unknown, _) | (Seen::Absent, None) => false,
+            (Seen::As(seen), Some(now)) => seen != now,
+            (Seen::Absent, Some(_)) | (Seen::As(_), None) => true,
+        }
+    }
 }
 
 impl DriftReport {

@@ -4,6 +4,10 @@
 //! (without status and the server's bookkeeping), so that a check the watch starts is served
 //! from here and not from the apiserver.
 //!
+//! A monitor starts following an object with how its check saw it (a digest, or absent); where
+//! the watch has seen it otherwise since (at once when the watch runs, else when its listing
+//! ends), the monitor is named: an edit made between a check and its watch is not missed.
+//!
 //! What is known of a followed object is current only while its watch is: from the end of a
 //! listing until the watch breaks. An object followed after its watch listed it is unknown until
 //! an event names it, or until a read of the apiserver that began after it was followed is
@@ -18,6 +22,8 @@ use std::{
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
+use crate::compare::Seen;
+
 /// A DriftMonitor: its namespace and name.
 pub type MonitorKey = (String, String);
 
@@ -29,11 +35,13 @@ pub struct WatchKey {
     pub namespace: Option<String>,
 }
 
-/// The watches to start and to stop after a change of interest.
+/// The watches to start and to stop after a change of interest, and the monitors to check at
+/// once: a watch already running found their objects changed since their check saw them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     pub start: Vec<WatchKey>,
     pub stop: Vec<WatchKey>,
+    pub check: Vec<MonitorKey>,
 }
 
 /// What a watch knows of one followed object.
@@ -80,6 +88,12 @@ struct Watch {
     known: HashMap<String, Known>,
     /// Followed objects nothing is known of yet, with the tick they were first followed at.
     unknown: HashMap<String, u64>,
+    /// The digest of every object the watch saw (followed or not), to compare with how a check
+    /// saw an object that starts being followed.
+    digests: HashMap<String, u64>,
+    /// Monitors that started following an object while the watch was not current, with how
+    /// their check saw it: compared when the listing ends.
+    pending: HashMap<String, Vec<(MonitorKey, Seen)>>,
     /// Whether its first listing has ended.
     listed: bool,
     /// Whether what it knows is current: a listing ended and the watch has not broken since.
@@ -98,23 +112,38 @@ pub struct Index {
 }
 
 impl Index {
-    /// Sets the objects `monitor` follows (replacing what it followed): the watches that now
-    /// have a first follower start, those left without one stop.
-    pub fn set(&mut self, monitor: MonitorKey, wanted: HashSet<(WatchKey, String)>) -> Changes {
-        if self
-            .interests
-            .get(&monitor)
-            .map_or(wanted.is_empty(), |had| *had == wanted)
-        {
+    /// Sets the objects `monitor` follows (replacing what it followed), each with how its check
+    /// saw it: the watches that now have a first follower start, those left without one stop,
+    /// and where a running watch has seen an object change since, the monitor is to be checked.
+    pub fn set(
+        &mut self,
+        monitor: MonitorKey,
+        wanted: HashMap<(WatchKey, String), Seen>,
+    ) -> Changes {
+        let keys: HashSet<(WatchKey, String)> = wanted.keys().cloned().collect();
+        let had = self.interests.get(&monitor).cloned().unwrap_or_default();
+        if had == keys {
             return Changes::default();
         }
         let before: HashSet<WatchKey> = self.watches.keys().cloned().collect();
         self.unfollow(&monitor);
         self.tick += 1;
-        for (key, name) in &wanted {
+        let mut check = false;
+        for ((key, name), seen) in &wanted {
             let watch = self.watches.entry(key.clone()).or_default();
             if !watch.known.contains_key(name) {
                 watch.unknown.entry(name.clone()).or_insert(self.tick);
+            }
+            if !had.contains(&(key.clone(), name.clone())) {
+                if watch.current {
+                    check |= seen.differs_from(watch.digests.get(name).copied());
+                } else {
+                    watch
+                        .pending
+                        .entry(name.clone())
+                        .or_default()
+                        .push((monitor.clone(), *seen));
+                }
             }
             watch
                 .followers
@@ -122,19 +151,20 @@ impl Index {
                 .or_default()
                 .insert(monitor.clone());
         }
-        if !wanted.is_empty() {
-            self.interests.insert(monitor, wanted);
+        if !keys.is_empty() {
+            self.interests.insert(monitor.clone(), keys);
         }
         let after: HashSet<WatchKey> = self.watches.keys().cloned().collect();
         Changes {
             start: after.difference(&before).cloned().collect(),
             stop: before.difference(&after).cloned().collect(),
+            check: if check { vec![monitor] } else { Vec::new() },
         }
     }
 
     /// `monitor` follows nothing any more: the watches left without a follower stop.
     pub fn forget(&mut self, monitor: &MonitorKey) -> Changes {
-        self.set(monitor.clone(), HashSet::new())
+        self.set(monitor.clone(), HashMap::new())
     }
 
     /// Removes `monitor` as a follower, and the watches and digests no one follows any more.
@@ -146,6 +176,9 @@ impl Index {
             let Some(watch) = self.watches.get_mut(&key) else {
                 continue;
             };
+            if let Some(pending) = watch.pending.get_mut(&name) {
+                pending.retain(|(m, _)| m != monitor);
+            }
             if let Some(followers) = watch.followers.get_mut(&name) {
                 followers.remove(monitor);
                 if followers.is_empty() {
@@ -182,9 +215,9 @@ impl Index {
             .is_some_and(|watch| watch.followers.contains_key(name))
     }
 
-    /// An object of `key` seen with `digest`, kept as `object`: the monitors following it, when it
-    /// changed and `notify` (the first listing of a watch notifies nothing: its followers were
-    /// just checked).
+    /// An object of `key` seen with `digest`, kept as `object` when followed: the monitors
+    /// following it, when it changed and `notify` (the first listing of a watch notifies no one
+    /// by itself: its followers' checks saw their objects, compared when the listing ends).
     pub fn seen(
         &mut self,
         key: &WatchKey,
@@ -196,6 +229,7 @@ impl Index {
         let Some(watch) = self.watches.get_mut(key) else {
             return Vec::new();
         };
+        watch.digests.insert(name.to_owned(), digest);
         let Some(followers) = watch.followers.get(name) else {
             return Vec::new();
         };
@@ -216,6 +250,7 @@ impl Index {
         let Some(watch) = self.watches.get_mut(key) else {
             return Vec::new();
         };
+        watch.digests.remove(name);
         let Some(followers) = watch.followers.get(name) else {
             return Vec::new();
         };
@@ -271,6 +306,18 @@ impl Index {
         for name in absent {
             watch.unknown.remove(&name);
             watch.known.insert(name, Known::Absent);
+        }
+        watch.digests.retain(|name, _| listed.contains(name));
+        // Monitors that started following during the break (or before the first listing), whose
+        // object is no longer what their check saw.
+        for (name, pending) in watch.pending.drain() {
+            let now = watch.digests.get(&name).copied();
+            monitors.extend(
+                pending
+                    .into_iter()
+                    .filter(|(_, seen)| seen.differs_from(now))
+                    .map(|(monitor, _)| monitor),
+            );
         }
         watch.listed = true;
         watch.current = true;

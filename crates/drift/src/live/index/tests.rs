@@ -20,10 +20,10 @@ fn monitor(name: &str) -> MonitorKey {
     ("ns".into(), name.into())
 }
 
-fn follows(items: &[(&WatchKey, &str)]) -> HashSet<(WatchKey, String)> {
+fn follows(items: &[(&WatchKey, &str)]) -> HashMap<(WatchKey, String), Seen> {
     items
         .iter()
-        .map(|(k, n)| ((*k).clone(), (*n).to_owned()))
+        .map(|(k, n)| (((*k).clone(), (*n).to_owned()), Seen::Unknown))
         .collect()
 }
 
@@ -200,4 +200,34 @@ fn deleted_monitors_are_forgotten_by_retain() {
     let changes = index.retain(|m| m.1 == "a");
     assert_eq!(changes.stop, [key("Deployment", "pay")]);
     assert_eq!(index.watches(), 1);
+}
+
+#[test]
+fn an_object_changed_between_a_check_and_its_watch_names_the_monitor() {
+    let mut index = Index::default();
+    let deployments = key("Deployment", "shop");
+    let seen = |name: &str, seen: Seen| -> HashMap<(WatchKey, String), Seen> {
+        [((deployments.clone(), name.to_owned()), seen)].into()
+    };
+    // A new watch: the check saw web at 1; the first listing finds 2.
+    index.set(monitor("a"), seen("web", Seen::As(1)));
+    index.set(monitor("b"), seen("api", Seen::As(7)));
+    index.seen(&deployments, "web", 2, object(2), false);
+    index.seen(&deployments, "api", 7, object(7), false);
+    let listed = ["web".to_owned(), "api".to_owned()].into();
+    assert_eq!(index.listed(&deployments, &listed, true), [monitor("a")]);
+    // A running watch: one checked when the object was absent, and it is there now, is named at
+    // once; one that saw what the watch saw is not.
+    index.seen(&deployments, "db", 4, object(4), true);
+    let changes = index.set(monitor("c"), seen("db", Seen::Absent));
+    assert_eq!(changes.check, [monitor("c")]);
+    let changes = index.set(monitor("d"), seen("db", Seen::As(4)));
+    assert!(changes.check.is_empty(), "{changes:?}");
+    // Following the same again names no one.
+    assert!(
+        index
+            .set(monitor("c"), seen("db", Seen::Absent))
+            .check
+            .is_empty()
+    );
 }
