@@ -271,15 +271,6 @@ async fn run(
         failures.fetch_add(1, Ordering::Relaxed);
         lock(&shared).index.broken(&key, &why);
         let since = *state.broken_since.get_or_insert_with(Instant::now);
-        // A blip heals within the first retries; a watch broken longer is told to its followers,
-        // whose next checks read the cluster and say they are not watched.
-        if !state.told && since.elapsed() >= TELL_BROKEN_AFTER {
-            state.told = true;
-            let followers = lock(&shared).index.followers(&key);
-            if send(&notify, followers).is_err() {
-                return;
-            }
-        }
         let wait = if forbidden {
             FORBIDDEN_RETRY
         } else {
@@ -287,7 +278,20 @@ async fn run(
         };
         state.retry = (state.retry * 2).min(MAX_RETRY);
         warn!(cluster = %key.cluster, kind = %key.resource.kind, namespace = ?key.namespace, error = %why, ?wait, "cannot watch; retrying, and the monitors' interval checks go on meanwhile");
-        tokio::time::sleep(wait).await;
+        let retry_at = Instant::now() + wait;
+        // A blip heals within the first retries; a watch broken longer is told to its followers
+        // (even while it waits to retry), whose next checks read the cluster and say they are not
+        // watched.
+        let tell_at = since + TELL_BROKEN_AFTER;
+        if !state.told && tell_at < retry_at {
+            tokio::time::sleep_until(tell_at.into()).await;
+            state.told = true;
+            let followers = lock(&shared).index.followers(&key);
+            if send(&notify, followers).is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep_until(retry_at.into()).await;
     }
 }
 

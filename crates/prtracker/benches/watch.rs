@@ -118,21 +118,6 @@ impl Figures {
     }
 }
 
-/// A sample of the operator's `/metrics`; 0 when absent.
-async fn operator_metric(world: &World, name: &str) -> f64 {
-    let Some(port) = world.operators.borrow().first().map(|o| o.port) else {
-        return 0.0;
-    };
-    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
-        return 0.0;
-    };
-    let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 async fn phase(monitors: &Api<DriftMonitor>, name: &str) -> Option<DriftPhase> {
     monitors.get(name).await.ok()?.status?.phase
 }
@@ -231,7 +216,9 @@ async fn measure(monitors_wanted: usize, watched: bool, edits: usize) -> Figures
     tokio::time::sleep(AT_REST).await;
     let at_rest = since(&before, &requests_everywhere(&RESOURCES).await);
     let resident = world.operator_pid().map(resident_kib).unwrap_or(0);
-    let cache_bytes = operator_metric(&world, "prtracker_cluster_watch_cache_bytes").await;
+    let cache_bytes = world
+        .operator_metric("prtracker_cluster_watch_cache_bytes")
+        .await;
 
     // Hand edits of one ConfigMap after another, alternating clusters; each repaired before the
     // next.

@@ -121,20 +121,6 @@ async fn quiet_in_sync(world: &World, number: u64, cluster: &str) -> Option<Stri
     .await
 }
 
-/// One sample of the operator's `/metrics`; 0 when absent.
-async fn metric(world: &World, sample: &str) -> f64 {
-    let port = world.operators.borrow()[0].port;
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// `(Kind/name, path, live value)` of every drifted field in `status`.
 fn drifted_fields(status: &DriftMonitorStatus) -> Vec<(String, String, Option<String>)> {
     status
@@ -190,7 +176,7 @@ async fn edits_made_while_the_apiserver_was_down_are_found_once_it_is_back() {
     )
     .await;
     let checked_before_outage = quiet_in_sync(&world, number, &secondary).await;
-    let failures_before = metric(&world, WATCH_FAILURES).await;
+    let failures_before = world.operator_metric(WATCH_FAILURES).await;
 
     let plane = shared();
     let outage = Instant::now();
@@ -266,7 +252,7 @@ async fn edits_made_while_the_apiserver_was_down_are_found_once_it_is_back() {
         "watch failures counted",
         Duration::from_secs(60),
         || async {
-            let now = metric(&world, WATCH_FAILURES).await;
+            let now = world.operator_metric(WATCH_FAILURES).await;
             (now > failures_before).then_some(now)
         },
     )

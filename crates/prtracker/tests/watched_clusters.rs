@@ -11,8 +11,15 @@ use std::time::{Duration, Instant};
 
 use common::eventually;
 use common::world::*;
-use prtracker_api::{DriftPhase, conditions::WATCHED};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api,
+    api::{Patch, PatchParams},
+};
+use prtracker_api::{DriftMonitor, DriftPhase, conditions::WATCHED};
 use prtracker_domain::PrState;
+use prtracker_testenv::shared;
+use serde_json::json;
 
 /// Rounds of three edits (replicas, image, setting), alternating clusters.
 const ROUNDS: u32 = 17;
@@ -163,5 +170,120 @@ async fn hand_edits_are_seen_in_seconds_not_at_the_monitors_interval() {
     assert!(
         !labels.contains(&"state/drifted".to_owned()),
         "an edit undone within the settle window reached the PR: {labels:?}"
+    );
+}
+
+/// A cluster the operator may read but not watch (its credentials lack `watch`): the monitors
+/// there say so (`Watched=False`, `WatchFailing`, naming the refusal) and in a metric, and are
+/// checked at their interval instead: a hand edit is still found, by the next check.
+#[tokio::test]
+async fn a_cluster_that_cannot_be_watched_is_checked_at_the_interval_and_says_so() {
+    let world = World::start("unwatched", Options::default()).await;
+    // The secondary cluster, reached as a user who may get, list and patch (dry runs) the app's
+    // kinds, but not watch them.
+    let user = format!("no-watch-{}", world.namespace);
+    apply(
+        "secondary",
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {user}
+rules:
+  - apiGroups: [\"\", apps]
+    resources: [configmaps, deployments]
+    verbs: [get, list, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {user}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {user}
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: {user}
+"
+        ),
+        "test",
+    );
+    let admin = std::fs::read_to_string(shared().cluster("secondary").kubeconfig_path())
+        .expect("kubeconfig");
+    let restricted = admin.replace("\n  user:\n", &format!("\n  user:\n    as: {user}\n"));
+    assert_ne!(restricted, admin, "the harness's kubeconfig changed shape");
+    let secrets: Api<Secret> = Api::namespaced(
+        shared().primary().client().expect("client"),
+        common::OPERATOR_NAMESPACE,
+    );
+    secrets
+        .patch(
+            &format!("cluster-{}", world.secondary),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"kubeconfig": restricted}})),
+        )
+        .await
+        .expect("the cluster Secret now names the restricted user");
+
+    let mut app = world.app();
+    app.replicas = 3;
+    let (number, _) = world.merged_pr("Shop, three replicas", &app).await;
+    apply_everywhere(&app.yaml());
+    world.check_now(number).await;
+    world.wait_for_state(number, PrState::Deployed).await;
+
+    let watched = |monitor: &DriftMonitor| {
+        monitor
+            .status
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .find(|c| c.type_ == WATCHED)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let secondary = world.secondary.clone();
+    let (_, _, message) = eventually(
+        "the secondary's monitor saying it is not watched",
+        Duration::from_secs(120),
+        || async {
+            let monitors = world.monitors_of(number).await;
+            let monitor = monitors.iter().find(|m| m.spec.cluster == secondary)?;
+            watched(monitor)
+                .filter(|(status, reason, _)| status == "False" && reason == "WatchFailing")
+        },
+    )
+    .await;
+    assert!(message.contains("forbidden"), "{message}");
+    let primary = world
+        .monitors_of(number)
+        .await
+        .into_iter()
+        .find(|m| m.spec.cluster == "in-cluster")
+        .expect("the primary's monitor");
+    assert_eq!(
+        watched(&primary).map(|(status, _, _)| status).as_deref(),
+        Some("True")
+    );
+    // The metrics are refreshed every 15 s.
+    eventually(
+        "the failing watch in the metric",
+        Duration::from_secs(60),
+        || async {
+            let failing = world
+                .operator_metric("prtracker_cluster_watches_failing")
+                .await;
+            (failing >= 1.0).then_some(())
+        },
+    )
+    .await;
+
+    // Still checked, at its interval (30 s): a hand edit is found, later than a watch would.
+    let since = Instant::now();
+    scale("secondary", &world.app_namespace, 9, "kubectl-edit");
+    seen_after(&world, number, &secondary, DriftPhase::Drifted, since).await;
+    println!(
+        "an unwatched cluster: the hand edit found after {:?}, by an interval check",
+        since.elapsed()
     );
 }

@@ -340,6 +340,27 @@ impl World {
         world
     }
 
+    /// One sample of the first replica's `/metrics` (a family without labels, or a whole sample
+    /// with them); 0 when absent.
+    pub async fn operator_metric(&self, sample: &str) -> f64 {
+        let port = self.operators.borrow()[0].port;
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    }
+
     /// The process id of the first replica.
     pub fn operator_pid(&self) -> Option<u32> {
         self.operators.borrow().first().map(|o| o.process.0.id())
