@@ -1,18 +1,21 @@
 //! Named clusters. A cluster `NAME` is a Secret in the operator's namespace labelled
 //! `prtracker.io/cluster: NAME`, holding a kubeconfig under the key `kubeconfig`; the reserved name
 //! `in-cluster` is the operator's own cluster. Clients are cached per cluster and rebuilt when the
-//! Secret changes (its uid or resourceVersion).
+//! Secret changes (its uid or resourceVersion). An operator reads the Secrets from a watch of them
+//! ([`ClusterRegistry::watching_secrets`]), so a lookup costs its cluster no request.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, Client, Config, ResourceExt,
     api::ListParams,
     config::{KubeConfigOptions, Kubeconfig},
+    runtime::{WatchStreamExt, reflector, watcher},
 };
 
 use crate::error::{ClusterError, is_unreachable};
@@ -34,6 +37,8 @@ pub struct ClusterRegistry {
     namespace: String,
     build: ClientBuilder,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
+    /// The cluster Secrets as a watch keeps them, when one runs.
+    secrets: Option<reflector::Store<Secret>>,
 }
 
 #[derive(Clone)]
@@ -51,7 +56,25 @@ impl ClusterRegistry {
             namespace: namespace.into(),
             build: Arc::new(Client::try_from),
             cache: Arc::default(),
+            secrets: None,
         }
+    }
+
+    /// The same registry, reading the cluster Secrets from a watch of them (started here, on
+    /// the current runtime, for as long as it runs) rather than listing them at each lookup;
+    /// until the watch has listed them, and while it cannot, lookups list.
+    pub fn watching_secrets(mut self) -> Self {
+        let api: Api<Secret> = Api::namespaced(self.own.clone(), &self.namespace);
+        let (store, writer) = reflector::store();
+        let secrets = reflector(
+            writer,
+            watcher(api, watcher::Config::default().labels(CLUSTER_LABEL)),
+        )
+        .default_backoff()
+        .applied_objects();
+        tokio::spawn(secrets.for_each(|_| async {}));
+        self.secrets = Some(store);
+        self
     }
 
     /// The same registry, building clients with `build`.
@@ -122,6 +145,17 @@ impl ClusterRegistry {
     }
 
     async fn secret(&self, cluster: &str) -> Result<Secret, ClusterError> {
+        if let Some(store) = &self.secrets
+            && matches!(store.wait_until_ready().now_or_never(), Some(Ok(())))
+        {
+            let found = store
+                .state()
+                .iter()
+                .filter(|s| s.labels().get(CLUSTER_LABEL).map(String::as_str) == Some(cluster))
+                .map(|s| (**s).clone())
+                .collect();
+            return self.only_one(cluster, found);
+        }
         let api: Api<Secret> = Api::namespaced(self.own.clone(), &self.namespace);
         let params = ListParams::default().labels(&format!("{CLUSTER_LABEL}={cluster}"));
         let list = api
@@ -132,7 +166,11 @@ impl ClusterRegistry {
                 namespace: self.namespace.clone(),
                 source: Box::new(source),
             })?;
-        let mut secrets = list.items;
+        self.only_one(cluster, list.items)
+    }
+
+    /// The one Secret of `cluster` among `secrets`.
+    fn only_one(&self, cluster: &str, mut secrets: Vec<Secret>) -> Result<Secret, ClusterError> {
         match secrets.len() {
             0 => Err(ClusterError::NoSecret {
                 cluster: cluster.to_owned(),

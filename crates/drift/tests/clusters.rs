@@ -108,6 +108,60 @@ async fn a_secret_with_a_kubeconfig_resolves_to_that_cluster_and_follows_its_cha
     assert!(namespaces(&own).await.contains(&namespace));
 }
 
+/// A registry watching the cluster Secrets looks a cluster up without a request, and still
+/// follows a Secret's change (once its watch has seen it).
+#[tokio::test]
+async fn a_registry_watching_its_secrets_looks_clusters_up_without_a_request() {
+    let (client, namespace) = operator_namespace("watching").await;
+    let secondary = shared().cluster("secondary").client().expect("client");
+    let only_there = test_namespace(&secondary, "only-secondary")
+        .await
+        .expect("namespace");
+    put_secret(
+        &client,
+        &namespace,
+        "staging",
+        "staging",
+        Some(&kubeconfig("secondary")),
+    )
+    .await;
+    let (counted, requests) = shared().primary().counting_client().expect("client");
+    let registry = ClusterRegistry::new(counted, &namespace).watching_secrets();
+    let mut resolved = None;
+    for _ in 0..300 {
+        // Until the watch has listed the Secrets, a lookup lists them.
+        let staging = registry.client("staging").await.expect("resolved");
+        let before = requests.requests();
+        registry.client("staging").await.expect("resolved");
+        if requests.requests() == before {
+            resolved = Some(staging);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let staging = resolved.expect("a lookup without a request once the watch listed the Secrets");
+    assert!(namespaces(&staging).await.contains(&only_there));
+
+    put_secret(
+        &client,
+        &namespace,
+        "staging",
+        "staging",
+        Some(&kubeconfig("primary")),
+    )
+    .await;
+    let mut moved = false;
+    for _ in 0..300 {
+        let staging = registry.client("staging").await.expect("resolved");
+        if !namespaces(&staging).await.contains(&only_there) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(moved, "the registry follows the Secret's change");
+}
+
 #[tokio::test]
 async fn a_missing_secret_says_what_to_create() {
     let (client, namespace) = operator_namespace("registry-missing").await;

@@ -106,7 +106,8 @@ pub async fn run_controllers(
     // reaches, and the monitors' first checks then find those renders.
     let checker = DriftChecker::new(
         github.clone(),
-        ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone()),
+        ClusterRegistry::new(client.clone(), config.cluster_secrets_namespace.clone())
+            .watching_secrets(),
     )
     .with_ignore_rules(config.ignore_differences.clone())
     .with_renderer({
