@@ -73,15 +73,20 @@ pub fn differences(
     out
 }
 
-/// Whether `live` already holds every value `desired` sets: maps as subsets, lists and scalars
-/// equal. When it does, applying `desired` changes none of its fields, and no dry-run is needed.
-/// (An atomic map with an extra live key counts as held, as it does for `kubectl diff`'s
-/// client-side merge.)
+/// Whether `live` already holds every value `desired` sets: maps as subsets, lists of the same
+/// length element by element, scalars equal. When it does, applying `desired` changes none of
+/// its fields, and no dry-run is needed. (An atomic map with an extra live key counts as held, as
+/// it does for `kubectl diff`'s client-side merge; so does a list element with keys the server
+/// filled in, such as a container's defaults, which [`differences`] would not report either, as
+/// the manifest does not set them.)
 pub fn holds(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d
             .iter()
             .all(|(k, dv)| l.get(k).is_some_and(|lv| holds(dv, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| holds(dv, lv))
+        }
         _ => desired == live,
     }
 }
@@ -378,16 +383,27 @@ mod tests {
     }
 
     #[test]
-    fn holds_is_subset_for_maps_and_equality_for_lists() {
+    fn holds_is_subset_for_maps_and_element_by_element_for_lists_of_one_length() {
         assert!(holds(
             &json!({"a": {"b": 1}}),
             &json!({"a": {"b": 1, "c": 2}, "d": 3})
         ));
         assert!(!holds(&json!({"a": {"b": 1}}), &json!({"a": {"b": 2}})));
         assert!(!holds(&json!({"a": [1]}), &json!({"a": [1, 2]})));
+        assert!(!holds(&json!({"a": [1, 2]}), &json!({"a": [2, 1]})));
+        // A container the server filled with defaults holds the manifest's.
+        assert!(holds(
+            &json!({"l": [{"name": "x", "image": "a"}]}),
+            &json!({"l": [{"name": "x", "image": "a", "imagePullPolicy": "Always"}]})
+        ));
+        assert!(!holds(
+            &json!({"l": [{"name": "x", "image": "a"}]}),
+            &json!({"l": [{"name": "x", "image": "b"}]})
+        ));
+        // A sidecar added by hand: not held (the dry run decides).
         assert!(!holds(
             &json!({"l": [{"name": "x"}]}),
-            &json!({"l": [{"name": "x", "d": 1}]})
+            &json!({"l": [{"name": "x"}, {"name": "y"}]})
         ));
         assert!(!holds(&json!({"a": 1}), &json!({})));
     }
