@@ -52,6 +52,8 @@ pub struct MonitorContext {
     pub live: Option<Arc<LiveWatches>>,
     /// When each monitor last read its cluster rather than the watch's cache.
     pub cluster_reads: ClusterReads,
+    /// Told of each check, with where it reads from (for the metrics).
+    pub on_check: Box<dyn Fn(Reads) + Send + Sync>,
 }
 
 /// When each monitor's check last read the cluster itself.
@@ -103,6 +105,7 @@ impl MonitorContext {
             observer: Box::new(|_, _, _| {}),
             live: None,
             cluster_reads: ClusterReads::default(),
+            on_check: Box::new(|_| {}),
         }
     }
 }
@@ -137,6 +140,7 @@ pub async fn reconcile(
     let key = (monitor.namespace().unwrap_or_default(), monitor.name_any());
     let spec_interval = parse_interval(&monitor.spec.interval).unwrap_or(FALLBACK_INTERVAL);
     let reads = ctx.cluster_reads.reads(&monitor, &key, spec_interval);
+    (ctx.on_check)(reads);
     let result = ctx.checker.check_from(&monitor, reads).await;
     if let Some(live) = &ctx.live {
         follow_live(live, &monitor, &result);

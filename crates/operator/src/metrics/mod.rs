@@ -419,6 +419,11 @@ impl Metrics {
         self.inner.watches.set(size);
     }
 
+    /// Counts a drift check, by where it reads the cluster's objects from.
+    pub fn drift_check(&self, reads: prtracker_drift::Reads) {
+        self.inner.watches.check(reads);
+    }
+
     /// [`Metrics::set_trackers`] keyed by [`PrState`].
     pub fn set_trackers_by_state(&self, counts: impl IntoIterator<Item = (PrState, u64)>) {
         self.set_trackers(counts.into_iter().map(|(s, n)| (s.name(), n)));

@@ -1,14 +1,15 @@
 //! The watches of target clusters (issue #17): how many are open, how many objects they follow,
-//! and how often one failed (a cluster that cannot be watched is still checked at each interval).
+//! and how often one failed (a cluster that cannot be watched is still checked at each interval);
+//! and the drift checks by where they read the cluster's objects from.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::{
-    metrics::{counter::Counter, gauge::Gauge},
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
-
-use prtracker_drift::WatchSizes;
+use prtracker_drift::{Reads, WatchSizes};
 
 use super::github::signed;
 
@@ -20,6 +21,12 @@ pub(super) struct WatchMetrics {
     failures: Counter,
     /// The failures already counted, since the source gives a running total.
     counted: AtomicU64,
+    checks: Family<ReadsLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadsLabels {
+    reads: String,
 }
 
 impl WatchMetrics {
@@ -31,7 +38,13 @@ impl WatchMetrics {
             kept_bytes: Gauge::default(),
             failures: Counter::default(),
             counted: AtomicU64::new(0),
+            checks: Family::default(),
         };
+        registry.register(
+            "prtracker_drift_checks",
+            "Drift checks of monitors, by where they read the cluster's objects from: cluster (the first, the interval's safety net, a person's request) or cache (one a watch started)",
+            metrics.checks.clone(),
+        );
         registry.register(
             "prtracker_cluster_watches",
             "Watches open on target clusters (one per cluster, resource type and namespace followed)",
@@ -68,5 +81,18 @@ impl WatchMetrics {
         self.kept_bytes.set(signed(sizes.kept_bytes as u64));
         let before = self.counted.swap(sizes.failures, Ordering::Relaxed);
         self.failures.inc_by(sizes.failures.saturating_sub(before));
+    }
+
+    /// A drift check made, reading from `reads`.
+    pub(super) fn check(&self, reads: Reads) {
+        let reads = match reads {
+            Reads::Cluster => "cluster",
+            Reads::Cache => "cache",
+        };
+        self.checks
+            .get_or_create(&ReadsLabels {
+                reads: reads.to_owned(),
+            })
+            .inc();
     }
 }

@@ -179,6 +179,10 @@ pub async fn run_controllers(
     };
     let mut monitor_ctx = MonitorContext::new(client.clone(), checker);
     monitor_ctx.live = config.watch_clusters.then(|| live.clone());
+    monitor_ctx.on_check = {
+        let metrics = metrics.clone();
+        Box::new(move |reads| metrics.drift_check(reads))
+    };
     monitor_ctx.observer = observer(&metrics, &health);
     let monitor_ctx = Arc::new(monitor_ctx);
 
