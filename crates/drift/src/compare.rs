@@ -420,10 +420,7 @@ fn live_refs(resolved: &[Resolved<'_>], live: &[Option<Value>]) -> Vec<LiveRef> 
         .zip(live)
         .filter_map(|(object, live)| {
             let mut reference = live_ref(object)?;
-            reference.seen = match live {
-                Some(live) => Seen::As(cache::digest(&normalize::served(live.clone()))),
-                None => Seen::Absent,
-            };
+            reference.seen = Seen::of(live.as_ref());
             Some(reference)
         })
         .collect()

@@ -112,7 +112,7 @@ impl LiveWatches {
             .map(|object| {
                 (
                     (watch_key(cluster, object), object.name.clone()),
-                    object.seen,
+                    object.seen.clone(),
                 )
             })
             .collect();
@@ -198,21 +198,17 @@ fn watch_key(cluster: &str, object: &LiveRef) -> WatchKey {
 
 /// Checks the watches start are served from what they keep.
 impl ObjectCache for LiveWatches {
-    fn ticket(&self) -> u64 {
-        self.lock().index.ticket()
-    }
-
     fn cached(&self, cluster: &str, object: &LiveRef) -> Option<Option<Arc<Value>>> {
         self.lock()
             .index
             .cached(&watch_key(cluster, object), &object.name)
     }
 
-    fn offer(&self, cluster: &str, object: &LiveRef, found: Option<&Value>, ticket: u64) {
+    fn offer(&self, cluster: &str, object: &LiveRef, found: Option<&Value>) {
         let found = found.map(|value| keep(value.clone()));
         self.lock()
             .index
-            .offer(&watch_key(cluster, object), &object.name, found, ticket);
+            .offer(&watch_key(cluster, object), &object.name, found);
     }
 }
 

@@ -34,15 +34,13 @@ pub fn digest(served: &Value) -> u64 {
 
 /// Live objects kept current by watches.
 pub trait ObjectCache: Send + Sync {
-    /// To be taken before a read of the apiserver whose result is offered.
-    fn ticket(&self) -> u64;
-
     /// The live object (`Some(None)`: it is not there), when what is kept of it is current;
     /// `None`: ask the apiserver. Kept objects have no status and no server bookkeeping.
     fn cached(&self, cluster: &str, object: &LiveRef) -> Option<Option<Arc<Value>>>;
 
-    /// What a read of the apiserver that began with `ticket` found of `object`.
-    fn offer(&self, cluster: &str, object: &LiveRef, found: Option<&Value>, ticket: u64);
+    /// What a read of the apiserver found of `object` (`None`: not there), kept where it is what
+    /// the watch has.
+    fn offer(&self, cluster: &str, object: &LiveRef, found: Option<&Value>);
 }
 
 /// Discovery kept per cluster and group-version.

@@ -19,8 +19,6 @@ impl Comparer {
         resolved: &[Resolved<'_>],
     ) -> Result<Vec<Option<Value>>, DriftError> {
         let mut live: Vec<Option<Value>> = vec![None; resolved.len()];
-        // Taken before any read: what the reads find is offered to the cache with it.
-        let ticket = self.cache.as_ref().map(|cache| cache.ticket());
         // (group, version, plural, namespace) → indices of the objects of that type there.
         let mut by_type: BTreeMap<(String, String, String, Option<String>), Vec<usize>> =
             BTreeMap::new();
@@ -50,10 +48,10 @@ impl Comparer {
             .try_collect()
             .await?;
         for (index, object) in listed.into_iter().flatten() {
-            if let (Some(cache), Some(ticket), Some(reference)) =
-                (&self.cache, ticket, resolved.get(index).and_then(live_ref))
+            if let (Some(cache), Some(reference)) =
+                (&self.cache, resolved.get(index).and_then(live_ref))
             {
-                cache.offer(&self.cluster, &reference, object.as_ref(), ticket);
+                cache.offer(&self.cluster, &reference, object.as_ref());
             }
             live[index] = object;
         }

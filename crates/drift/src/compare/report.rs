@@ -1,7 +1,10 @@
 //! What a comparison is asked to do, and what it reports.
 
+use std::sync::Arc;
+
 use kube::discovery::ApiResource;
 use prtracker_api::DriftedResource;
+use serde_json::Value;
 
 use super::FIELD_MANAGER;
 
@@ -44,7 +47,7 @@ pub struct DriftReport {
 }
 
 /// One object in a cluster, as its API names it, and as a check saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveRef {
     pub resource: ApiResource,
     /// `None` for a cluster-scoped object.
@@ -54,24 +57,43 @@ pub struct LiveRef {
 }
 
 /// How a check saw an object: a watch that starts following it afterwards compares what it
-/// finds with this, so an edit made between the check and the watch is not missed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// finds with this, so an edit made between the check and the watch is not missed, and keeps
+/// the object when it is what the watch has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Seen {
     /// Not said: nothing to compare.
     #[default]
     Unknown,
     Absent,
-    /// Present, with this digest ([`super::cache::digest`]).
-    As(u64),
+    /// Present: as a check compares it ([`crate::normalize::served`]), and its digest
+    /// ([`super::cache::digest`]).
+    As {
+        digest: u64,
+        object: Arc<Value>,
+    },
 }
 
 impl Seen {
+    /// How a check saw `live` (`None`: absent).
+    pub fn of(live: Option<&Value>) -> Self {
+        match live {
+            Some(live) => {
+                let object = crate::normalize::served(live.clone());
+                Seen::As {
+                    digest: super::cache::digest(&object),
+                    object: Arc::new(object),
+                }
+            }
+            None => Seen::Absent,
+        }
+    }
+
     /// Whether an object now `present` with that digest (or absent) is not what was seen.
-    pub fn differs_from(self, present: Option<u64>) -> bool {
+    pub fn differs_from(&self, present: Option<u64>) -> bool {
         match (self, present) {
             (Seen::Unknown, _) | (Seen::Absent, None) => false,
-            (Seen::As(seen), Some(now)) => seen != now,
-            (Seen::Absent, Some(_)) | (Seen::As(_), None) => true,
+            (Seen::As { digest, .. }, Some(now)) => *digest != now,
+            (Seen::Absent, Some(_)) | (Seen::As { .. }, None) => true,
         }
     }
 }

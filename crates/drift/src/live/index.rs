@@ -9,10 +9,9 @@
 //! ends), the monitor is named: an edit made between a check and its watch is not missed.
 //!
 //! What is known of a followed object is current only while its watch is: from the end of a
-//! listing until the watch breaks. An object followed after its watch listed it is unknown until
-//! an event names it, or until a read of the apiserver that began after it was followed is
-//! offered ([`Index::offer`]): a read that began earlier could be older than an event this index
-//! skipped, as nobody followed the object then.
+//! listing until the watch breaks. An object followed after its watch listed it is known from how
+//! the monitor's check saw it, or from a later read ([`Index::offer`]), when that is what the
+//! watch has (the digests agree); else it is unknown until an event names it.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -86,8 +85,8 @@ struct Watch {
     followers: HashMap<String, HashSet<MonitorKey>>,
     /// What is known of each followed object.
     known: HashMap<String, Known>,
-    /// Followed objects nothing is known of yet, with the tick they were first followed at.
-    unknown: HashMap<String, u64>,
+    /// Followed objects nothing is known of yet.
+    unknown: HashSet<String>,
     /// The digest of every object the watch saw (followed or not), to compare with how a check
     /// saw an object that starts being followed.
     digests: HashMap<String, u64>,
@@ -107,8 +106,6 @@ struct Watch {
 pub struct Index {
     watches: HashMap<WatchKey, Watch>,
     interests: HashMap<MonitorKey, HashSet<(WatchKey, String)>>,
-    /// Counts changes of interest: what was followed before a read began is older than its ticket.
-    tick: u64,
 }
 
 impl Index {
@@ -127,22 +124,38 @@ impl Index {
         }
         let before: HashSet<WatchKey> = self.watches.keys().cloned().collect();
         self.unfollow(&monitor);
-        self.tick += 1;
         let mut check = false;
         for ((key, name), seen) in &wanted {
             let watch = self.watches.entry(key.clone()).or_default();
             if !watch.known.contains_key(name) {
-                watch.unknown.entry(name.clone()).or_insert(self.tick);
+                watch.unknown.insert(name.clone());
             }
             if !had.contains(&(key.clone(), name.clone())) {
-                if watch.current {
-                    check |= seen.differs_from(watch.digests.get(name).copied());
-                } else {
+                if !watch.current {
                     watch
                         .pending
                         .entry(name.clone())
                         .or_default()
-                        .push((monitor.clone(), *seen));
+                        .push((monitor.clone(), seen.clone()));
+                } else if seen.differs_from(watch.digests.get(name).copied()) {
+                    check = true;
+                } else if watch.unknown.remove(name) {
+                    // What the check saw is what the watch has: kept, to serve the next check.
+                    let known = match seen {
+                        Seen::As { digest, object } => {
+                            Some(Known::present(*digest, object.clone()))
+                        }
+                        Seen::Absent => Some(Known::Absent),
+                        Seen::Unknown => None,
+                    };
+                    match known {
+                        Some(known) => {
+                            watch.known.insert(name.clone(), known);
+                        }
+                        None => {
+                            watch.unknown.insert(name.clone());
+                        }
+                    }
                 }
             }
             watch
@@ -290,7 +303,7 @@ impl Index {
         // listing but still unknown was followed after the listing passed it.
         let absent: Vec<String> = watch
             .unknown
-            .keys()
+            .iter()
             .filter(|name| !listed.contains(*name))
             .cloned()
             .collect();
@@ -346,7 +359,7 @@ impl Index {
     /// followed, not listed, broken, or followed since), `Some(None)` when it is absent.
     pub fn cached(&self, key: &WatchKey, name: &str) -> Option<Option<Arc<Value>>> {
         let watch = self.watches.get(key)?;
-        if !watch.current || watch.unknown.contains_key(name) {
+        if !watch.current || watch.unknown.contains(name) {
             return None;
         }
         match watch.known.get(name)? {
@@ -355,25 +368,15 @@ impl Index {
         }
     }
 
-    /// The ticket of a read of the apiserver about to begin: see [`Index::offer`].
-    pub fn ticket(&self) -> u64 {
-        self.tick
-    }
-
-    /// What a read of the apiserver found of `name` (`None`: not there), the read having begun
-    /// with `ticket`: kept when the object is still unknown, its watch is current, and it was
-    /// followed before the read began (so no event the watch skipped can be newer).
-    pub fn offer(
-        &mut self,
-        key: &WatchKey,
-        name: &str,
-        found: Option<(u64, Arc<Value>)>,
-        ticket: u64,
-    ) {
+    /// What a read of the apiserver found of `name` (`None`: not there): kept when the object is
+    /// still unknown, its watch is current, and it is what the watch has (same digest, or absent
+    /// for both), so no event the watch skipped can be newer.
+    pub fn offer(&mut self, key: &WatchKey, name: &str, found: Option<(u64, Arc<Value>)>) {
         let Some(watch) = self.watches.get_mut(key) else {
             return;
         };
-        if !watch.current || watch.unknown.get(name).is_none_or(|since| *since > ticket) {
+        let now = watch.digests.get(name).copied();
+        if !watch.current || !watch.unknown.contains(name) || found.as_ref().map(|f| f.0) != now {
             return;
         }
         watch.unknown.remove(name);

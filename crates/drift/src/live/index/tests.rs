@@ -152,36 +152,43 @@ fn what_a_watch_knows_is_served_only_while_it_is_current() {
     assert_eq!(index.watched(&monitor("z")), Watched::No);
 }
 
+fn as_seen(digest: u64, replicas: u32) -> Seen {
+    Seen::As {
+        digest,
+        object: object(replicas),
+    }
+}
+
 #[test]
-fn an_object_followed_after_the_listing_is_unknown_until_an_event_or_a_later_read() {
+fn an_object_followed_after_the_listing_is_kept_from_a_read_that_agrees_with_the_watch() {
     let mut index = Index::default();
     let deployments = key("Deployment", "shop");
     index.set(monitor("a"), follows(&[(&deployments, "web")]));
+    // The watch saw api at 5 and nothing of db (not followed then).
+    index.seen(&deployments, "api", 5, object(5), false);
     index.listed(
         &deployments,
         &["web".to_owned(), "api".to_owned()].into(),
         true,
     );
-    // A read that began before "api" was followed may be older than an event the watch skipped.
-    let early = index.ticket();
     index.set(
         monitor("b"),
         follows(&[(&deployments, "api"), (&deployments, "db")]),
     );
     assert_eq!(index.cached(&deployments, "api"), None);
-    index.offer(&deployments, "api", Some((5, object(5))), early);
+    // A read older than the watch's view is not kept.
+    index.offer(&deployments, "api", Some((4, object(4))));
     assert_eq!(index.cached(&deployments, "api"), None);
-    // One that began after is kept; so is an absence.
-    let later = index.ticket();
-    index.offer(&deployments, "api", Some((5, object(5))), later);
+    // One that agrees is; so is an absence both agree on.
+    index.offer(&deployments, "api", Some((5, object(5))));
     assert_eq!(index.cached(&deployments, "api"), Some(Some(object(5))));
-    index.offer(&deployments, "db", None, later);
+    index.offer(&deployments, "db", None);
     assert_eq!(index.cached(&deployments, "db"), Some(None));
     // An offer never overrides what an event said.
     index.seen(&deployments, "api", 6, object(6), true);
-    index.offer(&deployments, "api", Some((5, object(5))), index.ticket());
+    index.offer(&deployments, "api", Some((5, object(5))));
     assert_eq!(index.cached(&deployments, "api"), Some(Some(object(6))));
-    // A relisting during which "db" was followed, after the listing passed it: unknown.
+    // A relisting during which "cache" was followed, after the listing passed it: unknown.
     index.set(monitor("c"), follows(&[(&deployments, "cache")]));
     index.listing(&deployments);
     let relisted = ["web".to_owned(), "api".to_owned(), "cache".to_owned()].into();
@@ -189,6 +196,23 @@ fn an_object_followed_after_the_listing_is_unknown_until_an_event_or_a_later_rea
     assert_eq!(index.cached(&deployments, "cache"), None);
     assert_eq!(index.cached(&deployments, "api"), Some(Some(object(6))));
     assert_eq!(index.kept_bytes(), object(6).to_string().len());
+}
+
+#[test]
+fn a_check_that_saw_what_a_running_watch_has_leaves_the_object_kept() {
+    let mut index = Index::default();
+    let deployments = key("Deployment", "shop");
+    index.set(monitor("a"), follows(&[(&deployments, "web")]));
+    index.seen(&deployments, "db", 4, object(4), false);
+    index.listed(
+        &deployments,
+        &["web".to_owned(), "db".to_owned()].into(),
+        true,
+    );
+    let wanted = [((deployments.clone(), "db".to_owned()), as_seen(4, 4))].into();
+    let changes = index.set(monitor("b"), wanted);
+    assert!(changes.check.is_empty(), "{changes:?}");
+    assert_eq!(index.cached(&deployments, "db"), Some(Some(object(4))));
 }
 
 #[test]
@@ -210,8 +234,8 @@ fn an_object_changed_between_a_check_and_its_watch_names_the_monitor() {
         [((deployments.clone(), name.to_owned()), seen)].into()
     };
     // A new watch: the check saw web at 1; the first listing finds 2.
-    index.set(monitor("a"), seen("web", Seen::As(1)));
-    index.set(monitor("b"), seen("api", Seen::As(7)));
+    index.set(monitor("a"), seen("web", as_seen(1, 1)));
+    index.set(monitor("b"), seen("api", as_seen(7, 7)));
     index.seen(&deployments, "web", 2, object(2), false);
     index.seen(&deployments, "api", 7, object(7), false);
     let listed = ["web".to_owned(), "api".to_owned()].into();
@@ -221,7 +245,7 @@ fn an_object_changed_between_a_check_and_its_watch_names_the_monitor() {
     index.seen(&deployments, "db", 4, object(4), true);
     let changes = index.set(monitor("c"), seen("db", Seen::Absent));
     assert_eq!(changes.check, [monitor("c")]);
-    let changes = index.set(monitor("d"), seen("db", Seen::As(4)));
+    let changes = index.set(monitor("d"), seen("db", as_seen(4, 4)));
     assert!(changes.check.is_empty(), "{changes:?}");
     // Following the same again names no one.
     assert!(
