@@ -26,14 +26,12 @@ use std::time::{Duration, Instant};
 use common::apiserver::{ByVerb, other_than_watches, requests_everywhere, resident_kib, since};
 use common::eventually;
 use common::world::*;
-use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     Api, ResourceExt,
-    api::{Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams},
 };
 use prtracker_api::{DriftMonitor, DriftPhase};
-use prtracker_domain::PrState;
 use prtracker_testenv::shared;
 use serde_json::json;
 
@@ -143,10 +141,7 @@ async fn measure(monitors_wanted: usize, watched: bool, edits: usize) -> Figures
     .await;
     let mut app = world.app();
     app.replicas = 3;
-    let (number, _) = world.merged_pr("Shop, three replicas", &app).await;
-    apply_everywhere(&app.yaml());
-    world.check_now(number).await;
-    world.wait_for_state(number, PrState::Deployed).await;
+    let number = world.deployed_pr("Shop, three replicas", &app).await;
     let mut templates = world.monitors_of(number).await;
     assert_eq!(templates.len(), 2, "a monitor per cluster");
     // In the order of CLUSTERS: the primary is the operator's own cluster.
@@ -180,24 +175,15 @@ async fn measure(monitors_wanted: usize, watched: bool, edits: usize) -> Figures
     } else {
         format!("{POLL_SECONDS}s")
     };
-    let created: Vec<Result<DriftMonitor, kube::Error>> = stream::iter(0..pairs * 2)
-        .map(|n| {
-            let (i, template) = (n / 2, &templates[n % 2]);
-            let mut spec = template.spec.clone();
-            spec.tracker = "bench".to_owned();
+    world
+        .create_monitors("bench", pairs * 2, |n| {
+            let mut spec = templates[n % 2].spec.clone();
             spec.source.commit = commit.clone();
-            spec.source.path = format!("bench/{i}");
+            spec.source.path = format!("bench/{}", n / 2);
             spec.interval = interval.clone();
-            let monitor = DriftMonitor::new(&format!("bench-{n}"), spec);
-            let monitors = monitors.clone();
-            async move { monitors.create(&PostParams::default(), &monitor).await }
+            spec
         })
-        .buffer_unordered(16)
-        .collect()
         .await;
-    for result in created {
-        result.expect("monitor created");
-    }
     eventually(
         "every monitor checked and in sync",
         Duration::from_secs(900),

@@ -152,11 +152,7 @@ async fn edits_made_while_the_apiserver_was_down_are_found_once_it_is_back() {
     app.replicas = 3;
     app.image = "registry.example/shop:2.0";
     app.setting = "2";
-    let (number, _) = world.merged_pr("Shop 2.0, three replicas", &app).await;
-    apply_everywhere(&app.yaml());
-    // The first check after the apply is asked for; every later one comes from a watch.
-    world.check_now(number).await;
-    world.wait_for_state(number, PrState::Deployed).await;
+    let number = world.deployed_pr("Shop 2.0, three replicas", &app).await;
 
     let ns = world.app_namespace.clone();
     let secondary = world.secondary.clone();

@@ -13,10 +13,8 @@ use std::time::Duration;
 use common::apiserver::{ByVerb, other_than_watches, requests_everywhere, resident_kib, since};
 use common::eventually;
 use common::world::*;
-use futures::{StreamExt, stream};
-use kube::{Api, ResourceExt, api::PostParams};
+use kube::{Api, ResourceExt};
 use prtracker_api::{DriftMonitor, DriftPhase, conditions::WATCHED};
-use prtracker_domain::PrState;
 
 const MONITORS: usize = 1_000;
 /// The monitors' interval, and how long nothing changes while the requests are counted: two of
@@ -49,10 +47,7 @@ async fn a_thousand_watched_monitors_at_rest_cost_their_apiservers_only_the_watc
     let mut app = world.app();
     app.replicas = 3;
     app.setting = "2";
-    let (number, _) = world.merged_pr("Shop, three replicas", &app).await;
-    apply_everywhere(&app.yaml());
-    world.check_now(number).await;
-    world.wait_for_state(number, PrState::Deployed).await;
+    let number = world.deployed_pr("Shop, three replicas", &app).await;
     let templates = world.monitors_of(number).await;
     assert_eq!(templates.len(), 2, "a monitor per cluster");
     let resident_before = world.operator_pid().map(resident_kib).unwrap_or(0);
@@ -60,22 +55,13 @@ async fn a_thousand_watched_monitors_at_rest_cost_their_apiservers_only_the_watc
     // 1,000 monitors of the same merged change, half in each cluster, outside any tracker.
     let before_checks = counts().await;
     let monitors: Api<DriftMonitor> = world.monitors.clone();
-    let created: Vec<Result<DriftMonitor, kube::Error>> = stream::iter(0..MONITORS)
-        .map(|i| {
-            let template = &templates[i % 2];
-            let mut spec = template.spec.clone();
-            spec.tracker = "watch-cost".to_owned();
+    world
+        .create_monitors("cost", MONITORS, |i| {
+            let mut spec = templates[i % 2].spec.clone();
             spec.interval = INTERVAL.to_owned();
-            let monitor = DriftMonitor::new(&format!("cost-{i}"), spec);
-            let monitors = monitors.clone();
-            async move { monitors.create(&PostParams::default(), &monitor).await }
+            spec
         })
-        .buffer_unordered(16)
-        .collect()
         .await;
-    for result in created {
-        result.expect("monitor created");
-    }
     eventually(
         "every monitor checked, in sync and watched",
         Duration::from_secs(300),

@@ -109,11 +109,7 @@ async fn hand_edits_are_seen_in_seconds_not_at_the_monitors_interval() {
     app.replicas = 3;
     app.image = "registry.example/shop:2.0";
     app.setting = "2";
-    let (number, _) = world.merged_pr("Shop 2.0, three replicas", &app).await;
-    apply_everywhere(&app.yaml());
-    // The first check after the apply is asked for; every later one comes from a watch.
-    world.check_now(number).await;
-    world.wait_for_state(number, PrState::Deployed).await;
+    let number = world.deployed_pr("Shop 2.0, three replicas", &app).await;
     for monitor in world.monitors_of(number).await {
         let watched = monitor
             .status
@@ -229,10 +225,7 @@ subjects:
 
     let mut app = world.app();
     app.replicas = 3;
-    let (number, _) = world.merged_pr("Shop, three replicas", &app).await;
-    apply_everywhere(&app.yaml());
-    world.check_now(number).await;
-    world.wait_for_state(number, PrState::Deployed).await;
+    let number = world.deployed_pr("Shop, three replicas", &app).await;
 
     let watched = |monitor: &DriftMonitor| {
         monitor

@@ -456,6 +456,42 @@ impl World {
         self.merged_pr_with(title, app.files()).await
     }
 
+    /// A PR whose head holds `app`, merged, applied by CD to both clusters, checked, and
+    /// `state/deployed`: its number.
+    pub async fn deployed_pr(&self, title: &str, app: &App) -> u64 {
+        let (number, _) = self.merged_pr(title, app).await;
+        apply_everywhere(&app.yaml());
+        // The first check after the apply is asked for (a watch follows only what was checked).
+        self.check_now(number).await;
+        self.wait_for_state(number, PrState::Deployed).await;
+        number
+    }
+
+    /// Creates `count` DriftMonitors outside any tracker (tracker `bulk`), named `PREFIX-N`, each
+    /// with `spec_of(N)`, 16 at a time.
+    pub async fn create_monitors(
+        &self,
+        prefix: &str,
+        count: usize,
+        spec_of: impl Fn(usize) -> prtracker_api::DriftMonitorSpec,
+    ) {
+        use futures::{StreamExt, stream};
+        let created: Vec<Result<DriftMonitor, kube::Error>> = stream::iter(0..count)
+            .map(|n| {
+                let mut spec = spec_of(n);
+                spec.tracker = "bulk".to_owned();
+                let monitor = DriftMonitor::new(&format!("{prefix}-{n}"), spec);
+                let monitors = self.monitors.clone();
+                async move { monitors.create(&PostParams::default(), &monitor).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        for result in created {
+            result.expect("monitor created");
+        }
+    }
+
     /// A PR whose head holds `files`, merged: its number and merge commit.
     pub async fn merged_pr_with(
         &self,
