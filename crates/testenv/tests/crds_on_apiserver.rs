@@ -169,7 +169,10 @@ async fn a_monitor_round_trips_with_its_defaults_and_status() {
         )
         .await
         .expect("create without interval");
-    assert_eq!(defaulted.spec.interval, "5m");
+    assert_eq!(
+        defaulted.spec.interval,
+        prtracker_api::interval::DEFAULT_INTERVAL
+    );
 
     let status = DriftMonitorStatus {
         phase: Some(DriftPhase::Drifted),
