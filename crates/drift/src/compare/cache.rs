@@ -69,15 +69,6 @@ impl DiscoveryCache {
         self.lock().retain(|(kept, _), _| kept != cluster);
     }
 
-    /// Group-versions kept, across clusters.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Resources, Instant)>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
