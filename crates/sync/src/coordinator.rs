@@ -8,13 +8,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::{Client, ResourceExt};
 use prtracker_api::{
-    DriftMonitor, PullRequestTracker, PullRequestTrackerStatus, interval::parse_go_duration,
-    names::monitor_name, status::write_status,
+    DriftMonitor, PullRequestTracker, interval::parse_go_duration, names::monitor_name,
 };
-use prtracker_domain::{NotApplicable, Observation, Plan, Record};
+use prtracker_domain::{NotApplicable, Observation, Plan};
 use prtracker_github::{GitHubApi, PullRequest};
 use tracing::{info, instrument, warn};
 
@@ -25,12 +24,15 @@ use crate::{
     monitors::{self, Target},
     reach::{self, ChangeReach, Reached},
     result::SyncResult,
-    status::{MonitorsAfter, failed_status, synced_status},
-    surfaces::{Kept, Sources, Surfaces},
+    status::{MonitorsAfter, synced_status},
+    surfaces::{Sources, Surfaces},
 };
+
+mod records;
 
 pub use crate::heard::{Freshness, MergedBy};
 use crate::heard::{HearsNothing, KnowsNoMerge};
+use records::record;
 
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
 pub struct Coordinator {
@@ -309,7 +311,14 @@ impl Coordinator {
                 }
                 Ok(Written::Interrupted(done)) => {
                     info!(added = ?done.labels_added, removed = ?done.labels_removed, "the PR changed under the write; reading it again");
+                    self.record_partial_write(tracker, &plan, &done, None).await;
                     return Err(stale());
+                }
+                Ok(Written::Failed(done, error)) => {
+                    let error = SyncError::from(error);
+                    self.record_partial_write(tracker, &plan, &done, Some(&error))
+                        .await;
+                    return Err(error);
                 }
                 Err(error) => {
                     let error = SyncError::from(error);
@@ -449,45 +458,6 @@ impl Coordinator {
                 Err(error)
             }
         }
-    }
-
-    /// Records a failed sync in `Synced=False`, best effort: the error itself is what the caller
-    /// acts on.
-    async fn record_failure(&self, tracker: &PullRequestTracker, error: &SyncError) {
-        warn!(%error, "sync failed");
-        let status = failed_status(tracker, error.reason(), error.to_string());
-        if let Err(write_error) = self.write(tracker, status).await {
-            warn!(%write_error, "could not record the failure in the tracker's status");
-        }
-    }
-
-    /// Writes the status when it says something new, stamped with the time of the sync.
-    /// Records what the surfaces wrote in the tracker's status as it was read, nothing else;
-    /// a failure is only logged (the next sync finds the writes again by listing).
-    async fn record_surfaces(&self, tracker: &PullRequestTracker, kept: Kept) {
-        let mut status = tracker.status.clone().unwrap_or_default();
-        kept.record_in(&mut status);
-        if let Err(error) = write_status(&self.kube, tracker, status).await {
-            warn!(%error, "could not record what was written to the PR's surfaces");
-        }
-    }
-
-    async fn write(
-        &self,
-        tracker: &PullRequestTracker,
-        mut status: PullRequestTrackerStatus,
-    ) -> Result<Option<PullRequestTracker>, SyncError> {
-        status.last_sync_time = Some(Time(Timestamp::now()));
-        Ok(write_status(&self.kube, tracker, status).await?)
-    }
-}
-
-/// What the tracker recorded.
-fn record(tracker: &PullRequestTracker) -> Record {
-    let status = tracker.status.as_ref();
-    Record {
-        state: status.and_then(|s| s.state),
-        verdict: status.and_then(|s| s.drift_verdict),
     }
 }
 

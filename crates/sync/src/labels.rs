@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use crate::result::SyncResult;
 
 /// What a guarded label write did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Written {
     /// Every write of the change was made.
     Done(SyncResult),
@@ -25,6 +25,19 @@ pub enum Written {
     /// remove was already gone, or a removal left the PR without a state label (then the state its
     /// facts give was put back first). What was done is in the result; read the PR again.
     Interrupted(SyncResult),
+    /// GitHub refused a request after an earlier one of the change was made: what was done is in
+    /// the result (a label that went on is on the PR, whatever the error), the error is the
+    /// caller's to act on. An error before anything was written is an `Err`.
+    Failed(SyncResult, GitHubError),
+}
+
+/// An error of a write: `Err` while nothing was written, else [`Written::Failed`] with what was.
+fn failed(result: SyncResult, error: GitHubError) -> Result<Written, GitHubError> {
+    if result.labels_added.is_empty() && result.labels_removed.is_empty() {
+        Err(error)
+    } else {
+        Ok(Written::Failed(result, error))
+    }
 }
 
 /// Whether the read a write is based on is still the newest the caller knows of.
@@ -51,6 +64,7 @@ pub trait LabelManager: Send + Sync {
     ) -> Result<SyncResult, GitHubError> {
         match self.write_state(repo, pr, state, &|| true).await? {
             Written::Done(result) | Written::Interrupted(result) => Ok(result),
+            Written::Failed(_, error) => Err(error),
         }
     }
 
@@ -241,7 +255,7 @@ impl LabelManager for GitHubLabelManager {
             {
                 Ok(now_on_pr) => now_on_pr,
                 Err(GitHubError::Superseded { .. }) => return Ok(Written::Interrupted(result)),
-                Err(error) => return Err(error),
+                Err(error) => return failed(result, error),
             };
             debug!(%repo, number = pr.number, %label, labels = ?names(&now_on_pr), "added state label");
             result.labels_added.push(label.clone());
@@ -264,7 +278,7 @@ impl LabelManager for GitHubLabelManager {
                 Err(GitHubError::LabelNotOnIssue { .. } | GitHubError::Superseded { .. }) => {
                     return Ok(Written::Interrupted(result));
                 }
-                Err(error) => return Err(error),
+                Err(error) => return failed(result, error),
             };
             debug!(%repo, number = pr.number, %label, "removed state label");
             result.labels_removed.push(label.clone());
@@ -283,7 +297,9 @@ impl LabelManager for GitHubLabelManager {
                     );
                 warn!(%repo, number = pr.number, removed = %label, put_back = %undo,
                       "a concurrent change left the PR without a state label; putting back the one just removed");
-                self.github.add_label(repo, pr.number, &undo).await?;
+                if let Err(error) = self.github.add_label(repo, pr.number, &undo).await {
+                    return failed(result, error);
+                }
                 result.labels_added.push(undo);
                 return Ok(Written::Interrupted(result));
             }

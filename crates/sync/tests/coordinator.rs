@@ -1152,3 +1152,186 @@ async fn a_drift_within_the_settle_window_moves_nothing_and_asks_to_be_looked_at
         "{review:?}"
     );
 }
+
+/// Hears the labels the simulator added to one PR, as the operator's ledger hears their
+/// `labeled` webhooks (our own writes' included: they cannot be told from a person's). On its first
+/// question after the first label went on, it may also make GitHub fail every request.
+struct HearsLabelWrites {
+    sim: prtracker_github_sim::Control,
+    number: u64,
+    labels_at_start: Vec<String>,
+    fail_after_the_first_write: bool,
+}
+
+impl HearsLabelWrites {
+    fn new(env: &Env, number: u64, fail_after_the_first_write: bool) -> Self {
+        Self {
+            sim: env.sim.control().clone(),
+            number,
+            labels_at_start: env.labels(number),
+            fail_after_the_first_write,
+        }
+    }
+
+    fn label_writes(&self) -> u64 {
+        let path = format!("/issues/{}/labels", self.number);
+        let writes = self
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.contains(&path) && r.status < 300)
+            .count() as u64;
+        if writes > 0 && self.fail_after_the_first_write {
+            self.sim.set_faults(Faults {
+                fail_every_nth: Some(1),
+                fail_status: Some(500),
+                ..Default::default()
+            });
+        }
+        writes
+    }
+}
+
+impl prtracker_sync::Freshness for HearsLabelWrites {
+    fn heard(&self, _: &prtracker_domain::Repository, _: u64) -> u64 {
+        let writes = self.label_writes();
+        if self.fail_after_the_first_write {
+            0
+        } else {
+            writes
+        }
+    }
+
+    fn last_added(&self, _: &prtracker_domain::Repository, _: u64) -> Option<(String, Duration)> {
+        let now = self.sim.pull_labels(REPO, self.number).ok()?;
+        let added = now
+            .into_iter()
+            .rfind(|l| !self.labels_at_start.contains(l))?;
+        // Heard longer ago than a person's grace: the removal is not held back for them.
+        Some((added, prtracker_domain::PERSON_GRACE))
+    }
+}
+
+/// A merged PR, deployed (its verdict InSync), its monitor, and a coordinator that hears its label
+/// writes and takes a drift at once.
+async fn deployed_and_judged(
+    env: &Env,
+    fail_after_the_first_write: bool,
+) -> (Coordinator, PullRequestTracker, DriftMonitor) {
+    use prtracker_api::DriftPhase;
+    use prtracker_sync::monitors::{Target, desired};
+
+    let number = env.open_pr(&["state/deployed"]);
+    let merge = env.sim.merge_pull(REPO, number, PERSON).expect("merge");
+    let name = env
+        .tracker(number, Some(PrState::Deployed))
+        .await
+        .name_any();
+    env.trackers
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "driftVerdict": DriftPhase::InSync } })),
+        )
+        .await
+        .expect("verdict recorded");
+    let tracker = env.fresh(&name).await;
+    let monitor = desired(
+        &tracker,
+        "in-cluster",
+        Target {
+            commit: &merge,
+            base_branch: Some("main"),
+            interval: prtracker_api::interval::DEFAULT_INTERVAL,
+        },
+    )
+    .expect("a monitor");
+    let labels = Arc::new(GitHubLabelManager::new(
+        env.github.clone(),
+        LabelPrefix::default(),
+    ));
+    let client = shared().primary().client().expect("kube client");
+    let coordinator = Coordinator::new(client, env.github.clone(), labels)
+        .with_settle_window(Duration::ZERO)
+        .with_freshness(Arc::new(HearsLabelWrites::new(
+            env,
+            number,
+            fail_after_the_first_write,
+        )));
+    (coordinator, tracker, monitor)
+}
+
+fn judged(monitor: &DriftMonitor, phase: prtracker_api::DriftPhase) -> DriftMonitor {
+    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+    let mut monitor = monitor.clone();
+    monitor.status = Some(prtracker_api::DriftMonitorStatus {
+        phase: Some(phase),
+        drifted_since: (phase == prtracker_api::DriftPhase::Drifted)
+            .then(|| Time(Timestamp::now())),
+        ..Default::default()
+    });
+    monitor
+}
+
+/// The drift's label goes on, then the write stops: the operator heard its own `labeled` webhook
+/// (the common case, not a race). The drift is repaired before the retry. The next sync reads the
+/// drift's label as the PR's word; the PR must still go back to deployed, not keep a label no
+/// verdict holds. (A CI run of `apiserver_restart.rs` once left a PR drifted this way.)
+#[tokio::test]
+async fn a_verdict_whose_label_write_was_interrupted_is_not_lost_when_it_changes_back() {
+    use prtracker_api::DriftPhase;
+    let env = env("interrupted-verdict").await;
+    let (coordinator, tracker, monitor) = deployed_and_judged(&env, false).await;
+    let number = tracker.spec.number;
+
+    let stopped = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::Drifted)])
+        .await;
+    assert!(
+        matches!(stopped, Err(SyncError::StaleRead(_))),
+        "{stopped:?}"
+    );
+    assert_eq!(env.labels(number), ["state/deployed", "state/drifted"]);
+
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let synced = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
+        .await
+        .expect("reconciled");
+    assert_eq!(synced.plan.target, PrState::Deployed);
+    assert_eq!(env.labels(number), ["state/deployed"]);
+    assert_eq!(state(&synced.tracker), Some(PrState::Deployed));
+}
+
+/// The same when GitHub refuses the removal after the drift's label went on: the error is
+/// returned (the caller backs off), what went on the PR is recorded with it, and a repair made
+/// before the retry brings the PR back to deployed.
+#[tokio::test]
+async fn a_verdict_whose_label_write_failed_half_way_is_not_lost_when_it_changes_back() {
+    use prtracker_api::DriftPhase;
+    let env = env("failed-verdict").await;
+    let (coordinator, tracker, monitor) = deployed_and_judged(&env, true).await;
+    let number = tracker.spec.number;
+
+    let failed = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::Drifted)])
+        .await;
+    env.sim.set_faults(Faults::default());
+    assert!(matches!(failed, Err(SyncError::GitHub(_))), "{failed:?}");
+    assert_eq!(env.labels(number), ["state/deployed", "state/drifted"]);
+    let tracker = env.fresh(&tracker.name_any()).await;
+    assert_eq!(
+        Env::condition(&tracker, "Synced").0,
+        "False",
+        "the failure is in the status"
+    );
+
+    let coordinator =
+        coordinator.with_freshness(Arc::new(HearsLabelWrites::new(&env, number, false)));
+    let synced = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
+        .await
+        .expect("reconciled");
+    assert_eq!(synced.plan.target, PrState::Deployed);
+    assert_eq!(env.labels(number), ["state/deployed"]);
+}

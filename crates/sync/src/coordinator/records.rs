@@ -1,0 +1,95 @@
+//! What a sync records in its tracker's status besides a whole plan carried out: a failure, what
+//! the surfaces wrote, and a label write stopped part-way.
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use kube::ResourceExt;
+use prtracker_api::{PullRequestTracker, PullRequestTrackerStatus, status::write_status};
+use prtracker_domain::{Plan, Record};
+use tracing::warn;
+
+use super::Coordinator;
+use crate::{error::SyncError, result::SyncResult, status::failed_status, surfaces::Kept};
+
+impl Coordinator {
+    /// Records a failed sync in `Synced=False`, best effort: the error itself is what the caller
+    /// acts on.
+    pub(super) async fn record_failure(&self, tracker: &PullRequestTracker, error: &SyncError) {
+        warn!(%error, "sync failed");
+        let status = failed_status(tracker, error.reason(), error.to_string());
+        if let Err(write_error) = self.write(tracker, status).await {
+            warn!(%write_error, "could not record the failure in the tracker's status");
+        }
+    }
+
+    /// A label write stopped part-way: the PR changed under it, or GitHub refused a later request
+    /// (`error`). Records what went on the PR (see [`labels_put_on`]) and the failure, if any, in
+    /// one write, best effort.
+    pub(super) async fn record_partial_write(
+        &self,
+        tracker: &PullRequestTracker,
+        plan: &Plan,
+        done: &SyncResult,
+        error: Option<&SyncError>,
+    ) {
+        let mut status = match error {
+            Some(error) => {
+                warn!(%error, "sync failed");
+                failed_status(tracker, error.reason(), error.to_string())
+            }
+            None => tracker.status.clone().unwrap_or_default(),
+        };
+        labels_put_on(&mut status, plan, done);
+        if status == tracker.status.clone().unwrap_or_default() {
+            return;
+        }
+        if let Err(write_error) = self.write(tracker, status).await {
+            warn!(tracker = %tracker.name_any(), %write_error, "could not record a label write stopped part-way");
+        }
+    }
+
+    /// Records what the surfaces wrote in the tracker's status as it was read, nothing else;
+    /// a failure is only logged (the next sync finds the writes again by listing).
+    pub(super) async fn record_surfaces(&self, tracker: &PullRequestTracker, kept: Kept) {
+        let mut status = tracker.status.clone().unwrap_or_default();
+        kept.record_in(&mut status);
+        if let Err(error) = write_status(&self.kube, tracker, status).await {
+            warn!(%error, "could not record what was written to the PR's surfaces");
+        }
+    }
+
+    /// Writes the status when it says something new, stamped with the time of the sync.
+    pub(super) async fn write(
+        &self,
+        tracker: &PullRequestTracker,
+        mut status: PullRequestTrackerStatus,
+    ) -> Result<Option<PullRequestTracker>, SyncError> {
+        status.last_sync_time = Some(Time(Timestamp::now()));
+        Ok(write_status(&self.kube, tracker, status).await?)
+    }
+}
+
+/// Once a label the plan adds is on the PR, the plan's state and verdict are the record, however
+/// the write ended. The next sync reads that label as the PR's word (a `labeled` webhook of our own
+/// cannot be told from a person's); judged against the old verdict, a verdict that changed back
+/// meanwhile (a drift repaired before the retry) would look unchanged, and the PR would keep the
+/// label of a verdict no monitor holds any more.
+pub(super) fn labels_put_on(status: &mut PullRequestTrackerStatus, plan: &Plan, done: &SyncResult) {
+    if plan
+        .labels
+        .add
+        .iter()
+        .any(|l| done.labels_added.contains(l))
+    {
+        status.state = Some(plan.target);
+        status.drift_verdict = plan.verdict;
+    }
+}
+
+/// What the tracker recorded.
+pub(super) fn record(tracker: &PullRequestTracker) -> Record {
+    let status = tracker.status.as_ref();
+    Record {
+        state: status.and_then(|s| s.state),
+        verdict: status.and_then(|s| s.drift_verdict),
+    }
+}
