@@ -420,9 +420,14 @@ impl Coordinator {
         };
         let mut status = synced_status(tracker, pr, &plan, &result, after);
         kept.record_in(&mut status);
-        let (tracker, status_written) = match self.write(tracker, status).await? {
-            Some(written) => (written, true),
-            None => (tracker.clone(), false),
+        let (tracker, status_written) = match self.write(tracker, status).await {
+            Ok(Some(written)) => (written, true),
+            Ok(None) => (tracker.clone(), false),
+            Err(error) => {
+                self.record_partial_write(tracker, &plan, &result, None)
+                    .await;
+                return Err(error);
+            }
         };
         Ok(Synced {
             tracker,

@@ -1212,12 +1212,8 @@ impl prtracker_sync::Freshness for HearsLabelWrites {
     }
 }
 
-/// A merged PR, deployed (its verdict InSync), its monitor, and a coordinator that hears its label
-/// writes and takes a drift at once.
-async fn deployed_and_judged(
-    env: &Env,
-    fail_after_the_first_write: bool,
-) -> (Coordinator, PullRequestTracker, DriftMonitor) {
+/// A merged PR, deployed (its verdict InSync), and its monitor.
+async fn deployed_and_judged(env: &Env) -> (PullRequestTracker, DriftMonitor) {
     use prtracker_api::DriftPhase;
     use prtracker_sync::monitors::{Target, desired};
 
@@ -1246,19 +1242,22 @@ async fn deployed_and_judged(
         },
     )
     .expect("a monitor");
+    (tracker, monitor)
+}
+
+/// A coordinator that hears `freshness` and takes a drift at once.
+fn hearing(env: &Env, freshness: Option<HearsLabelWrites>) -> Coordinator {
     let labels = Arc::new(GitHubLabelManager::new(
         env.github.clone(),
         LabelPrefix::default(),
     ));
     let client = shared().primary().client().expect("kube client");
-    let coordinator = Coordinator::new(client, env.github.clone(), labels)
-        .with_settle_window(Duration::ZERO)
-        .with_freshness(Arc::new(HearsLabelWrites::new(
-            env,
-            number,
-            fail_after_the_first_write,
-        )));
-    (coordinator, tracker, monitor)
+    let coordinator =
+        Coordinator::new(client, env.github.clone(), labels).with_settle_window(Duration::ZERO);
+    match freshness {
+        Some(freshness) => coordinator.with_freshness(Arc::new(freshness)),
+        None => coordinator,
+    }
 }
 
 fn judged(monitor: &DriftMonitor, phase: prtracker_api::DriftPhase) -> DriftMonitor {
@@ -1281,8 +1280,9 @@ fn judged(monitor: &DriftMonitor, phase: prtracker_api::DriftPhase) -> DriftMoni
 async fn a_verdict_whose_label_write_was_interrupted_is_not_lost_when_it_changes_back() {
     use prtracker_api::DriftPhase;
     let env = env("interrupted-verdict").await;
-    let (coordinator, tracker, monitor) = deployed_and_judged(&env, false).await;
+    let (tracker, monitor) = deployed_and_judged(&env).await;
     let number = tracker.spec.number;
+    let coordinator = hearing(&env, Some(HearsLabelWrites::new(&env, number, false)));
 
     let stopped = coordinator
         .reconcile(&tracker, &[judged(&monitor, DriftPhase::Drifted)])
@@ -1310,8 +1310,9 @@ async fn a_verdict_whose_label_write_was_interrupted_is_not_lost_when_it_changes
 async fn a_verdict_whose_label_write_failed_half_way_is_not_lost_when_it_changes_back() {
     use prtracker_api::DriftPhase;
     let env = env("failed-verdict").await;
-    let (coordinator, tracker, monitor) = deployed_and_judged(&env, true).await;
+    let (tracker, monitor) = deployed_and_judged(&env).await;
     let number = tracker.spec.number;
+    let coordinator = hearing(&env, Some(HearsLabelWrites::new(&env, number, true)));
 
     let failed = coordinator
         .reconcile(&tracker, &[judged(&monitor, DriftPhase::Drifted)])
@@ -1328,6 +1329,43 @@ async fn a_verdict_whose_label_write_failed_half_way_is_not_lost_when_it_changes
 
     let coordinator =
         coordinator.with_freshness(Arc::new(HearsLabelWrites::new(&env, number, false)));
+    let synced = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
+        .await
+        .expect("reconciled");
+    assert_eq!(synced.plan.target, PrState::Deployed);
+    assert_eq!(env.labels(number), ["state/deployed"]);
+}
+
+/// The same when the labels were all written but the status write met someone else's newer
+/// write (here an annotation put on the tracker meanwhile): the tracker is read again and the
+/// verdict recorded, so a repair before the retry still brings the PR back to deployed.
+#[tokio::test]
+async fn a_verdict_whose_status_write_conflicted_is_not_lost_when_it_changes_back() {
+    use prtracker_api::DriftPhase;
+    let env = env("conflicted-verdict").await;
+    let (tracker, monitor) = deployed_and_judged(&env).await;
+    let number = tracker.spec.number;
+    let coordinator = hearing(&env, None);
+    env.trackers
+        .patch(
+            &tracker.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "annotations": { "team": "shop" } } })),
+        )
+        .await
+        .expect("annotated");
+
+    let conflicted = coordinator
+        .reconcile(&tracker, &[judged(&monitor, DriftPhase::Drifted)])
+        .await;
+    assert!(
+        matches!(conflicted, Err(SyncError::Conflict(_))),
+        "{conflicted:?}"
+    );
+    assert_eq!(env.labels(number), ["state/drifted"]);
+
+    let tracker = env.fresh(&tracker.name_any()).await;
     let synced = coordinator
         .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
         .await

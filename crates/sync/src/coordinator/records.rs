@@ -2,13 +2,16 @@
 //! the surfaces wrote, and a label write stopped part-way.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-use kube::ResourceExt;
+use kube::{Api, ResourceExt};
 use prtracker_api::{PullRequestTracker, PullRequestTrackerStatus, status::write_status};
 use prtracker_domain::{Plan, Record};
 use tracing::warn;
 
 use super::Coordinator;
 use crate::{error::SyncError, result::SyncResult, status::failed_status, surfaces::Kept};
+
+/// Writes of a label write's record, each after reading the tracker again on a conflict.
+const RECORD_ATTEMPTS: usize = 3;
 
 impl Coordinator {
     /// Records a failed sync in `Synced=False`, best effort: the error itself is what the caller
@@ -21,9 +24,11 @@ impl Coordinator {
         }
     }
 
-    /// A label write stopped part-way: the PR changed under it, or GitHub refused a later request
-    /// (`error`). Records what went on the PR (see [`labels_put_on`]) and the failure, if any, in
-    /// one write, best effort.
+    /// A label write stopped part-way (the PR changed under it, or GitHub refused a later
+    /// request: `error`), or the status of a whole one could not be written (someone else's newer
+    /// write). Records what went on the PR (see [`labels_put_on`]) and the failure, if any, in one
+    /// write, best effort; a conflict is met by reading the tracker again, a few times, since a
+    /// record lost here is a verdict lost for good.
     pub(super) async fn record_partial_write(
         &self,
         tracker: &PullRequestTracker,
@@ -31,20 +36,44 @@ impl Coordinator {
         done: &SyncResult,
         error: Option<&SyncError>,
     ) {
-        let mut status = match error {
-            Some(error) => {
-                warn!(%error, "sync failed");
-                failed_status(tracker, error.reason(), error.to_string())
+        if let Some(error) = error {
+            warn!(%error, "sync failed");
+        }
+        let mut tracker = tracker.clone();
+        for _ in 0..RECORD_ATTEMPTS {
+            let mut status = match error {
+                Some(error) => failed_status(&tracker, error.reason(), error.to_string()),
+                None => tracker.status.clone().unwrap_or_default(),
+            };
+            labels_put_on(&mut status, plan, done);
+            if tracker.status.clone().unwrap_or_default() == status {
+                return;
             }
-            None => tracker.status.clone().unwrap_or_default(),
-        };
-        labels_put_on(&mut status, plan, done);
-        if status == tracker.status.clone().unwrap_or_default() {
-            return;
+            match self.write(&tracker, status).await {
+                Ok(_) => return,
+                Err(SyncError::Conflict(_)) => match self.read_again(&tracker).await {
+                    Ok(newer) => tracker = newer,
+                    Err(read_error) => {
+                        warn!(tracker = %tracker.name_any(), %read_error, "could not read the tracker again to record a label write");
+                        return;
+                    }
+                },
+                Err(write_error) => {
+                    warn!(tracker = %tracker.name_any(), %write_error, "could not record a label write");
+                    return;
+                }
+            }
         }
-        if let Err(write_error) = self.write(tracker, status).await {
-            warn!(tracker = %tracker.name_any(), %write_error, "could not record a label write stopped part-way");
-        }
+        warn!(tracker = %tracker.name_any(), "could not record a label write: the tracker kept changing");
+    }
+
+    async fn read_again(
+        &self,
+        tracker: &PullRequestTracker,
+    ) -> Result<PullRequestTracker, kube::Error> {
+        let api: Api<PullRequestTracker> =
+            Api::namespaced(self.kube.clone(), &tracker.namespace().unwrap_or_default());
+        api.get(&tracker.name_any()).await
     }
 
     /// Records what the surfaces wrote in the tracker's status as it was read, nothing else;
