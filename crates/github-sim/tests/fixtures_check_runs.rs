@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use prtracker_github_sim::{
-    AppConfig, NewPull, RepoOptions, SimConfig, Simulator, SimulatorHandle,
-};
+use prtracker_github_sim::{NewPull, RepoOptions, SimulatorHandle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -23,17 +21,7 @@ fn keys(v: &Value) -> Vec<String> {
 }
 
 async fn app_sim() -> (SimulatorHandle, String) {
-    let sim = Simulator::start_with(SimConfig {
-        app: Some(AppConfig {
-            app_id: 42,
-            slug: "prtracker".into(),
-            installation_id: 27_216_354,
-            public_key_pem: None,
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::app_sim().await;
     sim.create_repo_with(
         "acme/app",
         RepoOptions {

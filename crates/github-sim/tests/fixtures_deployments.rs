@@ -8,9 +8,7 @@
 mod common;
 
 use common::*;
-use prtracker_github_sim::{
-    AppConfig, DEFAULT_LOGIN, RepoOptions, SimConfig, Simulator, SimulatorHandle,
-};
+use prtracker_github_sim::{DEFAULT_LOGIN, RepoOptions, SimulatorHandle};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -369,17 +367,7 @@ async fn fixture_deployment_status_422() {
 }
 
 async fn sim_with_hook() -> (SimulatorHandle, Received) {
-    let sim = Simulator::start_with(SimConfig {
-        app: Some(AppConfig {
-            app_id: 42,
-            slug: "prtracker".into(),
-            installation_id: 27_216_354,
-            public_key_pem: None,
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::app_sim().await;
     let (url, rx) = receiver(200).await;
     repo(&sim).await;
     sim.set_webhook(&url, Some("hook-secret"));

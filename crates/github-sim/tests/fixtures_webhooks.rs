@@ -6,25 +6,13 @@
 mod common;
 
 use common::*;
-use prtracker_github_sim::{
-    AppConfig, NewPull, RepoOptions, SimConfig, Simulator, SimulatorHandle, signature_256,
-};
+use prtracker_github_sim::{NewPull, RepoOptions, SimulatorHandle, signature_256};
 use serde_json::Value;
 
 const SECRET: &str = "hook-secret";
 
 async fn sim_with_hook() -> (SimulatorHandle, Received) {
-    let sim = Simulator::start_with(SimConfig {
-        app: Some(AppConfig {
-            app_id: 42,
-            slug: "prtracker".into(),
-            installation_id: 27_216_354,
-            public_key_pem: None,
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::app_sim().await;
     let (url, rx) = receiver(200).await;
     sim.create_repo("acme/app").unwrap();
     sim.set_webhook(&url, Some(SECRET));

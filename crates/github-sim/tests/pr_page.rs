@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use common::*;
 use prtracker_github_sim::page::chromium;
-use prtracker_github_sim::{AppConfig, Faults, NewPull, SimConfig, Simulator, SimulatorHandle};
+use prtracker_github_sim::{Faults, NewPull, SimulatorHandle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -49,17 +49,7 @@ fn persons_comment() -> String {
 /// A merged PR with two labels, prtracker's comment and a person's, deployments to two
 /// environments (one active, one failed), commit statuses and a check run on its merge commit.
 async fn world() -> (SimulatorHandle, String) {
-    let sim = Simulator::start_with(SimConfig {
-        app: Some(AppConfig {
-            app_id: 42,
-            slug: "prtracker".into(),
-            installation_id: 27_216_354,
-            public_key_pem: None,
-        }),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::app_sim().await;
     sim.create_repo(REPO).unwrap();
     sim.add_token(INSTALLATION, "prtracker[bot]");
     let number = sim

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use prtracker_github_sim::{Simulator, SimulatorHandle};
+use prtracker_github_sim::{AppConfig, SimConfig, Simulator, SimulatorHandle};
 use serde_json::Value;
 
 pub const FIXTURES_ENV: &str = "PRTRACKER_GITHUB_FIXTURES";
@@ -145,6 +145,22 @@ pub fn assert_shape(name: &str, fixture: &Value, actual: &Value, lenient: &[&str
 
 pub async fn sim() -> SimulatorHandle {
     Simulator::start().await.expect("simulator starts")
+}
+
+/// A simulator that is also a GitHub App (id 42, `prtracker`, one installation), as the check-run
+/// and deployment endpoints need.
+pub async fn app_sim() -> SimulatorHandle {
+    Simulator::start_with(SimConfig {
+        app: Some(AppConfig {
+            app_id: 42,
+            slug: "prtracker".into(),
+            installation_id: 27_216_354,
+            public_key_pem: None,
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts as an App")
 }
 
 pub struct Client {
