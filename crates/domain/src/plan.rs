@@ -78,6 +78,11 @@ pub struct Observation<'a> {
     /// someone is moving the PR. It wins among several state labels, and is what a PR left with
     /// none gets back ([`state_from_github`]).
     pub last_added: Option<&'a str>,
+    /// The state labels the operator last left on the PR (the tracker's `stateLabels`). A PR that
+    /// still carries exactly those, several of them, is read as the tracker's record says: no one
+    /// has touched them since, so they are the operator's own move cut short (or a conflict it
+    /// already judged), not a person's choice for rule 4 or `last_added` to decide.
+    pub left: &'a [String],
 }
 
 /// Why the plan's state is what it is.
@@ -166,12 +171,32 @@ pub fn state_from_github(
 
 /// The PR's labels as read for a plan: rules 1–5, the label added last winning among several.
 fn read_labels(observed: &Observation<'_>) -> StateReading {
+    let recorded = observed
+        .record
+        .state
+        .filter(|_| left_as_they_were(observed))
+        .map(|state| observed.prefix.label_for(state));
     current_state_preferring(
         observed.labels,
         observed.facts,
         observed.prefix,
-        observed.last_added,
+        recorded.as_deref().or(observed.last_added),
     )
+}
+
+/// Whether the PR carries the state labels the operator left, and no other (case aside).
+fn left_as_they_were(observed: &Observation<'_>) -> bool {
+    let states = |labels: &[&str]| -> Vec<PrState> {
+        observed
+            .prefix
+            .state_labels(labels)
+            .into_iter()
+            .map(|(state, _)| state)
+            .collect()
+    };
+    let left: Vec<&str> = observed.left.iter().map(String::as_str).collect();
+    let on_pr = states(observed.labels);
+    !on_pr.is_empty() && on_pr == states(&left)
 }
 
 /// The state of the label added last, if it is a state label.
@@ -415,6 +440,44 @@ impl Plan {
     /// Whether the tracker's state moves.
     pub fn changes_state(&self) -> bool {
         self.initial != self.target
+    }
+
+    /// What the tracker records when this plan's label write stopped part-way, or its status
+    /// write was refused, having made `added` and `removed`. Adds go first, so once any write was
+    /// made the target's label is on the PR, and the PR, left as it is, reads as the record says
+    /// ([`Observation::left`]): the plan's state and verdict are then the record. Judged against
+    /// the old verdict, a verdict that changed back meanwhile (a drift repaired before the retry)
+    /// would look unchanged and leave the PR on a label no monitor holds. Until a write is made
+    /// the old record stands: the verdict's change is still to be made.
+    pub fn record_once_written(
+        &self,
+        added: &[String],
+        removed: &[String],
+        record: Record,
+    ) -> Record {
+        if added.is_empty() && removed.is_empty() {
+            record
+        } else {
+            Record {
+                state: Some(self.target),
+                verdict: self.verdict,
+            }
+        }
+    }
+
+    /// The state labels on the PR once a write of this plan stopped having made `added` and
+    /// `removed`: what the tracker records as left (see [`Observation::left`]).
+    pub fn state_labels_left(&self, added: &[String], removed: &[String]) -> Vec<String> {
+        let mut left: Vec<String> = condition::state_labels(&self.before)
+            .into_iter()
+            .filter(|label| !removed.iter().any(|r| r.eq_ignore_ascii_case(label)))
+            .collect();
+        for label in added {
+            if !left.iter().any(|l| l.eq_ignore_ascii_case(label)) {
+                left.push(label.clone());
+            }
+        }
+        left
     }
 
     /// The tracker's conditions once the plan is carried out: `Synced`, `Consistent`, `Ready`.

@@ -260,6 +260,10 @@ impl Coordinator {
             prefix: self.labels.prefix(),
             settle: self.settle_window(tracker),
             last_added: last_added.as_ref().map(|(label, _)| label.as_str()),
+            left: tracker
+                .status
+                .as_ref()
+                .map_or(&[], |s| s.state_labels.as_slice()),
         };
         match make_plan(&observed) {
             Ok(plan) => {

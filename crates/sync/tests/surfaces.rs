@@ -97,6 +97,7 @@ async fn a_sync_from_a_tracker_not_showing_the_last_write_yet_writes_nothing_aga
         prefix: &prefix,
         settle: std::time::Duration::ZERO,
         last_added: None,
+        left: &[],
     });
 
     let mut config = GitHubConfig::for_local_tests(sim.api_url());

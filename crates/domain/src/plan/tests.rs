@@ -69,6 +69,7 @@ impl Case {
             prefix: &self.prefix,
             settle: std::time::Duration::ZERO,
             last_added: None,
+            left: &[],
         })
     }
 
@@ -265,6 +266,7 @@ fn pushing_the_record_is_refused_when_the_facts_contradict_it() {
         prefix: &refused.prefix,
         settle: std::time::Duration::ZERO,
         last_added: None,
+        left: &[],
     });
     assert_eq!(
         error,
@@ -327,6 +329,7 @@ fn someone_moving_the_pr_is_followed_not_undone() {
     let plan = moving.plan_with(|o| {
         Plan::reconcile(&Observation {
             last_added: Some("state/open"),
+            left: &[],
             ..*o
         })
     });
@@ -345,6 +348,7 @@ fn someone_moving_the_pr_is_followed_not_undone() {
     let plan = none.plan_with(|o| {
         Plan::reconcile(&Observation {
             last_added: Some("state/open"),
+            left: &[],
             ..*o
         })
     });
@@ -360,6 +364,7 @@ fn someone_moving_the_pr_is_followed_not_undone() {
     let plan = merged.plan_with(|o| {
         Plan::reconcile(&Observation {
             last_added: Some("state/approved"),
+            left: &[],
             ..*o
         })
     });
@@ -372,6 +377,7 @@ fn a_person_half_way_through_a_swap_is_left_to_finish_it() {
     let plan = moving.plan_with(|o| {
         Plan::reconcile(&Observation {
             last_added: Some("state/approved"),
+            left: &[],
             ..*o
         })
     });

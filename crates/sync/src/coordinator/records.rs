@@ -26,7 +26,7 @@ impl Coordinator {
 
     /// A label write stopped part-way (the PR changed under it, or GitHub refused a later
     /// request: `error`), or the status of a whole one could not be written (someone else's newer
-    /// write). Records what went on the PR (see [`labels_put_on`]) and the failure, if any, in one
+    /// write). Records what went on the PR (see [`Plan::record_once_written`]) and the failure, if any, in one
     /// write, best effort; a conflict is met by reading the tracker again, a few times, since a
     /// record lost here is a verdict lost for good.
     pub(super) async fn record_partial_write(
@@ -97,20 +97,18 @@ impl Coordinator {
     }
 }
 
-/// Once a label the plan adds is on the PR, the plan's state and verdict are the record, however
-/// the write ended. The next sync reads that label as the PR's word (a `labeled` webhook of our own
-/// cannot be told from a person's); judged against the old verdict, a verdict that changed back
-/// meanwhile (a drift repaired before the retry) would look unchanged, and the PR would keep the
-/// label of a verdict no monitor holds any more.
-pub(super) fn labels_put_on(status: &mut PullRequestTrackerStatus, plan: &Plan, done: &SyncResult) {
-    if plan
-        .labels
-        .add
-        .iter()
-        .any(|l| done.labels_added.contains(l))
-    {
-        status.state = Some(plan.target);
-        status.drift_verdict = plan.verdict;
+/// Records what went on the PR when a write of `plan` ended early (see
+/// [`Plan::record_once_written`]).
+fn labels_put_on(status: &mut PullRequestTrackerStatus, plan: &Plan, done: &SyncResult) {
+    let before = Record {
+        state: status.state,
+        verdict: status.drift_verdict,
+    };
+    let after = plan.record_once_written(&done.labels_added, &done.labels_removed, before);
+    status.state = after.state;
+    status.drift_verdict = after.verdict;
+    if !done.labels_added.is_empty() || !done.labels_removed.is_empty() {
+        status.state_labels = plan.state_labels_left(&done.labels_added, &done.labels_removed);
     }
 }
 
