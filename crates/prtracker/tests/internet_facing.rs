@@ -118,15 +118,7 @@ impl Operator {
 
     /// A sample of `/metrics`; 0 when absent.
     async fn metric(&self, sample: &str) -> f64 {
-        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .expect("metrics text");
-        text.lines()
-            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-            .unwrap_or(0.0)
+        common::operator_metric_at(self.port, sample).await
     }
 }
 
@@ -322,7 +314,7 @@ async fn a_thousand_half_sent_requests_are_closed_within_the_header_timeout() {
     common::eventually(
         "only the scrape's own connection open",
         Duration::from_secs(5),
-        || async { (operator.metric("prtracker_http_connections ").await == 1.0).then_some(()) },
+        || async { (operator.metric("prtracker_http_connections").await == 1.0).then_some(()) },
     )
     .await;
 }

@@ -132,16 +132,7 @@ impl Replica {
     /// The value of one sample of `/metrics`, e.g.
     /// `prtracker_reconciles_total{controller="monitor",result="error"}`; 0 when absent.
     async fn metric(&self, sample: &str) -> f64 {
-        let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        let text = reqwest::get(&url)
-            .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .expect("metrics text");
-        text.lines()
-            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-            .unwrap_or(0.0)
+        common::operator_metric_at(self.port, sample).await
     }
 
     /// Sends SIGKILL: no graceful shutdown, no lease released.

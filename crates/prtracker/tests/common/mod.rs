@@ -47,6 +47,26 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The value of `sample` (a metric name with its labels, as the exposition writes it) in the
+/// metrics an operator serves on `port`; 0 when it is not there yet.
+pub async fn operator_metric_at(port: u16, sample: &str) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
 /// Polls `probe` until it gives a value; fails the test after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
 where

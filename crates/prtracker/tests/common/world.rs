@@ -344,21 +344,7 @@ impl World {
     /// with them); 0 when absent.
     pub async fn operator_metric(&self, sample: &str) -> f64 {
         let port = self.operators.borrow()[0].port;
-        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-            .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .expect("metrics text");
-        text.lines()
-            .find_map(|line| {
-                line.strip_prefix(sample)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0.0)
+        super::operator_metric_at(port, sample).await
     }
 
     /// The process id of the first replica.
