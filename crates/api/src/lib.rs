@@ -16,7 +16,8 @@ use kube::CustomResourceExt;
 
 pub use ignore::IgnoreRule;
 pub use monitor::{
-    DriftMonitor, DriftMonitorSpec, DriftMonitorStatus, DriftedResource, FieldDrift, ManifestSource,
+    CHECK_REQUESTED_ANNOTATION, DriftMonitor, DriftMonitorSpec, DriftMonitorStatus,
+    DriftedResource, FieldDrift, ManifestSource,
 };
 /// A monitor's phase is the domain's verdict type, carried as is.
 pub use prtracker_domain::DriftPhase;

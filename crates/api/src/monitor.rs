@@ -20,6 +20,12 @@ pub const MAX_FIELDS_PER_RESOURCE: usize = 20;
 /// Desired and live values are cut to this many characters in the status.
 pub const MAX_VALUE_CHARS: usize = 256;
 
+/// Set (to any new value, e.g. a time) to ask for a check now rather than at the next interval:
+/// `kubectl annotate dm NAME prtracker.io/check-requested="$(date +%s)" --overwrite`. The status
+/// says which request its last check answered (`answeredCheckRequest`). A person's "Re-run" of a
+/// cluster's check run on GitHub sets it to `rerun-<run id>`.
+pub const CHECK_REQUESTED_ANNOTATION: &str = "prtracker.io/check-requested";
+
 /// One cluster to check against one commit's manifests.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(

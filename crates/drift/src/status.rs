@@ -26,10 +26,7 @@ use crate::{
     live::Watched,
 };
 
-/// Set (to any new value, e.g. a time) to ask for a check now rather than at the next interval:
-/// `kubectl annotate dm NAME prtracker.io/check-requested="$(date +%s)" --overwrite`. The status
-/// says which request its last check answered.
-pub const CHECK_REQUESTED_ANNOTATION: &str = "prtracker.io/check-requested";
+pub use prtracker_api::CHECK_REQUESTED_ANNOTATION;
 
 /// The status that follows a check of `monitor` with `result`, made at `now`.
 pub fn next_status(
