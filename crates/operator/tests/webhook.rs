@@ -110,6 +110,7 @@ async fn send(app: &axum::Router, delivery: &Delivery) -> (StatusCode, Value) {
 fn next_event(events: &mut mpsc::Receiver<WebhookEvent>) -> PullRequestEvent {
     match events.try_recv() {
         Ok(WebhookEvent::PullRequest(e)) => e,
+        Ok(other) => panic!("not a pull_request event: {other:?}"),
         Err(e) => panic!("no event on the channel: {e}"),
     }
 }
@@ -554,6 +555,48 @@ fn fixtures_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// A person's "Re-run" of a check run, as GitHub delivered it to an App: handed on with the run,
+/// its name and commit. A run's other actions (created, completed) are GitHub telling the App of
+/// its own writes: 202 and ignored.
+#[tokio::test]
+async fn fixture_check_run_rerequested_is_handed_on_and_created_is_ignored() {
+    let path = fixtures_dir().join("webhook-check_run-rerequested.json");
+    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let fixture: Value = serde_json::from_slice(&body).unwrap();
+    let mut ep = endpoint();
+    let (status, reply) = send(&ep.app, &Delivery::new("check_run", "cr-1", body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    let event = match ep.events.try_recv() {
+        Ok(WebhookEvent::CheckRun(e)) => e,
+        other => panic!("not a check_run event: {other:?}"),
+    };
+    assert_eq!(event.action, "rerequested");
+    assert_eq!(Some(event.id), fixture["check_run"]["id"].as_u64());
+    assert_eq!(event.name, fixture["check_run"]["name"].as_str().unwrap());
+    assert_eq!(
+        event.head_sha,
+        fixture["check_run"]["head_sha"].as_str().unwrap()
+    );
+    assert_eq!(
+        event.repository.to_string(),
+        fixture["repository"]["full_name"].as_str().unwrap()
+    );
+    assert_eq!(event.sender.as_deref(), fixture["sender"]["login"].as_str());
+
+    let created = fixtures_dir().join("webhook-check_run-created.json");
+    let body = std::fs::read(&created).unwrap_or_else(|e| panic!("{}: {e}", created.display()));
+    let (status, reply) = send(&ep.app, &Delivery::new("check_run", "cr-2", body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply["result"], "ignored");
+    assert_nothing_sent(&mut ep.events);
+
+    // A check_run delivery we cannot read is refused, and may come again.
+    let broken = serde_json::to_vec(&json!({"action": "rerequested", "check_run": {}})).unwrap();
+    let (status, _) = send(&ep.app, &Delivery::new("check_run", "cr-3", broken)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_nothing_sent(&mut ep.events);
 }
 
 async fn deliver_fixture(name: &str) -> PullRequestEvent {

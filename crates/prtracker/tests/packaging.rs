@@ -964,25 +964,43 @@ fn the_notes_tell_the_webhook_url_and_the_secret_to_create() {
         ),
     )
     .expect("writing the notes template");
-    let mut command = helm();
-    command.args(["template", "rel"]).arg(&chart).args([
-        "--namespace",
-        "ops",
-        "--show-only",
-        "templates/notes-check.yaml",
-    ]);
-    let rendered = String::from_utf8(run(command).stdout).expect("utf-8");
-    let docs = documents(&rendered);
-    let text = docs[0]["text"].as_str().expect("the notes' text");
+    let notes_with = |values: &[&str]| {
+        let mut command = helm();
+        command.args(["template", "rel"]).arg(&chart).args([
+            "--namespace",
+            "ops",
+            "--show-only",
+            "templates/notes-check.yaml",
+        ]);
+        for value in values {
+            command.args(["--set", value]);
+        }
+        let rendered = String::from_utf8(run(command).stdout).expect("utf-8");
+        let docs = documents(&rendered);
+        docs[0]["text"]
+            .as_str()
+            .expect("the notes' text")
+            .to_owned()
+    };
+    let text = notes_with(&[]);
     for needle in [
         "http://rel-prtracker.ops.svc:8080/webhook",
         "kubectl -n ops create secret generic prtracker-github",
         "--from-file=token=",
         "--from-file=webhook-secret=",
         "application/json",
+        "\"Pull requests\" events",
     ] {
         assert!(text.contains(needle), "NOTES.txt lacks {needle:?}:\n{text}");
     }
+    assert!(!text.contains("Check runs"), "{text}");
+    // With check runs, their Re-run button needs the App's "Check runs" events.
+    let text = notes_with(&[
+        "operator.checkRuns=true",
+        "github.app.enabled=true",
+        "github.app.id=1",
+    ]);
+    assert!(text.contains("\"Check runs\""), "{text}");
 }
 
 /// Just enough TOML for Cargo manifests' `[[target]]` tables: `key = "string"` pairs by section.

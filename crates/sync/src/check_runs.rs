@@ -7,10 +7,17 @@
 //! annotations to a run and cannot take them back, so a completed run is updated in place only
 //! when neither it nor the new output has any; otherwise a new run of the same name replaces it
 //! (GitHub shows the newest run of a name). Either way a verdict change costs one write.
+//!
+//! A person's "Re-run" of a run (`check_run` `rerequested`) asks its cluster's monitor for a check
+//! (`rerun-<run id>` in its check-requested annotation); the run re-run gets a new one of the same
+//! name, as GitHub expects of an App: in progress until the check answers, then its verdict.
 
 use std::sync::Arc;
 
-use prtracker_api::{CheckRunRecord, DriftMonitor, DriftMonitorStatus, DriftPhase};
+use kube::ResourceExt;
+use prtracker_api::{
+    CHECK_REQUESTED_ANNOTATION, CheckRunRecord, DriftMonitor, DriftMonitorStatus, DriftPhase,
+};
 use prtracker_domain::Repository;
 use prtracker_github::{
     Annotation, CheckRun, CheckRunOutput, CheckRunWrite, CheckRuns, GitHubError,
@@ -40,6 +47,9 @@ pub struct DesiredCheck {
     pub title: String,
     pub summary: String,
     pub annotations: Vec<Annotation>,
+    /// The run a person asked to re-run, whose name this is: it gets a new run, whatever the
+    /// digest says. Not part of what the run shows.
+    pub rerun_of: Option<u64>,
 }
 
 impl DesiredCheck {
@@ -70,7 +80,33 @@ impl DesiredCheck {
 
 /// The name of a cluster's run.
 pub fn name(cluster: &str) -> String {
-    format!("prtracker/{cluster}")
+    format!("{NAME_PREFIX}{cluster}")
+}
+
+const NAME_PREFIX: &str = "prtracker/";
+
+/// The cluster a run of ours is named after; `None` for a name prtracker does not give.
+pub fn cluster_of(name: &str) -> Option<&str> {
+    name.strip_prefix(NAME_PREFIX).filter(|c| !c.is_empty())
+}
+
+/// The check request a person's "Re-run" of run `id` puts on its cluster's monitor.
+pub fn rerun_request(id: u64) -> String {
+    format!("{RERUN_PREFIX}{id}")
+}
+
+const RERUN_PREFIX: &str = "rerun-";
+
+/// The run whose "Re-run" `monitor`'s check request is, and whether its check has answered it.
+fn rerun_asked(monitor: &DriftMonitor) -> Option<(u64, bool)> {
+    let request = monitor.annotations().get(CHECK_REQUESTED_ANNOTATION)?;
+    let id = request.strip_prefix(RERUN_PREFIX)?.parse().ok()?;
+    let answered = monitor
+        .status
+        .as_ref()
+        .and_then(|s| s.answered_check_request.as_ref())
+        == Some(request);
+    Some((id, answered))
 }
 
 /// The runs a merged PR's clusters should show, from their monitors; pure.
@@ -81,9 +117,31 @@ pub fn desired(clusters: &[String], monitors: &[DriftMonitor]) -> Vec<DesiredChe
             let monitor = monitors.iter().find(|m| &m.spec.cluster == cluster);
             let status = monitor_status(monitors, cluster);
             let path = monitor.map_or("", |m| m.spec.source.path.as_str());
-            desired_one(cluster, status, path)
+            let rerun = monitor.and_then(rerun_asked);
+            match rerun {
+                Some((id, false)) => checking_again(cluster, id),
+                Some((id, true)) => DesiredCheck {
+                    rerun_of: Some(id),
+                    ..desired_one(cluster, status, path)
+                },
+                None => desired_one(cluster, status, path),
+            }
         })
         .collect()
+}
+
+/// A run re-run whose check has not answered yet.
+fn checking_again(cluster: &str, id: u64) -> DesiredCheck {
+    DesiredCheck {
+        cluster: cluster.to_owned(),
+        name: name(cluster),
+        status: "in_progress",
+        conclusion: None,
+        title: bounded_description(format!("Checking {cluster} again")),
+        summary: "Asked for again (a Re-run): the cluster is being checked now.".to_owned(),
+        annotations: Vec::new(),
+        rerun_of: Some(id),
+    }
 }
 
 fn desired_one(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -> DesiredCheck {
@@ -144,6 +202,7 @@ fn desired_one(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
         title: bounded_description(title),
         summary: bounded_output(summary),
         annotations,
+        rerun_of: None,
     }
 }
 
@@ -294,7 +353,8 @@ impl CheckRunKeeper {
         record: Option<&CheckRunRecord>,
     ) -> Result<Option<CheckRunRecord>, GitHubError> {
         let digest = want.digest();
-        if record.is_some_and(|r| r.digest == digest) {
+        let rerun = |id: u64| want.rerun_of == Some(id);
+        if record.is_some_and(|r| r.digest == digest && !rerun(r.id)) {
             return Ok(None);
         }
         let existing = match record {
@@ -307,7 +367,9 @@ impl CheckRunKeeper {
             }),
             // The record was lost: the run GitHub shows decides, and an equal one stays.
             None => match self.github.find_check_run(repo, commit, &want.name).await? {
-                Some(run) if shows(&run, want) => return Ok(Some(record_of(want, &run, 1))),
+                Some(run) if shows(&run, want) && !rerun(run.id) => {
+                    return Ok(Some(record_of(want, &run, 1)));
+                }
                 Some(run) => Some(Existing {
                     id: run.id,
                     completed: run.status == "completed",
@@ -322,9 +384,11 @@ impl CheckRunKeeper {
             summary: &want.summary,
             annotations: &want.annotations,
         };
+        // A run re-run is replaced by a new one, as GitHub expects of an App.
         let in_place = existing.as_ref().filter(|e| {
-            !e.completed
-                || (want.status == "completed" && want.annotations.is_empty() && !e.annotated)
+            !rerun(e.id)
+                && (!e.completed
+                    || (want.status == "completed" && want.annotations.is_empty() && !e.annotated))
         });
         let run = if let Some(e) = in_place {
             let update = CheckRunWrite {
@@ -382,79 +446,4 @@ fn record_of(want: &DesiredCheck, run: &CheckRun, created: u32) -> CheckRunRecor
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use prtracker_api::{DriftedResource, FieldDrift};
-
-    fn drifted(objects: usize) -> DriftMonitorStatus {
-        DriftMonitorStatus {
-            phase: Some(DriftPhase::Drifted),
-            fields_watched: 3,
-            fields_drifted: 1,
-            drifted_resources: (0..objects)
-                .map(|i| DriftedResource {
-                    api_version: "apps/v1".into(),
-                    kind: "Deployment".into(),
-                    namespace: Some("shop".into()),
-                    name: format!("web-{i}"),
-                    missing: false,
-                    fields: vec![FieldDrift {
-                        path: "spec.replicas".into(),
-                        desired: Some("3".into()),
-                        live: Some("5".into()),
-                    }],
-                })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_drifted_cluster_fails_with_an_annotation_per_object_naming_the_field() {
-        let want = desired_one("prod", Some(&drifted(2)), "deploy");
-        assert_eq!(
-            (want.status, want.conclusion),
-            ("completed", Some("failure"))
-        );
-        assert_eq!(want.name, "prtracker/prod");
-        assert_eq!(want.annotations.len(), 2);
-        assert_eq!(want.annotations[0].path, "deploy");
-        assert!(want.annotations[1].message.contains("spec.replicas"));
-        assert!(want.summary.contains("`3` in the repository, `5` live"));
-    }
-
-    #[test]
-    fn an_annotation_title_fits_githubs_255_characters_and_values_cannot_break_the_markdown() {
-        let mut status = drifted(1);
-        status.drifted_resources[0].name = "n".repeat(253);
-        status.drifted_resources[0].fields[0].live = Some("`5`\n# heading".into());
-        let want = desired_one("prod", Some(&status), "deploy");
-        assert_eq!(
-            want.annotations[0].title.chars().count(),
-            MAX_ANNOTATION_TITLE
-        );
-        assert!(
-            want.summary.contains("`'5' # heading` live"),
-            "{}",
-            want.summary
-        );
-    }
-
-    #[test]
-    fn at_most_fifty_annotations_go_in_one_write() {
-        let want = desired_one("prod", Some(&drifted(60)), "deploy");
-        assert_eq!(want.annotations.len(), MAX_ANNOTATIONS_PER_REQUEST);
-    }
-
-    #[test]
-    fn the_digest_changes_with_what_the_run_shows_and_only_then() {
-        let a = desired_one("prod", Some(&drifted(1)), "deploy");
-        let b = desired_one("prod", Some(&drifted(1)), "deploy");
-        let c = desired_one("prod", Some(&drifted(2)), "deploy");
-        let waiting = desired_one("prod", None, "deploy");
-        assert_eq!(a.digest(), b.digest());
-        assert_ne!(a.digest(), c.digest());
-        assert_ne!(a.digest(), waiting.digest());
-        assert_eq!((waiting.status, waiting.conclusion), ("in_progress", None));
-    }
-}
+mod tests;

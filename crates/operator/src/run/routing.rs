@@ -6,6 +6,9 @@
 //! An open PR of an auto-tracked repository that has no tracker gets one, from any replica (a
 //! create is idempotent, and the leader's watch takes the new tracker up at once, so it needs no
 //! trigger).
+//!
+//! A person's "Re-run" of a cluster's check run asks that cluster's monitor, of the PR merged as the
+//! run's commit, for a check, from any replica (an annotation the leader's watches take up).
 
 use std::sync::{
     Arc, OnceLock,
@@ -17,16 +20,19 @@ use kube::{
     api::{ListParams, Patch, PatchParams},
     runtime::reflector::{ObjectRef, Store},
 };
-use prtracker_api::PullRequestTracker;
+use prtracker_api::{
+    CHECK_REQUESTED_ANNOTATION, DriftMonitor, PullRequestTracker, names::monitor_name,
+};
 use prtracker_github::{GitHubClient, GitHubError};
+use prtracker_sync::check_runs;
 use serde_json::json;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
-    autotrack::{AutoTrack, tracks_pr},
+    autotrack::{AutoTrack, same_repository, tracks_pr},
     trackers::REFRESH_ANNOTATION,
-    webhook::{PullRequestEvent, WebhookEvent},
+    webhook::{CheckRunEvent, PullRequestEvent, WebhookEvent},
 };
 
 /// Where deliveries go.
@@ -44,8 +50,11 @@ pub struct Dispatch {
 }
 
 pub async fn route_webhooks(dispatch: Dispatch, mut events: mpsc::Receiver<WebhookEvent>) {
-    while let Some(WebhookEvent::PullRequest(event)) = events.recv().await {
-        dispatch.route(&event).await;
+    while let Some(event) = events.recv().await {
+        match event {
+            WebhookEvent::PullRequest(event) => dispatch.route(&event).await,
+            WebhookEvent::CheckRun(event) => dispatch.rerun(&event).await,
+        }
     }
 }
 
@@ -73,6 +82,65 @@ impl Dispatch {
                 let _ = self.triggers.send(ObjectRef::from_obj(&tracker)).await;
             } else if let Err(error) = pass_on(&self.client, &tracker, &event.delivery).await {
                 warn!(%error, "could not pass a webhook on to the leader; the resync will catch up");
+            }
+        }
+    }
+
+    /// A person re-ran the check run of a cluster: its monitor, for each PR merged as the run's
+    /// commit, is asked for a check that names the run (the tracker then gives it a new run).
+    async fn rerun(&self, event: &CheckRunEvent) {
+        let Some(cluster) = check_runs::cluster_of(&event.name) else {
+            debug!(name = %event.name, "a re-run of a check run prtracker did not name: ignored");
+            return;
+        };
+        let merged_as = |t: &PullRequestTracker| {
+            same_repository(&t.spec.repository, &event.repository)
+                && t.status
+                    .as_ref()
+                    .and_then(|s| s.merge_commit_sha.as_deref())
+                    == Some(event.head_sha.as_str())
+        };
+        let leading = self.leading.load(Ordering::Acquire);
+        let trackers = match self.leader_cache.get().filter(|_| leading) {
+            Some(cache) => Ok(cache
+                .state_filter(merged_as)
+                .into_iter()
+                .map(|t| PullRequestTracker::clone(&t))
+                .collect()),
+            // Rare (a person's click), so a follower lists rather than keeps a cache.
+            None => self
+                .trackers
+                .list(&ListParams::default())
+                .await
+                .map(|list| list.items.into_iter().filter(merged_as).collect::<Vec<_>>()),
+        };
+        let trackers = match trackers {
+            Ok(trackers) => trackers,
+            Err(error) => {
+                warn!(%error, run = event.id, "could not find the PR of a re-run check run; GitHub shows it queued until the next verdict");
+                return;
+            }
+        };
+        if trackers.is_empty() {
+            info!(repo = %event.repository, commit = %event.head_sha, run = event.id, "a re-run of a check run on a commit no tracker merged: ignored");
+        }
+        let request = check_runs::rerun_request(event.id);
+        for tracker in trackers {
+            let namespace = tracker.namespace().unwrap_or_default();
+            let monitors: Api<DriftMonitor> = Api::namespaced(self.client.clone(), &namespace);
+            let name = monitor_name(&tracker.name_any(), cluster);
+            let patch =
+                json!({ "metadata": { "annotations": { CHECK_REQUESTED_ANNOTATION: &request } } });
+            match monitors
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {
+                    info!(monitor = %name, run = event.id, by = ?event.sender, "a check run re-run: its cluster is checked now");
+                }
+                Err(error) => {
+                    warn!(monitor = %name, run = event.id, %error, "could not ask for the check a re-run wants");
+                }
             }
         }
     }

@@ -17,7 +17,10 @@ use super::{
     ENQUEUE_TIMEOUT, WebhookConfig,
     body::{BodyBudget, BodyLimits, BodyRead, read_body},
     dedup::{self, Deliveries},
-    payload::{PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_pull_request},
+    payload::{
+        CHECK_RUN_ACTIONS, PULL_REQUEST_ACTIONS, WebhookEvent, json_payload, parse_check_run,
+        parse_pull_request,
+    },
     signature::SignatureCheck,
 };
 use crate::{
@@ -170,7 +173,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
 
     // Only the events acted on are kept in memory; the others are only checked as they pass.
-    let mut reservation = (event == "pull_request").then(|| shared.budget.reserve());
+    let kept = matches!(event.as_str(), "pull_request" | "check_run");
+    let mut reservation = kept.then(|| shared.budget.reserve());
     let read = read_body(
         body,
         check,
@@ -244,6 +248,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             drop(reservation);
             response
         }
+        "check_run" => {
+            let response = check_run(&shared, headers, &body, delivery).await;
+            drop(reservation);
+            response
+        }
         _ => {
             tracing::debug!(%delivery, %event, "webhook event ignored");
             shared.answer(
@@ -290,18 +299,51 @@ async fn pull_request(
             _ => ledger.tell(&event.repository, event.number),
         }
     }
-    let (repository, number, action) = (
-        event.repository.to_string(),
-        event.number,
-        event.action.clone(),
+    let what = format!("{} #{} {}", event.repository, event.number, event.action);
+    enqueue(shared, WebhookEvent::PullRequest(event), &delivery, &what).await
+}
+
+async fn check_run(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    delivery: String,
+) -> Response {
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
+    let parsed =
+        json_payload(content_type, body).and_then(|json| parse_check_run(&delivery, &json));
+    let event = match parsed {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(%delivery, %error, "malformed check_run delivery");
+            shared.seen.forget(&delivery);
+            return shared.answer(
+                WebhookResult::Malformed,
+                StatusCode::BAD_REQUEST,
+                &format!("malformed check_run payload: {error}"),
+            );
+        }
+    };
+    if !CHECK_RUN_ACTIONS.contains(&event.action.as_str()) {
+        tracing::debug!(%delivery, action = %event.action, "check_run action ignored");
+        return shared.answer(
+            WebhookResult::Ignored,
+            StatusCode::ACCEPTED,
+            &format!("check_run action {} ignored", event.action),
+        );
+    }
+    let what = format!(
+        "{} {} run {} {}",
+        event.repository, event.name, event.id, event.action
     );
-    match shared
-        .events
-        .send_timeout(WebhookEvent::PullRequest(event), ENQUEUE_TIMEOUT)
-        .await
-    {
+    enqueue(shared, WebhookEvent::CheckRun(event), &delivery, &what).await
+}
+
+/// Hands `event` to the operator: 202, or 503 when its queue stays full (GitHub redelivers).
+async fn enqueue(shared: &Shared, event: WebhookEvent, delivery: &str, what: &str) -> Response {
+    match shared.events.send_timeout(event, ENQUEUE_TIMEOUT).await {
         Ok(()) => {
-            tracing::debug!(%delivery, %repository, number, %action, "pull_request delivery accepted");
+            tracing::debug!(%delivery, %what, "delivery accepted");
             shared.answer(WebhookResult::Accepted, StatusCode::ACCEPTED, "accepted")
         }
         Err(error) => {
@@ -309,8 +351,8 @@ async fn pull_request(
                 mpsc::error::SendTimeoutError::Timeout(_) => "the event queue is full",
                 mpsc::error::SendTimeoutError::Closed(_) => "the operator is shutting down",
             };
-            tracing::warn!(%delivery, %repository, number, %action, "pull_request delivery refused: {why}");
-            shared.seen.forget(&delivery);
+            tracing::warn!(%delivery, %what, "delivery refused: {why}");
+            shared.seen.forget(delivery);
             shared.answer(
                 WebhookResult::Unavailable,
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -6,15 +6,17 @@
 //! 2. `X-Hub-Signature-256` present and well-formed, with a secret configured (401; without any
 //!    secret every delivery is refused);
 //! 3. the body read within [`WebhookConfig::body_read_timeout`] (408) and the size limit (413),
-//!    the signature fed as it streams in. Only a `pull_request` body is kept in memory, inside a
+//!    the signature fed as it streams in. Only a `pull_request` or `check_run` body is kept in
+//!    memory, inside a
 //!    budget shared by every delivery in flight ([`WebhookConfig::bodies_in_flight_bytes`]):
 //!    beyond it, 503 with `Retry-After`, before the body is buffered;
 //! 4. the signature against every configured secret, in constant time (401);
 //! 5. `X-GitHub-Delivery` seen before (200, duplicate); header values are bounded (72 bytes, a
 //!    longer one kept as its start and a digest) before they are logged or remembered;
-//! 6. the event: `ping` → 200; `pull_request` with an action that can move a tracker → parsed (400
-//!    if unreadable) and handed to the operator on a channel (202; 503 when the channel stays full,
-//!    so GitHub records a failed delivery); anything else → 202, ignored.
+//! 6. the event: `ping` → 200; `pull_request` with an action that can move a tracker, or
+//!    `check_run` `rerequested` (a person's "Re-run") → parsed (400 if unreadable) and handed to
+//!    the operator on a channel (202; 503 when the channel stays full, so GitHub records a failed
+//!    delivery); anything else → 202, ignored.
 //!
 //! Only a delivery that was handed over (or answered as ping or ignored) stays recorded as seen:
 //! a delivery refused with 401, 400 or 503 can be redelivered and will be processed.
@@ -34,8 +36,8 @@ use crate::ledger::ChangeLedger;
 
 pub use handler::router;
 pub use payload::{
-    PULL_REQUEST_ACTIONS, PullRequestEvent, PullRequestState, WebhookEvent, json_payload,
-    parse_pull_request,
+    CHECK_RUN_ACTIONS, CheckRunEvent, PULL_REQUEST_ACTIONS, PullRequestEvent, PullRequestState,
+    WebhookEvent, json_payload, parse_check_run, parse_pull_request,
 };
 pub use signature::{SignatureCheck, verify_signature};
 
@@ -45,7 +47,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 /// How long a delivery's body may take to arrive once its headers have.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// The bytes of `pull_request` bodies held at once by all deliveries in flight: one body of
+/// The bytes of `pull_request` and `check_run` bodies held at once by all deliveries in flight: one body of
 /// GitHub's largest fits, with room for the usual ones (a few KB to a few hundred) beside it.
 pub const DEFAULT_BODIES_IN_FLIGHT_BYTES: usize = 32 * 1024 * 1024;
 /// How long a delivery waits for room on a full event channel before it is answered 503.

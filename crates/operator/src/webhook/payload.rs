@@ -1,4 +1,5 @@
-//! What a delivery says: the `pull_request` payload, read into the event the operator acts on.
+//! What a delivery says: the `pull_request` and `check_run` payloads, read into the events the
+//! operator acts on.
 
 use prtracker_api::Repository;
 use prtracker_domain::PrFacts;
@@ -23,6 +24,28 @@ pub const PULL_REQUEST_ACTIONS: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookEvent {
     PullRequest(PullRequestEvent),
+    CheckRun(CheckRunEvent),
+}
+
+/// The `check_run` actions handed to the operator: a person's "Re-run" of a run. GitHub sends an
+/// App the `check_run` events of its own runs only.
+pub const CHECK_RUN_ACTIONS: [&str; 1] = ["rerequested"];
+
+/// A `check_run` delivery: which run, on which commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRunEvent {
+    /// `X-GitHub-Delivery` (empty if the header was absent).
+    pub delivery: String,
+    /// `rerequested`, ... (the operator acts on [`CHECK_RUN_ACTIONS`]).
+    pub action: String,
+    pub repository: Repository,
+    /// The run's id, and its name (`prtracker/<cluster>` for ours).
+    pub id: u64,
+    pub name: String,
+    /// The commit the run is on: for ours, a PR's merge commit.
+    pub head_sha: String,
+    /// Who asked.
+    pub sender: Option<String>,
 }
 
 /// GitHub's `state` of a pull request.
@@ -180,6 +203,41 @@ impl RawPullRequestEvent {
             html_url: pr.html_url,
         })
     }
+}
+
+#[derive(Deserialize)]
+struct RawCheckRunEvent {
+    action: String,
+    check_run: RawCheckRun,
+    repository: RawRepository,
+    #[serde(default)]
+    sender: Option<RawUser>,
+}
+
+#[derive(Deserialize)]
+struct RawCheckRun {
+    id: u64,
+    name: String,
+    head_sha: String,
+}
+
+/// Parses a `check_run` payload (the raw JSON body) into an event; the error says what is wrong.
+pub fn parse_check_run(delivery: &str, json: &[u8]) -> Result<CheckRunEvent, String> {
+    let raw: RawCheckRunEvent = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let repository: Repository = raw
+        .repository
+        .full_name
+        .parse()
+        .map_err(|e| format!("repository.full_name: {e}"))?;
+    Ok(CheckRunEvent {
+        delivery: delivery.to_owned(),
+        action: raw.action,
+        repository,
+        id: raw.check_run.id,
+        name: raw.check_run.name,
+        head_sha: raw.check_run.head_sha,
+        sender: raw.sender.map(|u| u.login),
+    })
 }
 
 /// Parses a `pull_request` payload (the raw JSON body) into an event; the error says what is wrong.
