@@ -1272,6 +1272,27 @@ fn judged(monitor: &DriftMonitor, phase: prtracker_api::DriftPhase) -> DriftMoni
     monitor
 }
 
+/// The drift repaired before the retry: the next reconcile brings the PR back to deployed, its
+/// drift label gone, whatever the cut-short write left.
+async fn repaired_before_the_retry(
+    env: &Env,
+    coordinator: &Coordinator,
+    tracker: &PullRequestTracker,
+    monitor: &DriftMonitor,
+) {
+    let tracker = env.fresh(&tracker.name_any()).await;
+    let synced = coordinator
+        .reconcile(
+            &tracker,
+            &[judged(monitor, prtracker_api::DriftPhase::InSync)],
+        )
+        .await
+        .expect("reconciled");
+    assert_eq!(synced.plan.target, PrState::Deployed);
+    assert_eq!(env.labels(tracker.spec.number), ["state/deployed"]);
+    assert_eq!(state(&synced.tracker), Some(PrState::Deployed));
+}
+
 /// The drift's label goes on, then the write stops: the operator heard its own `labeled` webhook
 /// (the common case, not a race). The drift is repaired before the retry. The next sync reads the
 /// drift's label as the PR's word; the PR must still go back to deployed, not keep a label no
@@ -1292,15 +1313,7 @@ async fn a_verdict_whose_label_write_was_interrupted_is_not_lost_when_it_changes
         "{stopped:?}"
     );
     assert_eq!(env.labels(number), ["state/deployed", "state/drifted"]);
-
-    let tracker = env.fresh(&tracker.name_any()).await;
-    let synced = coordinator
-        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
-        .await
-        .expect("reconciled");
-    assert_eq!(synced.plan.target, PrState::Deployed);
-    assert_eq!(env.labels(number), ["state/deployed"]);
-    assert_eq!(state(&synced.tracker), Some(PrState::Deployed));
+    repaired_before_the_retry(&env, &coordinator, &tracker, &monitor).await;
 }
 
 /// The same when GitHub refuses the removal after the drift's label went on: the error is
@@ -1329,12 +1342,7 @@ async fn a_verdict_whose_label_write_failed_half_way_is_not_lost_when_it_changes
 
     let coordinator =
         coordinator.with_freshness(Arc::new(HearsLabelWrites::new(&env, number, false)));
-    let synced = coordinator
-        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
-        .await
-        .expect("reconciled");
-    assert_eq!(synced.plan.target, PrState::Deployed);
-    assert_eq!(env.labels(number), ["state/deployed"]);
+    repaired_before_the_retry(&env, &coordinator, &tracker, &monitor).await;
 }
 
 /// The same when the labels were all written but the status write met someone else's newer
@@ -1364,12 +1372,5 @@ async fn a_verdict_whose_status_write_conflicted_is_not_lost_when_it_changes_bac
         "{conflicted:?}"
     );
     assert_eq!(env.labels(number), ["state/drifted"]);
-
-    let tracker = env.fresh(&tracker.name_any()).await;
-    let synced = coordinator
-        .reconcile(&tracker, &[judged(&monitor, DriftPhase::InSync)])
-        .await
-        .expect("reconciled");
-    assert_eq!(synced.plan.target, PrState::Deployed);
-    assert_eq!(env.labels(number), ["state/deployed"]);
+    repaired_before_the_retry(&env, &coordinator, &tracker, &monitor).await;
 }

@@ -270,29 +270,19 @@ async fn pull_request(
     body: &[u8],
     delivery: String,
 ) -> Response {
-    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
-    let parsed =
-        json_payload(content_type, body).and_then(|json| parse_pull_request(&delivery, &json));
-    let event = match parsed {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::warn!(%delivery, %error, "malformed pull_request delivery");
-            shared.seen.forget(&delivery);
-            return shared.answer(
-                WebhookResult::Malformed,
-                StatusCode::BAD_REQUEST,
-                &format!("malformed pull_request payload: {error}"),
-            );
-        }
+    let read = read_event(
+        shared,
+        headers,
+        body,
+        &delivery,
+        "pull_request",
+        parse_pull_request,
+    );
+    let event = match read {
+        Ok(event) if PULL_REQUEST_ACTIONS.contains(&event.action.as_str()) => event,
+        Ok(event) => return ignored(shared, &delivery, "pull_request", &event.action),
+        Err(answer) => return *answer,
     };
-    if !PULL_REQUEST_ACTIONS.contains(&event.action.as_str()) {
-        tracing::debug!(%delivery, action = %event.action, "pull_request action ignored");
-        return shared.answer(
-            WebhookResult::Ignored,
-            StatusCode::ACCEPTED,
-            &format!("pull_request action {} ignored", event.action),
-        );
-    }
     if let Some(ledger) = &shared.ledger {
         match (event.action.as_str(), &event.label) {
             ("labeled", Some(label)) => ledger.tell_added(&event.repository, event.number, label),
@@ -309,34 +299,58 @@ async fn check_run(
     body: &[u8],
     delivery: String,
 ) -> Response {
-    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
-    let parsed =
-        json_payload(content_type, body).and_then(|json| parse_check_run(&delivery, &json));
-    let event = match parsed {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::warn!(%delivery, %error, "malformed check_run delivery");
-            shared.seen.forget(&delivery);
-            return shared.answer(
-                WebhookResult::Malformed,
-                StatusCode::BAD_REQUEST,
-                &format!("malformed check_run payload: {error}"),
-            );
-        }
+    let read = read_event(
+        shared,
+        headers,
+        body,
+        &delivery,
+        "check_run",
+        parse_check_run,
+    );
+    let event = match read {
+        Ok(event) if CHECK_RUN_ACTIONS.contains(&event.action.as_str()) => event,
+        Ok(event) => return ignored(shared, &delivery, "check_run", &event.action),
+        Err(answer) => return *answer,
     };
-    if !CHECK_RUN_ACTIONS.contains(&event.action.as_str()) {
-        tracing::debug!(%delivery, action = %event.action, "check_run action ignored");
-        return shared.answer(
-            WebhookResult::Ignored,
-            StatusCode::ACCEPTED,
-            &format!("check_run action {} ignored", event.action),
-        );
-    }
     let what = format!(
         "{} {} run {} {}",
         event.repository, event.name, event.id, event.action
     );
     enqueue(shared, WebhookEvent::CheckRun(event), &delivery, &what).await
+}
+
+/// The delivery's payload as `parse` reads it; a malformed one is answered 400 and forgotten, so
+/// that a redelivery is processed.
+fn read_event<E>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    delivery: &str,
+    kind: &str,
+    parse: impl FnOnce(&str, &[u8]) -> Result<E, String>,
+) -> Result<E, Box<Response>> {
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
+    json_payload(content_type, body)
+        .and_then(|json| parse(delivery, &json))
+        .map_err(|error| {
+            tracing::warn!(%delivery, %error, "malformed {kind} delivery");
+            shared.seen.forget(delivery);
+            Box::new(shared.answer(
+                WebhookResult::Malformed,
+                StatusCode::BAD_REQUEST,
+                &format!("malformed {kind} payload: {error}"),
+            ))
+        })
+}
+
+/// 202 for an action the operator does not act on.
+fn ignored(shared: &Shared, delivery: &str, kind: &str, action: &str) -> Response {
+    tracing::debug!(%delivery, %action, "{kind} action ignored");
+    shared.answer(
+        WebhookResult::Ignored,
+        StatusCode::ACCEPTED,
+        &format!("{kind} action {action} ignored"),
+    )
 }
 
 /// Hands `event` to the operator: 202, or 503 when its queue stays full (GitHub redelivers).
