@@ -190,8 +190,11 @@ pub struct DriftMonitorStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// The longest repository path a drifted object's `file` keeps (a longer one is left out).
+pub const MAX_FILE_CHARS: usize = 1024;
+
 /// One object that is not live as its manifest says.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftedResource {
     pub api_version: String,
@@ -206,6 +209,14 @@ pub struct DriftedResource {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub fields: Vec<FieldDrift>,
+    /// The repository file that defines the object, where one does (rendered output has none),
+    /// and the line its document starts on: where a check run's annotation points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub line: Option<u32>,
 }
 
 /// One field whose live value is not the desired one. Values are JSON, cut to 256 characters;

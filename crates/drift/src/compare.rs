@@ -348,6 +348,7 @@ impl Comparer {
                 }
             };
             if report.resources.len() < MAX_DRIFTED_RESOURCES {
+                let (file, line) = object.desired.written_at();
                 report.resources.push(DriftedResource {
                     api_version: object.desired.api_version.clone(),
                     kind: object.desired.kind.clone(),
@@ -355,6 +356,8 @@ impl Comparer {
                     name: object.desired.name.clone(),
                     missing,
                     fields,
+                    file,
+                    line,
                 });
             }
         }

@@ -78,6 +78,9 @@ pub struct DesiredObject {
     /// The file it came from, and the document's number in it (from 1).
     pub file: String,
     pub document: usize,
+    /// The line its document starts on, where the file is the repository's own (not rendered
+    /// output) and its documents could be placed.
+    pub line: Option<usize>,
     pub api_version: String,
     pub kind: String,
     pub name: String,
@@ -90,6 +93,17 @@ pub struct DesiredObject {
 }
 
 impl DesiredObject {
+    /// Where the object is written in the repository, for a drifted object's status: its file and
+    /// line, when known (a path too long for the status is left out).
+    pub fn written_at(&self) -> (Option<String>, Option<u32>) {
+        match self.line {
+            Some(line) if self.file.len() <= prtracker_api::monitor::MAX_FILE_CHARS => {
+                (Some(self.file.clone()), u32::try_from(line).ok())
+            }
+            _ => (None, None),
+        }
+    }
+
     /// `Kind/name` or `Kind/namespace/name`, for messages.
     pub fn display_name(&self) -> String {
         match &self.namespace {
@@ -161,20 +175,51 @@ pub fn parse_file(path: &str, content: &[u8]) -> Result<Vec<DesiredObject>, Mani
         column: None,
         reason: format!("not UTF-8 text ({e})"),
     })?;
-    let documents = if path.to_ascii_lowercase().ends_with(".json") {
-        vec![parse_json(path, text)?]
+    let (documents, starts) = if path.to_ascii_lowercase().ends_with(".json") {
+        (vec![parse_json(path, text)?], vec![1])
     } else {
-        parse_yaml_documents(path, text)?
+        (parse_yaml_documents(path, text)?, document_starts(text))
     };
+    // Lines only where every document was placed: a wrong line is worse than none.
+    let placed = starts.len() == documents.len();
     let mut objects = Vec::new();
     for (index, document) in documents.into_iter().enumerate() {
         let number = index + 1;
         if document.is_null() {
             continue;
         }
+        let from = objects.len();
         expand(path, number, document, &mut objects)?;
+        if placed {
+            for object in &mut objects[from..] {
+                object.line = starts.get(index).copied();
+            }
+        }
     }
     Ok(objects)
+}
+
+/// The line each document of a YAML stream starts on: its first line after a `---` separator, or,
+/// for a first document without one, its first line that is not blank or a comment.
+fn document_starts(text: &str) -> Vec<usize> {
+    let separator = |line: &str| {
+        line.strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    };
+    let mut starts = Vec::new();
+    let mut before_any = true;
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let blank = line.trim().is_empty() || line.starts_with('#') || line.starts_with('%');
+        if separator(line) {
+            starts.push(number + 1);
+            before_any = false;
+        } else if before_any && !blank {
+            starts.push(number);
+            before_any = false;
+        }
+    }
+    starts
 }
 
 fn parse_json(path: &str, text: &str) -> Result<Value, ManifestError> {
@@ -265,6 +310,7 @@ fn object(path: &str, number: usize, body: Value) -> Result<DesiredObject, Strin
         ignore_managers: Vec::new(),
         file: path.to_owned(),
         document: number,
+        line: None,
         api_version,
         kind,
         name,
@@ -274,151 +320,4 @@ fn object(path: &str, number: usize, body: Value) -> Result<DesiredObject, Strin
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(path: &str, content: &str) -> RepoFile {
-        RepoFile {
-            path: path.to_owned(),
-            sha: "0".repeat(40),
-            content: content.as_bytes().to_vec(),
-        }
-    }
-
-    const CONFIGMAP: &str =
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
-
-    #[test]
-    fn several_documents_and_empty_ones() {
-        let text = format!(
-            "---\n{CONFIGMAP}---\n---\n# only a comment\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n"
-        );
-        let objects = parse_file("m.yaml", text.as_bytes()).expect("parses");
-        let names: Vec<_> = objects.iter().map(|o| o.display_name()).collect();
-        assert_eq!(names, ["ConfigMap/a", "Namespace/n"]);
-        assert_eq!(objects[0].document, 1);
-        assert_eq!(objects[1].document, 4);
-    }
-
-    #[test]
-    fn lists_are_expanded() {
-        let text = r#"{"apiVersion":"v1","kind":"List","items":[
-            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"x"}},
-            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}]}"#;
-        let objects = parse_file("l.json", text.as_bytes()).expect("parses");
-        let names: Vec<_> = objects.iter().map(|o| o.display_name()).collect();
-        assert_eq!(names, ["ConfigMap/x/a", "ConfigMap/b"]);
-        assert!(objects.iter().all(|o| o.file == "l.json"));
-    }
-
-    #[test]
-    fn typed_lists_are_expanded_too() {
-        let text = format!(
-            "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {}",
-            "{apiVersion: v1, kind: ConfigMap, metadata: {name: a}}"
-        );
-        let objects = parse_file("l.yml", text.as_bytes()).expect("parses");
-        assert_eq!(objects.len(), 1);
-    }
-
-    #[test]
-    fn other_files_are_ignored() {
-        let files = [
-            file("README.md", "# not yaml: {"),
-            file("app/cm.YAML", CONFIGMAP),
-            file("kustomization.txt", "x"),
-        ];
-        let objects = parse_manifests(&files, ParseLimits::default()).expect("parses");
-        assert_eq!(objects.len(), 1);
-        assert_eq!(objects[0].file, "app/cm.YAML");
-    }
-
-    #[test]
-    fn a_yaml_error_names_the_file_and_line() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: {\n";
-        let error = parse_file("bad.yaml", text.as_bytes()).expect_err("does not parse");
-        let ManifestError::Parse { file, line, .. } = &error else {
-            panic!("unexpected error {error:?}");
-        };
-        assert_eq!(file, "bad.yaml");
-        assert_eq!(*line, Some(5), "{error}");
-        assert!(error.to_string().starts_with("bad.yaml, line 5"), "{error}");
-    }
-
-    #[test]
-    fn a_json_error_names_the_file_and_line() {
-        let error = parse_file("bad.json", b"{\n\"kind\": \n}").expect_err("does not parse");
-        assert!(error.to_string().starts_with("bad.json, line 3"), "{error}");
-    }
-
-    #[test]
-    fn objects_need_api_version_kind_and_name() {
-        for (text, reason) in [
-            ("kind: ConfigMap\nmetadata: {name: a}", "no apiVersion"),
-            ("apiVersion: v1\nmetadata: {name: a}", "no kind"),
-            ("apiVersion: v1\nkind: ConfigMap\n", "no metadata.name"),
-            (
-                "apiVersion: v1\nkind: Pod\nmetadata: {generateName: a-}",
-                "generateName",
-            ),
-            ("- a\n- b\n", "not an object"),
-        ] {
-            let error = parse_file("x.yaml", text.as_bytes()).expect_err(text);
-            assert!(error.to_string().contains(reason), "{error}");
-            assert!(
-                error.to_string().starts_with("x.yaml, document 1"),
-                "{error}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_object_may_be_defined_once() {
-        let files = [file("a.yaml", CONFIGMAP), file("b.yaml", CONFIGMAP)];
-        let error = parse_manifests(&files, ParseLimits::default()).expect_err("duplicate");
-        assert_eq!(
-            error.to_string(),
-            "a.yaml, document 1 and b.yaml, document 1 both define ConfigMap/a"
-        );
-    }
-
-    #[test]
-    fn limits_are_kept() {
-        let text: String = (0..5)
-            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n"))
-            .collect();
-        let files = [file("many.yaml", &text)];
-        let few = ParseLimits {
-            max_objects: 4,
-            ..ParseLimits::default()
-        };
-        assert_eq!(
-            parse_manifests(&files, few),
-            Err(ManifestError::TooManyObjects { limit: 4 })
-        );
-        let small = ParseLimits {
-            max_bytes: 10,
-            ..ParseLimits::default()
-        };
-        assert_eq!(
-            parse_manifests(&files, small),
-            Err(ManifestError::TooLarge { limit: 10 })
-        );
-    }
-
-    #[test]
-    fn binary_files_are_an_error_not_a_panic() {
-        let error = parse_file("x.yaml", &[0xff, 0xfe, 0x00]).expect_err("not text");
-        assert!(error.to_string().contains("not UTF-8"), "{error}");
-    }
-
-    #[test]
-    fn yaml_keys_that_are_not_strings_are_an_error() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  1: x\n";
-        // serde_json keys must be strings; YAML's integer keys are refused with a location.
-        match parse_file("x.yaml", text.as_bytes()) {
-            Ok(objects) => assert_eq!(objects[0].body["data"]["1"], "x"),
-            Err(error) => assert!(error.to_string().starts_with("x.yaml"), "{error}"),
-        }
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! (moving, so asked again at most once per interval, and conditionally: an unmoved head is a 304).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -108,6 +108,7 @@ impl ManifestCache {
             Err(GitHubError::NotFound { .. }) => Vec::new(),
             Err(error) => return Err(error.into()),
         };
+        let read: HashSet<String> = files.iter().map(|f| f.path.clone()).collect();
         // A kustomization is built; its output is what is parsed and kept.
         let rendered = renderer
             .render(github, repo, commit, path, values, files)
@@ -115,7 +116,13 @@ impl ManifestCache {
         let objects: ObjectsAt = match rendered {
             Ok(files) => {
                 let bytes = files.iter().map(|f| f.content.len()).sum::<usize>() + 256;
-                let objects = Arc::new(parse_manifests(&files, limits));
+                let objects = Arc::new(parse_manifests(&files, limits).map(|mut objects| {
+                    // A line of a tool's output is no place in the repository.
+                    for object in objects.iter_mut().filter(|o| !read.contains(&o.file)) {
+                        object.line = None;
+                    }
+                    objects
+                }));
                 self.put(key, objects.clone(), bytes);
                 return Ok(objects);
             }

@@ -314,6 +314,7 @@ mod tests {
                         name: "settings".into(),
                         missing: false,
                         fields: Vec::new(),
+                        ..DriftedResource::default()
                     }]
                 } else {
                     Vec::new()

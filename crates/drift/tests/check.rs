@@ -294,6 +294,11 @@ async fn two_clusters_in_sync_then_drifted_by_hand_then_in_sync_again() {
         .expect("service reported");
     assert!(service.missing);
     assert_eq!(service.namespace.as_deref(), Some("shop"));
+    // Where the repository writes it: what a check run's annotation points at.
+    assert_eq!(
+        (service.file.as_deref(), service.line),
+        (Some("deploy/service.yml"), Some(1))
+    );
     assert_eq!(
         written.status.as_ref().map(|s| s.resources_missing),
         Some(1)
@@ -602,4 +607,16 @@ async fn a_second_check_of_a_rendered_commit_renders_nothing_and_reads_nothing()
         "a second check renders nothing and reads nothing"
     );
     assert_eq!(costs[2], (0, 0));
+
+    // Changed by hand: the drifted object names no file, since kustomize's output is no file of
+    // the repository (a line of it would point nowhere).
+    let edited = live.replace("mode: \"2\"", "mode: \"3\"");
+    kubectl_ok("primary", &["apply", "-f", "-"], Some(&edited));
+    let checked = checker.check(&monitor).await.expect("checked");
+    assert!(
+        matches!(checked.outcome, prtracker_drift::Outcome::DoesNotHold),
+        "{checked:?}"
+    );
+    let drifted = &checked.report.resources[0];
+    assert_eq!((drifted.file.as_deref(), drifted.line), (None, None));
 }

@@ -90,6 +90,22 @@ async fn a_re_run_checks_its_cluster_now_and_gets_a_new_run_with_the_verdict() {
         "the new run names the field: {:?}",
         rerun.annotations
     );
+    // The annotation points where the repository writes the Deployment: its file, and the line
+    // its document starts on.
+    let yaml = app.yaml();
+    let deployment_at = yaml
+        .split("\n---\n")
+        .scan(1, |line, document| {
+            let start = *line;
+            *line += document.lines().count() + 1;
+            Some((start, document))
+        })
+        .find(|(_, document)| document.contains("kind: Deployment"))
+        .map(|(start, _)| start)
+        .expect("the Deployment's document");
+    let annotation = &rerun.annotations[0];
+    assert_eq!(annotation["path"], "deploy/app.yaml", "{annotation}");
+    assert_eq!(annotation["start_line"], deployment_at, "{annotation}");
     world.wait_for_state(number, PrState::Drifted).await;
     let old = runs(&world, &merge, &secondary)
         .into_iter()

@@ -266,10 +266,16 @@ fn annotations(cluster: &str, status: Option<&DriftMonitorStatus>, path: &str) -
         .take(MAX_ANNOTATIONS_PER_REQUEST)
         .map(|r| {
             let fields: Vec<&str> = r.fields.iter().map(|f| f.path.as_str()).collect();
+            // The object's own file and line where the monitor knows them (a plain manifest),
+            // else the target's path (rendered output has no file of its own).
+            let line = r.line.unwrap_or(1);
             Annotation {
-                path: if path.is_empty() { "." } else { path }.to_owned(),
-                start_line: 1,
-                end_line: 1,
+                path: r
+                    .file
+                    .clone()
+                    .unwrap_or_else(|| if path.is_empty() { "." } else { path }.to_owned()),
+                start_line: line,
+                end_line: line,
                 annotation_level: "failure",
                 title: bounded(
                     format!("{} changed by hand in {cluster}", object(r)),

@@ -274,6 +274,7 @@ mod tests {
                 desired: Some("3".into()),
                 live: Some("5".into()),
             }],
+            ..Default::default()
         }];
         let clusters: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
         let monitors = [

@@ -191,6 +191,8 @@ async fn a_monitor_round_trips_with_its_defaults_and_status() {
                 desired: Some("3".into()),
                 live: Some("5".into()),
             }],
+            file: Some("deploy/web.yaml".into()),
+            line: Some(12),
         }],
         ..Default::default()
     };

@@ -6,6 +6,7 @@ fn object(body: Value) -> DesiredObject {
     DesiredObject {
         file: "deploy/app.yaml".into(),
         document: 1,
+        line: Some(1),
         api_version: body["apiVersion"].as_str().unwrap_or_default().to_owned(),
         kind: body["kind"].as_str().unwrap_or_default().to_owned(),
         name: body["metadata"]["name"]

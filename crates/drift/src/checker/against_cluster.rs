@@ -77,6 +77,8 @@ impl DriftChecker {
                             desired: Some("absent: the PR removed it".to_owned()),
                             live: Some("present".to_owned()),
                         }],
+                        // Written in the parent commit only: no file of the merge holds it.
+                        ..DriftedResource::default()
                     });
                 }
             }

@@ -18,6 +18,8 @@ fn drifted(objects: usize) -> DriftMonitorStatus {
                     desired: Some("3".into()),
                     live: Some("5".into()),
                 }],
+                file: Some("deploy/web.yaml".into()),
+                line: Some(3 + 20 * i as u32),
             })
             .collect(),
         ..Default::default()
@@ -33,9 +35,21 @@ fn a_drifted_cluster_fails_with_an_annotation_per_object_naming_the_field() {
     );
     assert_eq!(want.name, "prtracker/prod");
     assert_eq!(want.annotations.len(), 2);
-    assert_eq!(want.annotations[0].path, "deploy");
+    assert_eq!(want.annotations[0].path, "deploy/web.yaml");
+    assert_eq!(
+        (want.annotations[1].start_line, want.annotations[1].end_line),
+        (23, 23)
+    );
     assert!(want.annotations[1].message.contains("spec.replicas"));
     assert!(want.summary.contains("`3` in the repository, `5` live"));
+
+    // Rendered output names no file: the target's path, its first line.
+    let mut rendered = drifted(1);
+    rendered.drifted_resources[0].file = None;
+    rendered.drifted_resources[0].line = None;
+    let want = desired_one("prod", Some(&rendered), "deploy/overlays/prod");
+    assert_eq!(want.annotations[0].path, "deploy/overlays/prod");
+    assert_eq!(want.annotations[0].start_line, 1);
 }
 
 #[test]

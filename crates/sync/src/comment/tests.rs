@@ -39,6 +39,7 @@ fn drifted() -> DriftMonitorStatus {
                 desired: Some("3".into()),
                 live: Some("5".into()),
             }],
+            ..Default::default()
         }],
         ..Default::default()
     }
@@ -152,6 +153,7 @@ fn a_huge_drift_is_listed_in_part_and_the_body_stays_within_githubs_limit() {
             name: format!("settings-{r}"),
             missing: false,
             fields: (0..20).map(field).collect(),
+            ..Default::default()
         })
         .collect();
     let rows: Vec<ClusterRow<'_>> = (0..32)
