@@ -348,7 +348,7 @@ impl Comparer {
                 }
             };
             if report.resources.len() < MAX_DRIFTED_RESOURCES {
-                let (file, line) = object.desired.written_at();
+                let (file, line) = written_at(object.desired);
                 report.resources.push(DriftedResource {
                     api_version: object.desired.api_version.clone(),
                     kind: object.desired.kind.clone(),
@@ -417,6 +417,17 @@ fn set_namespace(body: &mut Value, namespace: Option<&str>) {
 
 /// The resolved objects of a kind the cluster serves, as its API names them and as they were
 /// read (`live`, in the same order).
+/// Where the repository writes `desired`, for a drifted object's status: its file and line, when
+/// known (a path too long for the status is left out).
+fn written_at(desired: &DesiredObject) -> (Option<String>, Option<u32>) {
+    match desired.line {
+        Some(line) if desired.file.len() <= prtracker_api::monitor::MAX_FILE_CHARS => {
+            (Some(desired.file.clone()), u32::try_from(line).ok())
+        }
+        _ => (None, None),
+    }
+}
+
 fn live_refs(resolved: &[Resolved<'_>], live: &[Option<Value>]) -> Vec<LiveRef> {
     resolved
         .iter()

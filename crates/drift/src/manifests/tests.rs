@@ -15,10 +15,6 @@ fn each_object_knows_the_line_its_document_starts_on() {
     let lines: Vec<(&str, Option<usize>)> =
         objects.iter().map(|o| (o.name.as_str(), o.line)).collect();
     assert_eq!(lines, [("a", Some(3)), ("b", Some(8)), ("c", Some(14))]);
-    assert_eq!(
-        objects[1].written_at(),
-        (Some("deploy/app.yaml".to_owned()), Some(8))
-    );
     let leading = parse_file(
         "x.yaml",
         b"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
