@@ -428,8 +428,12 @@ impl Coordinator {
             Ok(Some(written)) => (written, true),
             Ok(None) => (tracker.clone(), false),
             Err(error) => {
-                self.record_partial_write(tracker, &plan, &result, None)
-                    .await;
+                if matches!(error, SyncError::Conflict(_)) {
+                    self.record_after_conflict(tracker, &plan, &result).await;
+                } else {
+                    self.record_partial_write(tracker, &plan, &result, None)
+                        .await;
+                }
                 return Err(error);
             }
         };

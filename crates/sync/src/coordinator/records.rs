@@ -25,10 +25,9 @@ impl Coordinator {
     }
 
     /// A label write stopped part-way (the PR changed under it, or GitHub refused a later
-    /// request: `error`), or the status of a whole one could not be written (someone else's newer
-    /// write). Records what went on the PR (see [`Plan::record_once_written`]) and the failure, if any, in one
-    /// write, best effort; a conflict is met by reading the tracker again, a few times, since a
-    /// record lost here is a verdict lost for good.
+    /// request: `error`). Records what went on the PR (see [`Plan::record_once_written`]) and the
+    /// failure, if any, in one write, best effort; a conflict is met by reading the tracker again,
+    /// a few times, since a record lost here is a verdict lost for good.
     pub(super) async fn record_partial_write(
         &self,
         tracker: &PullRequestTracker,
@@ -65,6 +64,25 @@ impl Coordinator {
             }
         }
         warn!(tracker = %tracker.name_any(), "could not record a label write: the tracker kept changing");
+    }
+
+    /// The status of a whole write met someone else's newer write: what went on the PR is
+    /// recorded against the tracker read again (the one at hand is known to be stale).
+    pub(super) async fn record_after_conflict(
+        &self,
+        tracker: &PullRequestTracker,
+        plan: &Plan,
+        done: &SyncResult,
+    ) {
+        if done.labels_added.is_empty() && done.labels_removed.is_empty() {
+            return;
+        }
+        match self.read_again(tracker).await {
+            Ok(newer) => self.record_partial_write(&newer, plan, done, None).await,
+            Err(read_error) => {
+                warn!(tracker = %tracker.name_any(), %read_error, "could not read the tracker again to record a label write");
+            }
+        }
     }
 
     async fn read_again(
