@@ -71,21 +71,28 @@ async fn namespaces(client: &Client) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_secret_with_a_kubeconfig_resolves_to_that_cluster_and_follows_its_changes() {
-    let (client, namespace) = operator_namespace("registry").await;
+/// A namespace only the secondary cluster has, and a Secret in `namespace` naming that cluster
+/// `staging`; returns the namespace.
+async fn staging_is_the_secondary(client: &Client, namespace: &str) -> String {
     let secondary = shared().cluster("secondary").client().expect("client");
     let only_there = test_namespace(&secondary, "only-secondary")
         .await
         .expect("namespace");
     put_secret(
-        &client,
-        &namespace,
+        client,
+        namespace,
         "staging",
         "staging",
         Some(&kubeconfig("secondary")),
     )
     .await;
+    only_there
+}
+
+#[tokio::test]
+async fn a_secret_with_a_kubeconfig_resolves_to_that_cluster_and_follows_its_changes() {
+    let (client, namespace) = operator_namespace("registry").await;
+    let only_there = staging_is_the_secondary(&client, &namespace).await;
 
     let registry = ClusterRegistry::new(client.clone(), &namespace);
     let staging = registry.client("staging").await.expect("resolved");
@@ -113,18 +120,7 @@ async fn a_secret_with_a_kubeconfig_resolves_to_that_cluster_and_follows_its_cha
 #[tokio::test]
 async fn a_registry_watching_its_secrets_looks_clusters_up_without_a_request() {
     let (client, namespace) = operator_namespace("watching").await;
-    let secondary = shared().cluster("secondary").client().expect("client");
-    let only_there = test_namespace(&secondary, "only-secondary")
-        .await
-        .expect("namespace");
-    put_secret(
-        &client,
-        &namespace,
-        "staging",
-        "staging",
-        Some(&kubeconfig("secondary")),
-    )
-    .await;
+    let only_there = staging_is_the_secondary(&client, &namespace).await;
     let (counted, requests) = shared().primary().counting_client().expect("client");
     let registry = ClusterRegistry::new(counted, &namespace).watching_secrets();
     let mut resolved = None;
