@@ -28,7 +28,7 @@ use tracing::{info, warn};
 
 use crate::{
     comment::code,
-    surfaces::{bounded_description, changed_by_hand, monitor_status},
+    surfaces::{bounded_description, changed_by_hand},
 };
 
 /// GitHub takes an annotation's title of at most this many characters.
@@ -115,7 +115,7 @@ pub fn desired(clusters: &[String], monitors: &[DriftMonitor]) -> Vec<DesiredChe
         .iter()
         .map(|cluster| {
             let monitor = monitors.iter().find(|m| &m.spec.cluster == cluster);
-            let status = monitor_status(monitors, cluster);
+            let status = monitor.and_then(|m| m.status.as_ref());
             let path = monitor.map_or("", |m| m.spec.source.path.as_str());
             let rerun = monitor.and_then(rerun_asked);
             match rerun {
