@@ -87,9 +87,13 @@ export GOTOOLCHAIN=auto
 
 started=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/prtracker-control-plane.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$bin_dir"
-export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+# The binaries are what is kept. Go's module and build caches for them come to about 5 GB, needed
+# only while building: they live in the scratch directory and go with it, which leaves a fresh
+# machine (CI) that much more disk for the Rust build. -modcacherw lets them be removed.
+export GOCACHE=$work/go-build GOMODCACHE=$work/go-mod
+export GOFLAGS="-mod=mod -modcacherw" GOWORK=off CGO_ENABLED=0
 
 build_kubernetes() {
 echo "building ${kubernetes_binaries[*]} $KUBERNETES_VERSION (first run only; several minutes)" >&2
