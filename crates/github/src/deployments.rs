@@ -19,12 +19,13 @@ pub const MAX_DEPLOYMENT_DESCRIPTION: usize = 140;
 /// A repository's deployments.
 #[async_trait]
 pub trait Deployments: Send + Sync {
-    /// The deployments of commit `sha` to `environment`, newest first (all pages).
+    /// The deployments of commit `sha` to `environment` for `task`, newest first (all pages).
     async fn list_deployments(
         &self,
         repo: &Repository,
         sha: &str,
         environment: &str,
+        task: &str,
     ) -> Result<Vec<Deployment>, GitHubError>;
 
     async fn create_deployment(
@@ -56,9 +57,11 @@ impl Deployments for OctocrabGitHub {
         repo: &Repository,
         sha: &str,
         environment: &str,
+        task: &str,
     ) -> Result<Vec<Deployment>, GitHubError> {
         let octo = self.octo_for(repo).await?;
-        let first = endpoint::deployments_path(repo, sha, environment, self.config().per_page);
+        let first =
+            endpoint::deployments_path(repo, sha, environment, task, self.config().per_page);
         self.get_all_pages(
             &octo,
             Endpoint::ListDeployments,

@@ -4,7 +4,7 @@
 //! by hand (naming the field), `inactive` once superseded, `error` when it cannot be checked. A
 //! status is posted only when it differs from the one recorded in the tracker's status; a
 //! deployment whose record was lost is found again by listing the commit's deployments to the
-//! environment before one is created.
+//! environment, of prtracker's own task, before one is created.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -17,6 +17,11 @@ use prtracker_github::{Deployments, GitHubError, NewDeployment, NewDeploymentSta
 use tracing::info;
 
 use crate::surfaces::{bounded_description, changed_by_hand, monitor_status};
+
+/// The task of prtracker's deployments. A lost record is found again among these only, never
+/// among another tool's deployments of the same commit and environment (a CD pipeline's, Argo
+/// CD notifications', argocd-commenter's), which are not ours to post statuses on.
+pub const DEPLOYMENT_TASK: &str = "deploy:prtracker";
 
 /// What one cluster's deployment should say now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +197,7 @@ impl DeploymentKeeper {
     ) -> Result<Found, GitHubError> {
         let existing = self
             .github
-            .list_deployments(repo, commit, &want.environment)
+            .list_deployments(repo, commit, &want.environment, DEPLOYMENT_TASK)
             .await?;
         if let Some(found) = existing.first() {
             return Ok(Found::Existing(found.id));
@@ -204,6 +209,7 @@ impl DeploymentKeeper {
                 repo,
                 &NewDeployment {
                     git_ref: commit,
+                    task: DEPLOYMENT_TASK,
                     environment: &want.environment,
                     description: &description,
                     production_environment: self

@@ -138,12 +138,20 @@ pub fn issue_comment_path(repo: &Repository, id: u64) -> String {
 }
 
 /// The deployments of one commit to one environment.
-pub fn deployments_path(repo: &Repository, sha: &str, environment: &str, per_page: u8) -> String {
+/// The deployments of one commit, environment and task: GitHub filters by each.
+pub fn deployments_path(
+    repo: &Repository,
+    sha: &str,
+    environment: &str,
+    task: &str,
+    per_page: u8,
+) -> String {
     format!(
-        "{}/deployments?sha={}&environment={}&per_page={per_page}",
+        "{}/deployments?sha={}&environment={}&task={}&per_page={per_page}",
         repo_base(repo),
         encode_segment(sha),
-        encode_segment(environment)
+        encode_segment(environment),
+        encode_segment(task)
     )
 }
 
@@ -261,6 +269,10 @@ mod tests {
         assert_eq!(
             repo_label_path(&repo(), "state/open"),
             "/repos/octo-org/hello.world/labels/state%2Fopen"
+        );
+        assert_eq!(
+            deployments_path(&repo(), "f00d", "prod eu", "deploy:prtracker", 100),
+            "/repos/octo-org/hello.world/deployments?sha=f00d&environment=prod%20eu&task=deploy%3Aprtracker&per_page=100"
         );
         assert_eq!(
             installation_path(&repo()),

@@ -29,6 +29,8 @@ pub struct NewDeployment<'a> {
     /// The commit: a deployment of a merge commit, never of a branch that moves on.
     #[serde(rename = "ref")]
     pub git_ref: &'a str,
+    /// What the deployment is for (GitHub's default is `deploy`): lets its maker list its own.
+    pub task: &'a str,
     pub environment: &'a str,
     pub description: &'a str,
     pub production_environment: bool,
