@@ -34,7 +34,7 @@ pub use compare::{
 pub use error::{ClusterError, DriftError, ManifestError};
 pub use live::{LiveWatches, MonitorKey, WatchSizes, Watched};
 pub use manifests::{DesiredObject, ParseLimits, parse_manifests};
-pub use render::Renderer;
+pub use render::{DEFAULT_RENDER_CONCURRENCY, Renderer};
 pub use status::{
     CHECK_REQUESTED_ANNOTATION, mark_pending, next_status, pending_status, set_watched,
 };

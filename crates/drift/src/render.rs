@@ -2,7 +2,7 @@
 //! kustomization is built with kustomize; anything else is read as it is. The bases it refers to
 //! are read from the same commit; remote bases are refused before anything runs, so rendering
 //! never reaches the network. The tool runs in a scratch directory removed afterwards, with a
-//! time limit and a limit on what it may print.
+//! time limit and a limit on what it may print, and only so many run at once.
 
 mod chart;
 mod references;
@@ -11,12 +11,13 @@ use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
     process::Stdio,
+    sync::Arc,
     time::Duration,
 };
 
 use prtracker_domain::Repository;
 use prtracker_github::{GitHubApi, GitHubError, RepoFile};
-use tokio::io::AsyncReadExt;
+use tokio::{io::AsyncReadExt, sync::Semaphore};
 
 pub use references::{KUSTOMIZATION_FILES, ReferenceError, is_under, join, referenced_paths};
 
@@ -60,7 +61,13 @@ pub struct Renderer {
     helm: Option<PathBuf>,
     timeout: Duration,
     max_output: usize,
+    /// Renders run in the operator's own container: each tool's memory and its buffered output
+    /// count against the operator's limit, and their CPU against each other's time limits.
+    slots: Arc<Semaphore>,
 }
+
+/// Renders at once unless told otherwise: a monitor reconcile each would run 16 tools together.
+pub const DEFAULT_RENDER_CONCURRENCY: usize = 2;
 
 impl Default for Renderer {
     fn default() -> Self {
@@ -69,6 +76,7 @@ impl Default for Renderer {
             helm: None,
             timeout: Duration::from_secs(60),
             max_output: 64 * 1024 * 1024,
+            slots: Arc::new(Semaphore::new(DEFAULT_RENDER_CONCURRENCY)),
         }
     }
 }
@@ -97,6 +105,13 @@ impl Renderer {
     pub fn with_limits(mut self, timeout: Duration, max_output: usize) -> Self {
         self.timeout = timeout;
         self.max_output = max_output;
+        self
+    }
+
+    /// At most `renders` tools run at once (at least one); the others wait their turn, and
+    /// their time limit starts when they do.
+    pub fn with_concurrency(mut self, renders: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(renders.max(1)));
         self
     }
 
@@ -182,6 +197,12 @@ impl Renderer {
             path: path.to_owned(),
             reason,
         };
+        // Held until the scratch directory is gone, so the renders' disk is bounded too.
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| machine(format!("a render slot: {e}")))?;
         let scratch =
             tempfile::tempdir().map_err(|e| machine(format!("a scratch directory: {e}")))?;
         for file in files {

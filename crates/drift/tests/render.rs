@@ -3,7 +3,8 @@
 //! the base read from the same commit; a chart renders with each target's values files; the
 //! output is the objects the tool gives on the same tree checked out by hand; a remote base, an
 //! escaping path, a broken kustomization and an unvendored chart dependency are errors naming
-//! the cause, with nothing fetched; a render past its time or output limit is stopped.
+//! the cause, with nothing fetched; a render past its time or output limit is stopped; renders
+//! beyond the concurrency limit wait their turn.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -331,6 +332,68 @@ async fn a_render_past_its_time_or_output_limit_is_stopped() {
     )
     .await;
     assert!(flooded.contains("more than 1048576 bytes"), "{flooded}");
+}
+
+#[tokio::test]
+async fn renders_beyond_the_concurrency_limit_wait_their_turn() {
+    let dir = tempfile::tempdir().expect("dir");
+    let running = dir.path().join("running");
+    std::fs::create_dir(&running).expect("running dir");
+    let seen = dir.path().join("seen");
+    // A stand-in kustomize that writes down how many renders run while it does.
+    let script = dir.path().join("counting-kustomize");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+touch '{running}'/$$
+set -- '{running}'/*; echo $# >> '{seen}'
+sleep 0.5
+set -- '{running}'/*; echo $# >> '{seen}'
+rm '{running}'/$$
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n'
+"#,
+            running = running.display(),
+            seen = seen.display()
+        ),
+    )
+    .expect("script");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .expect("chmod");
+
+    let sim = Simulator::start().await.expect("simulator");
+    sim.create_repo(REPO).expect("repository");
+    sim.set_files(
+        REPO,
+        COMMIT,
+        vec![(
+            "deploy/kustomization.yaml".to_owned(),
+            b"resources: []\n".to_vec(),
+        )],
+    )
+    .expect("files");
+    let github = github(&sim).await;
+    let renderer = Renderer::default()
+        .with_kustomize(&script)
+        .with_concurrency(2);
+    let renders = (0..6).map(|_| rendered(&renderer, &github, "deploy"));
+    for render in futures::future::join_all(renders).await {
+        assert_eq!(objects(&render.expect("rendered")).len(), 1);
+    }
+
+    let seen = std::fs::read_to_string(&seen).expect("counts");
+    let counts: Vec<usize> = seen
+        .lines()
+        .map(|l| l.trim().parse().expect("a count"))
+        .collect();
+    assert_eq!(counts.len(), 12, "{seen}");
+    assert!(
+        counts.iter().all(|&n| (1..=2).contains(&n)),
+        "more than 2 at once: {counts:?}"
+    );
 }
 
 fn helm() -> std::path::PathBuf {

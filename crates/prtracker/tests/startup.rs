@@ -113,6 +113,10 @@ async fn bad_setups_are_refused_at_start_with_a_clear_error() {
             "--render-max-output=1Ki",
             "--render-max-output must be at least 64Ki",
         ),
+        (
+            "--render-concurrency=0",
+            "--render-concurrency must be at least 1",
+        ),
     ] {
         let output = run_to_failure(
             &[api.clone(), token.clone(), secret.clone(), flag.into()],

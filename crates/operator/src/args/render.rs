@@ -5,6 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use anyhow::bail;
 use clap::Args;
+use prtracker_drift::DEFAULT_RENDER_CONCURRENCY;
 
 use super::values::{self, parse_bytes, parse_duration};
 
@@ -28,6 +29,11 @@ pub struct RenderArgs {
     /// How much one render may print before it is stopped (e.g. 64Mi).
     #[arg(long, env = "PRTRACKER_RENDER_MAX_OUTPUT", default_value = "64Mi", value_parser = parse_bytes)]
     pub render_max_output: usize,
+
+    /// How many renders may run at once; the others wait their turn. They run in the operator's
+    /// container, within its memory limit.
+    #[arg(long, env = "PRTRACKER_RENDER_CONCURRENCY", default_value_t = DEFAULT_RENDER_CONCURRENCY)]
+    pub render_concurrency: usize,
 }
 
 /// What builds kustomizations and renders charts (if anything was found), and each render's
@@ -38,6 +44,7 @@ pub struct RenderConfig {
     pub helm: Option<PathBuf>,
     pub timeout: Duration,
     pub max_output: usize,
+    pub concurrency: usize,
 }
 
 impl RenderArgs {
@@ -49,11 +56,15 @@ impl RenderArgs {
         if self.render_max_output < 64 * 1024 {
             bail!("--render-max-output must be at least 64Ki");
         }
+        if self.render_concurrency == 0 {
+            bail!("--render-concurrency must be at least 1");
+        }
         Ok(RenderConfig {
             kustomize: self.kustomize.clone().or_else(values::kustomize_on_path),
             helm: self.helm.clone().or_else(|| values::on_path(&["helm"])),
             timeout: self.render_timeout,
             max_output: self.render_max_output,
+            concurrency: self.render_concurrency,
         })
     }
 }

@@ -111,8 +111,9 @@ pub async fn run_controllers(
     )
     .with_ignore_rules(config.ignore_differences.clone())
     .with_renderer({
-        let mut renderer =
-            Renderer::default().with_limits(config.render.timeout, config.render.max_output);
+        let mut renderer = Renderer::default()
+            .with_limits(config.render.timeout, config.render.max_output)
+            .with_concurrency(config.render.concurrency);
         if let Some(kustomize) = &config.render.kustomize {
             renderer = renderer.with_kustomize(kustomize);
         }
