@@ -2,6 +2,13 @@
 //! the operator (a webhook delivery, a follower's hand-over). The coordinator reads it before it
 //! reads a PR and again before each write: once it has grown, the read is stale and nothing is
 //! written on its strength, so a person's last change is never undone by an older read.
+//!
+//! The operator's own label writes come back as webhooks too. Each write the coordinator is about
+//! to make is noted as an expected echo; the first delivery of that very change within
+//! [`ECHO_HORIZON`] is taken as the echo and changes nothing here. Else the delivery of a verdict's
+//! first label would make the rest of that write stale: the old label left beside the new one
+//! until a retry. A delivery that does not match (another label, a removal of what was added, one
+//! late or never noted) is a change, as any other.
 
 use std::{
     num::NonZeroUsize,
@@ -13,13 +20,20 @@ use std::{
 };
 
 use lru::LruCache;
-use prtracker_domain::Repository;
-use prtracker_sync::Freshness;
+use prtracker_domain::{Repository, same_label};
+use prtracker_sync::{Freshness, LabelWrite};
 
 /// How long a `labeled` webhook is taken as someone's current intent: long past the few seconds a
 /// person takes to move a PR between labels, short enough that an old one never overrides the
 /// deterministic rules.
 const INTENT_HORIZON: Duration = Duration::from_secs(120);
+
+/// How long after a write its webhook is taken as its echo. GitHub delivers in seconds; a delivery
+/// later than this is taken as a change, which costs only a read again.
+pub const ECHO_HORIZON: Duration = Duration::from_secs(60);
+
+/// Echoes awaited per PR at most; a sync writes two labels, or three when it puts one back.
+const ECHOES_PER_PR: usize = 8;
 
 /// PRs remembered. A PR forgotten reads as never heard of, which only matters to a reconcile in
 /// flight at that moment: it then sees its read as stale, and reads again.
@@ -34,6 +48,8 @@ pub struct ChangeLedger {
     heard: Mutex<LruCache<PrKey, u64>>,
     /// The label last added to each PR, by a `labeled` webhook, and when it was heard.
     added: Mutex<LruCache<PrKey, (String, Instant)>>,
+    /// The operator's own label writes whose webhooks have not come back yet, and when each left.
+    echoes: Mutex<LruCache<PrKey, Vec<(LabelWrite, Instant)>>>,
 }
 
 impl Default for ChangeLedger {
@@ -44,6 +60,9 @@ impl Default for ChangeLedger {
                 NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
             )),
             added: Mutex::new(LruCache::new(
+                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
+            )),
+            echoes: Mutex::new(LruCache::new(
                 NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
             )),
         }
@@ -82,7 +101,61 @@ impl ChangeLedger {
     }
 }
 
+impl ChangeLedger {
+    /// Hears a label added to or removed from PR `number` (a `labeled` or `unlabeled` webhook):
+    /// the operator's own write coming back changes nothing; anything else is a change, and an
+    /// addition someone's intent. Says whether it was a change.
+    pub fn tell_label_change(&self, repo: &Repository, number: u64, change: &LabelWrite) -> bool {
+        if self.own_echo(repo, number, change) {
+            return false;
+        }
+        match change {
+            LabelWrite::Add(label) => self.tell_added(repo, number, label),
+            LabelWrite::Remove(_) => self.tell(repo, number),
+        }
+        true
+    }
+
+    /// Whether `change` is the echo of a write the operator noted; if so, it is awaited no more.
+    fn own_echo(&self, repo: &Repository, number: u64, change: &LabelWrite) -> bool {
+        let mut echoes = self.echoes.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(awaited) = echoes.get_mut(&key(repo, number)) else {
+            return false;
+        };
+        awaited.retain(|(_, at)| at.elapsed() < ECHO_HORIZON);
+        let matching = awaited
+            .iter()
+            .position(|(write, _)| same_write(write, change));
+        matching.map(|at| awaited.remove(at)).is_some()
+    }
+}
+
+fn same_write(a: &LabelWrite, b: &LabelWrite) -> bool {
+    match (a, b) {
+        (LabelWrite::Add(a), LabelWrite::Add(b))
+        | (LabelWrite::Remove(a), LabelWrite::Remove(b)) => same_label(a, b),
+        _ => false,
+    }
+}
+
+impl ChangeLedger {
+    /// Notes `write`, made at `at`, as awaited back.
+    fn await_echo(&self, repo: &Repository, number: u64, write: &LabelWrite, at: Instant) {
+        let mut echoes = self.echoes.lock().unwrap_or_else(|e| e.into_inner());
+        let awaited = echoes.get_or_insert_mut(key(repo, number), Vec::new);
+        awaited.retain(|(_, at)| at.elapsed() < ECHO_HORIZON);
+        if awaited.len() >= ECHOES_PER_PR {
+            awaited.remove(0);
+        }
+        awaited.push((write.clone(), at));
+    }
+}
+
 impl Freshness for ChangeLedger {
+    fn expect_echo(&self, repo: &Repository, number: u64, write: &LabelWrite) {
+        self.await_echo(repo, number, write, Instant::now());
+    }
+
     fn last_added(&self, repo: &Repository, number: u64) -> Option<(String, Duration)> {
         self.added
             .lock()
@@ -128,6 +201,67 @@ mod tests {
         let again = ledger.heard(&shop, 7);
         ledger.tell(&shop, 7);
         assert!(ledger.heard(&shop, 7) > again, "it only grows");
+    }
+
+    #[test]
+    fn the_operators_own_label_write_coming_back_is_no_change() {
+        let ledger = ChangeLedger::default();
+        let shop: Repository = "octo-org/shop".parse().expect("repository");
+        let add = |label: &str| LabelWrite::Add(label.to_owned());
+        let remove = |label: &str| LabelWrite::Remove(label.to_owned());
+        ledger.expect_echo(&shop, 7, &add("state/drifted"));
+        ledger.expect_echo(&shop, 7, &remove("state/deployed"));
+        let read_at = ledger.heard(&shop, 7);
+
+        // Both writes come back, spelt as GitHub may: nothing changed, and no one's intent.
+        assert!(!ledger.tell_label_change(&shop, 7, &add("State/Drifted")));
+        assert!(!ledger.tell_label_change(
+            &"OCTO-ORG/shop".parse().expect("repo"),
+            7,
+            &remove("state/deployed")
+        ));
+        assert_eq!(ledger.heard(&shop, 7), read_at);
+        assert_eq!(ledger.last_added(&shop, 7), None);
+
+        // Each echo is taken once: the same change again is someone's.
+        assert!(ledger.tell_label_change(&shop, 7, &add("state/drifted")));
+        assert!(ledger.heard(&shop, 7) > read_at);
+        assert_eq!(
+            ledger
+                .last_added(&shop, 7)
+                .map(|(label, _)| label)
+                .as_deref(),
+            Some("state/drifted")
+        );
+
+        // Not what was written: another label, the opposite change, another PR.
+        ledger.expect_echo(&shop, 7, &add("state/deployed"));
+        for (number, change) in [
+            (7, add("state/merged")),
+            (7, remove("state/deployed")),
+            (8, add("state/deployed")),
+        ] {
+            let before = ledger.heard(&shop, number);
+            assert!(
+                ledger.tell_label_change(&shop, number, &change),
+                "{change:?}"
+            );
+            assert!(ledger.heard(&shop, number) > before, "{change:?}");
+        }
+    }
+
+    #[test]
+    fn an_echo_later_than_its_horizon_is_a_change() {
+        let ledger = ChangeLedger::default();
+        let shop: Repository = "octo-org/shop".parse().expect("repository");
+        let write = LabelWrite::Add("state/deployed".to_owned());
+        let long_ago = Instant::now()
+            .checked_sub(ECHO_HORIZON + Duration::from_secs(1))
+            .expect("an instant a minute ago");
+        ledger.await_echo(&shop, 7, &write, long_ago);
+        let read_at = ledger.heard(&shop, 7);
+        assert!(ledger.tell_label_change(&shop, 7, &write));
+        assert!(ledger.heard(&shop, 7) > read_at);
     }
 
     #[test]

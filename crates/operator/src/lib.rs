@@ -8,6 +8,7 @@
 //! - [`events`]: Kubernetes Events for what a sync changed;
 //! - [`backoff`]: retries that back off, per object;
 //! - [`ledger`]: the changes heard of per PR, so no write follows a stale read;
+//! - [`handover`]: deliveries a follower passes on to the leader;
 //! - [`reach`]: which targets a merged PR's change reaches, for the tracker controller;
 //! - [`feed`]: each repository's change feed polled once per resync, reconciling what changed;
 //! - [`webhook`]: the GitHub webhook endpoint;
@@ -20,6 +21,7 @@ pub mod autotrack;
 pub mod backoff;
 pub mod events;
 pub mod feed;
+pub mod handover;
 pub mod leader;
 pub mod ledger;
 pub mod metrics;

@@ -35,13 +35,12 @@ use tracing::{debug, info, warn};
 use crate::{
     backoff::{Failures, MAX_BACKOFF, backoff},
     events,
+    handover::HandOvers,
     ledger::ChangeLedger,
     watches::forget_managed_fields,
 };
 
-/// A follower replica sets this annotation (to the delivery id) to pass a webhook on to the leader:
-/// the leader's watch reconciles a tracker whose generation or this annotation changed.
-pub const REFRESH_ANNOTATION: &str = "prtracker.io/webhook-delivery";
+pub use crate::handover::REFRESH_ANNOTATION;
 
 /// Reconciles running at once. Unbounded, a start with 10,000 trackers sends 10,000 GitHub requests
 /// together and holds all their buffers; bounded, they stream through at GitHub's pace.
@@ -126,7 +125,10 @@ pub async fn reconcile(
         }
         Err(ReconcileError::Sync(SyncError::Conflict(_))) => Ok(Action::requeue(CONFLICT_RETRY)),
         // A newer change arrived: it has queued a reconcile of its own; this one reads again soon.
-        Err(ReconcileError::Sync(SyncError::StaleRead(_))) => Ok(Action::requeue(STALE_RETRY)),
+        Err(ReconcileError::Sync(SyncError::StaleRead(_))) => {
+            info!(tracker = %tracker.name_any(), retry = ?STALE_RETRY, "the PR changed after it was read: reading it again");
+            Ok(Action::requeue(STALE_RETRY))
+        }
         Err(error) => Err(error),
     }
 }
@@ -309,9 +311,12 @@ pub fn tracker_watch(
         .reflect(writer)
         .touched_objects()
         .predicate_filter(generation_or_refresh, Default::default())
-        .map_ok(move |tracker| {
-            ledger.tell(&tracker.spec.repository, tracker.spec.number);
-            tracker
+        .map_ok({
+            let handovers = HandOvers::default();
+            move |tracker| {
+                handovers.tell(&ledger, &tracker);
+                tracker
+            }
         });
     TrackerWatch { store, stream }
 }

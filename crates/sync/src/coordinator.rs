@@ -20,7 +20,7 @@ use tracing::{info, instrument, warn};
 use crate::{
     error::SyncError,
     feed::{PullRequests, ReadEachTime},
-    labels::{LabelManager, Written},
+    labels::{LabelManager, LabelWrite, Written},
     monitors::{self, Target},
     reach::{self, ChangeReach, Reached},
     result::SyncResult,
@@ -297,13 +297,20 @@ impl Coordinator {
     ) -> Result<Synced, SyncError> {
         let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
         let still_fresh = || self.freshness.heard(repo, number) == heard;
+        let may_write = |write: &LabelWrite| {
+            let fresh = still_fresh();
+            if fresh {
+                self.freshness.expect_echo(repo, number, write);
+            }
+            fresh
+        };
         let stale = || SyncError::StaleRead(tracker.name_any());
         let mut result = SyncResult::unchanged(plan.initial);
         result.final_state = plan.target;
         if plan.changes_labels() {
             let written = self
                 .labels
-                .write_state(repo, pr, plan.target, &still_fresh)
+                .write_state(repo, pr, plan.target, &may_write)
                 .await;
             // Whatever was written (even in part), the PR as read is no more.
             self.reads.changed(repo, number);
@@ -406,8 +413,7 @@ impl Coordinator {
 
         // A status from a read that a newer change has overtaken would only be overwritten; but
         // what the surfaces wrote to GitHub is a fact whatever the PR did meanwhile, and without
-        // its record the next sync would write it again (our own writes' webhooks make a sync
-        // stale, so this is the common case, not a race).
+        // its record the next sync would write it again.
         if !still_fresh() {
             self.record_surfaces(tracker, kept).await;
             return Err(stale());

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use prtracker_domain::Repository;
 
+use crate::labels::LabelWrite;
+
 /// How recent the operator's knowledge of a PR is: a number that grows with every change to the
 /// PR it hears of (a webhook delivery, a follower's hand-over). A read made while it stood at one
 /// value is stale once it has grown: nothing is written on its strength.
@@ -22,6 +24,10 @@ pub trait Freshness: Send + Sync {
     fn last_added(&self, _repo: &Repository, _number: u64) -> Option<(String, Duration)> {
         None
     }
+
+    /// The operator is about to make `write` to the PR, on a read still fresh: its webhook, when
+    /// it comes back, is the operator's own echo, not a change that makes the read stale.
+    fn expect_echo(&self, _repo: &Repository, _number: u64, _write: &LabelWrite) {}
 }
 
 /// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).

@@ -40,8 +40,17 @@ fn failed(result: SyncResult, error: GitHubError) -> Result<Written, GitHubError
     }
 }
 
-/// Whether the read a write is based on is still the newest the caller knows of.
-pub type StillFresh<'a> = &'a (dyn Fn() -> bool + Send + Sync);
+/// One label write, about to leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelWrite {
+    Add(String),
+    Remove(String),
+}
+
+/// Whether the read a write is based on is still the newest the caller knows of, asked at the
+/// last moment before `write` leaves. Told which write it is, the caller can know its webhook
+/// when it comes back as the operator's own, not a change someone made.
+pub type StillFresh<'a> = &'a (dyn Fn(&LabelWrite) -> bool + Send + Sync);
 
 /// The seed's `LabelManager`.
 #[async_trait]
@@ -62,7 +71,7 @@ pub trait LabelManager: Send + Sync {
         pr: &PullRequest,
         state: PrState,
     ) -> Result<SyncResult, GitHubError> {
-        match self.write_state(repo, pr, state, &|| true).await? {
+        match self.write_state(repo, pr, state, &|_| true).await? {
             Written::Done(result) | Written::Interrupted(result) => Ok(result),
             Written::Failed(_, error) => Err(error),
         }
@@ -248,9 +257,10 @@ impl LabelManager for GitHubLabelManager {
         for label in &diff.add {
             // Asked again at the last moment before the request leaves, after its wait for a
             // turn: a change heard of meanwhile stops it.
+            let write = LabelWrite::Add(label.clone());
             let now_on_pr = match self
                 .github
-                .add_label_if_fresh(repo, pr.number, label, still_fresh)
+                .add_label_if_fresh(repo, pr.number, label, &|| still_fresh(&write))
                 .await
             {
                 Ok(now_on_pr) => now_on_pr,
@@ -268,9 +278,10 @@ impl LabelManager for GitHubLabelManager {
         for label in &diff.remove {
             // A removal on the strength of a stale read could take away the label a person has
             // just chosen: it waits for a fresh read instead.
+            let write = LabelWrite::Remove(label.clone());
             let remaining = match self
                 .github
-                .remove_label_if_fresh(repo, pr.number, label, still_fresh)
+                .remove_label_if_fresh(repo, pr.number, label, &|| still_fresh(&write))
                 .await
             {
                 Ok(remaining) => remaining,

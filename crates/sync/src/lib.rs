@@ -25,7 +25,7 @@ pub use coordinator::{Coordinator, DEFAULT_SETTLE_WINDOW, Freshness, MergedBy, S
 pub use deployments::{DeploymentKeeper, Environments};
 pub use error::SyncError;
 pub use feed::{ChangeFeed, Polled, PullRequests, ReadEachTime};
-pub use labels::{GitHubLabelManager, LabelManager, StillFresh, Written};
+pub use labels::{GitHubLabelManager, LabelManager, LabelWrite, StillFresh, Written};
 pub use monitors::{FIELD_MANAGER, TRACKER_LABEL};
 pub use pr_comment::PrCommentKeeper;
 pub use reach::ChangeReach;

@@ -1078,7 +1078,7 @@ async fn a_removal_that_leaves_no_state_label_puts_back_what_the_facts_say_not_t
         .expect("unlabel");
     let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
     let written = labels
-        .write_state(&repo, &read, PrState::Approved, &|| true)
+        .write_state(&repo, &read, PrState::Approved, &|_| true)
         .await
         .expect("written");
     assert!(
@@ -1104,7 +1104,7 @@ async fn no_label_is_written_on_a_read_a_newer_change_has_overtaken() {
     let writes_before = env.label_writes().len();
     let labels = GitHubLabelManager::new(env.github.clone(), LabelPrefix::default());
     let written = labels
-        .write_state(&repo, &read, PrState::Approved, &|| false)
+        .write_state(&repo, &read, PrState::Approved, &|_| false)
         .await
         .expect("nothing to fail");
     assert!(matches!(written, Written::Interrupted(_)), "{written:?}");

@@ -39,7 +39,7 @@ async fn fifty_prs_written_at_once_create_each_missing_definition_once() {
     }
     let before = sim.requests().len();
 
-    let fresh = || true;
+    let fresh = |_: &prtracker_sync::LabelWrite| true;
     let written = join_all(
         prs.iter()
             .map(|pr| labels.write_state(&repo, pr, PrState::Open, &fresh)),

@@ -31,7 +31,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     autotrack::{AutoTrack, same_repository, tracks_pr},
-    trackers::REFRESH_ANNOTATION,
+    handover,
     webhook::{CheckRunEvent, PullRequestEvent, WebhookEvent},
 };
 
@@ -80,7 +80,7 @@ impl Dispatch {
         for tracker in matching {
             if leading {
                 let _ = self.triggers.send(ObjectRef::from_obj(&tracker)).await;
-            } else if let Err(error) = pass_on(&self.client, &tracker, &event.delivery).await {
+            } else if let Err(error) = pass_on(&self.client, &tracker, event).await {
                 warn!(%error, "could not pass a webhook on to the leader; the resync will catch up");
             }
         }
@@ -207,11 +207,11 @@ fn cached_trackers(
 async fn pass_on(
     client: &Client,
     tracker: &PullRequestTracker,
-    delivery: &str,
+    event: &PullRequestEvent,
 ) -> Result<(), kube::Error> {
     let namespace = tracker.namespace().unwrap_or_default();
     let api: Api<PullRequestTracker> = Api::namespaced(client.clone(), &namespace);
-    let patch = json!({ "metadata": { "annotations": { REFRESH_ANNOTATION: delivery } } });
+    let patch = handover::passed_on(&event.delivery, event.label_change().as_ref());
     api.patch(
         &tracker.name_any(),
         &PatchParams::default(),

@@ -284,9 +284,11 @@ async fn pull_request(
         Err(answer) => return *answer,
     };
     if let Some(ledger) = &shared.ledger {
-        match (event.action.as_str(), &event.label) {
-            ("labeled", Some(label)) => ledger.tell_added(&event.repository, event.number, label),
-            _ => ledger.tell(&event.repository, event.number),
+        match event.label_change() {
+            Some(change) => {
+                ledger.tell_label_change(&event.repository, event.number, &change);
+            }
+            None => ledger.tell(&event.repository, event.number),
         }
     }
     let what = format!("{} #{} {}", event.repository, event.number, event.action);

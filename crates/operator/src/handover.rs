@@ -1,0 +1,177 @@
+//! Deliveries a follower passes on to the leader. The follower annotates the PR's trackers with
+//! the delivery's id ([`REFRESH_ANNOTATION`]), which the leader's watch takes up as a change heard
+//! of, and, for `labeled` and `unlabeled`, with the label change itself
+//! ([`LABEL_CHANGE_ANNOTATION`]): so the leader knows the echo of its own label write from a
+//! person's change whichever replica GitHub delivered it to.
+
+use std::{num::NonZeroUsize, sync::Mutex};
+
+use kube::ResourceExt;
+use lru::LruCache;
+use prtracker_api::PullRequestTracker;
+use prtracker_sync::LabelWrite;
+use serde_json::{Value, json};
+
+use crate::ledger::ChangeLedger;
+
+/// A follower replica sets this annotation (to the delivery id) to pass a webhook on to the leader:
+/// the leader's watch reconciles a tracker whose generation or this annotation changed.
+pub const REFRESH_ANNOTATION: &str = "prtracker.io/webhook-delivery";
+
+/// The label change of the delivery a follower passed on last: `labeled NAME` or
+/// `unlabeled NAME`.
+pub const LABEL_CHANGE_ANNOTATION: &str = "prtracker.io/webhook-label-change";
+
+/// Trackers whose last delivery is remembered; one forgotten reads its next as a plain change.
+const CAPACITY: usize = 65_536;
+
+/// The metadata patch that passes delivery `delivery` on; a delivery that is no label change
+/// clears the previous one's.
+pub fn passed_on(delivery: &str, change: Option<&LabelWrite>) -> Value {
+    json!({ "metadata": { "annotations": {
+        REFRESH_ANNOTATION: delivery,
+        LABEL_CHANGE_ANNOTATION: change.map(describe),
+    } } })
+}
+
+fn describe(change: &LabelWrite) -> String {
+    match change {
+        LabelWrite::Add(label) => format!("labeled {label}"),
+        LabelWrite::Remove(label) => format!("unlabeled {label}"),
+    }
+}
+
+fn described(text: &str) -> Option<LabelWrite> {
+    match text.split_once(' ')? {
+        ("labeled", label) => Some(LabelWrite::Add(label.to_owned())),
+        ("unlabeled", label) => Some(LabelWrite::Remove(label.to_owned())),
+        _ => None,
+    }
+}
+
+/// What the leader's tracker watch tells its ledger of each tracker it sees change.
+pub struct HandOvers {
+    /// Each tracker's delivery id as last seen, by uid.
+    deliveries: Mutex<LruCache<String, Option<String>>>,
+}
+
+impl Default for HandOvers {
+    fn default() -> Self {
+        Self {
+            deliveries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+}
+
+impl HandOvers {
+    /// `tracker` changed (its spec, or a delivery passed on): the ledger hears of it. A delivery
+    /// new since the last sight of the tracker that was a label change is told as one, so an echo
+    /// of the leader's own write is known; anything else (a spec edit, a tracker first seen,
+    /// whose annotation may be old) is a plain change.
+    pub fn tell(&self, ledger: &ChangeLedger, tracker: &PullRequestTracker) {
+        let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
+        let delivery = tracker.annotations().get(REFRESH_ANNOTATION).cloned();
+        let new_delivery = tracker.uid().is_some_and(|uid| {
+            let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+            deliveries
+                .put(uid, delivery.clone())
+                .is_some_and(|before| before != delivery)
+        });
+        let change = new_delivery
+            .then(|| tracker.annotations().get(LABEL_CHANGE_ANNOTATION))
+            .flatten()
+            .and_then(|text| described(text));
+        match change {
+            Some(change) => {
+                ledger.tell_label_change(repo, number, &change);
+            }
+            None => ledger.tell(repo, number),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prtracker_api::PullRequestTrackerSpec;
+    use prtracker_sync::Freshness;
+
+    use super::*;
+
+    fn tracker(annotations: &Value) -> PullRequestTracker {
+        let mut tracker = PullRequestTracker::new(
+            "shop-7",
+            PullRequestTrackerSpec {
+                repository: "octo-org/shop".parse().expect("repository"),
+                number: 7,
+                clusters: vec!["in-cluster".into()],
+                manifests_path: "deploy".into(),
+                targets: Vec::new(),
+                settle_window: None,
+                ignore_differences: Vec::new(),
+            },
+        );
+        tracker.metadata.uid = Some("uid-7".into());
+        let annotations = annotations["metadata"]["annotations"]
+            .as_object()
+            .expect("annotations")
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        tracker.metadata.annotations = Some(annotations);
+        tracker
+    }
+
+    #[test]
+    fn a_passed_on_echo_of_the_leaders_own_write_is_no_change() {
+        let ledger = ChangeLedger::default();
+        let handovers = HandOvers::default();
+        let (repo, number) = ("octo-org/shop".parse().expect("repository"), 7);
+        let added = LabelWrite::Add("state/deployed".into());
+
+        // First sight, with the annotations of an old delivery: a plain change.
+        let before = ledger.heard(&repo, number);
+        handovers.tell(&ledger, &tracker(&passed_on("d-1", Some(&added))));
+        assert!(ledger.heard(&repo, number) > before);
+        assert_eq!(ledger.last_added(&repo, number), None);
+
+        // The leader writes; the follower passes the write's webhook on: its own echo.
+        ledger.expect_echo(&repo, number, &added);
+        let before = ledger.heard(&repo, number);
+        handovers.tell(&ledger, &tracker(&passed_on("d-2", Some(&added))));
+        assert_eq!(ledger.heard(&repo, number), before);
+
+        // A person removes it: a change. The same tracker seen again (a spec edit): a change,
+        // and not the delivery's label change once more.
+        let removed = LabelWrite::Remove("state/deployed".into());
+        handovers.tell(&ledger, &tracker(&passed_on("d-3", Some(&removed))));
+        let after_removal = ledger.heard(&repo, number);
+        assert!(after_removal > before);
+        ledger.expect_echo(&repo, number, &removed);
+        handovers.tell(&ledger, &tracker(&passed_on("d-3", Some(&removed))));
+        assert!(ledger.heard(&repo, number) > after_removal);
+
+        // A person's label passed on is their intent, as at the leader's own endpoint.
+        let chosen = LabelWrite::Add("state/approved".into());
+        handovers.tell(&ledger, &tracker(&passed_on("d-4", Some(&chosen))));
+        assert_eq!(
+            ledger
+                .last_added(&repo, number)
+                .map(|(label, _)| label)
+                .as_deref(),
+            Some("state/approved")
+        );
+
+        // A delivery that is no label change clears the annotation.
+        assert_eq!(
+            passed_on("d-5", None)["metadata"]["annotations"][LABEL_CHANGE_ANNOTATION],
+            Value::Null
+        );
+        assert_eq!(
+            described("labeled state/open"),
+            Some(LabelWrite::Add("state/open".into()))
+        );
+        assert_eq!(described("closed"), None);
+    }
+}
