@@ -156,6 +156,10 @@ impl Freshness for ChangeLedger {
         self.await_echo(repo, number, write, Instant::now());
     }
 
+    fn forget_echo(&self, repo: &Repository, number: u64, write: &LabelWrite) {
+        self.own_echo(repo, number, write);
+    }
+
     fn last_added(&self, repo: &Repository, number: u64) -> Option<(String, Duration)> {
         self.added
             .lock()
@@ -248,6 +252,18 @@ mod tests {
             );
             assert!(ledger.heard(&shop, number) > before, "{change:?}");
         }
+    }
+
+    #[test]
+    fn an_echo_withdrawn_is_a_change_when_it_comes() {
+        let ledger = ChangeLedger::default();
+        let shop: Repository = "octo-org/shop".parse().expect("repository");
+        let write = LabelWrite::Remove("state/deployed".to_owned());
+        ledger.expect_echo(&shop, 7, &write);
+        ledger.forget_echo(&shop, 7, &write);
+        let read_at = ledger.heard(&shop, 7);
+        assert!(ledger.tell_label_change(&shop, 7, &write));
+        assert!(ledger.heard(&shop, 7) > read_at);
     }
 
     #[test]

@@ -28,10 +28,12 @@ use crate::{
     surfaces::{Sources, Surfaces},
 };
 
+mod echoes;
 mod records;
 
 pub use crate::heard::{Freshness, MergedBy};
 use crate::heard::{HearsNothing, KnowsNoMerge};
+use echoes::NotedWrites;
 use records::record;
 
 /// Keeps PullRequestTrackers and their PRs' labels in agreement.
@@ -297,10 +299,11 @@ impl Coordinator {
     ) -> Result<Synced, SyncError> {
         let (repo, number) = (&tracker.spec.repository, tracker.spec.number);
         let still_fresh = || self.freshness.heard(repo, number) == heard;
+        let noted = NotedWrites::new(self.freshness.as_ref(), repo, number);
         let may_write = |write: &LabelWrite| {
             let fresh = still_fresh();
             if fresh {
-                self.freshness.expect_echo(repo, number, write);
+                noted.note(write);
             }
             fresh
         };
@@ -312,6 +315,7 @@ impl Coordinator {
                 .labels
                 .write_state(repo, pr, plan.target, &may_write)
                 .await;
+            noted.settle(&written);
             // Whatever was written (even in part), the PR as read is no more.
             self.reads.changed(repo, number);
             match written {

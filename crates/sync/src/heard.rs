@@ -28,6 +28,9 @@ pub trait Freshness: Send + Sync {
     /// The operator is about to make `write` to the PR, on a read still fresh: its webhook, when
     /// it comes back, is the operator's own echo, not a change that makes the read stale.
     fn expect_echo(&self, _repo: &Repository, _number: u64, _write: &LabelWrite) {}
+
+    /// `write`, noted by [`Freshness::expect_echo`], was not made after all: no echo will come.
+    fn forget_echo(&self, _repo: &Repository, _number: u64, _write: &LabelWrite) {}
 }
 
 /// Hears of nothing: every read stays fresh (a coordinator used alone, without webhooks).
