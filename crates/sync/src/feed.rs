@@ -73,9 +73,10 @@ struct Cursor {
     tried: bool,
 }
 
-/// A PR as read, and when.
+/// A PR as read, and when; or, without a PR, when the operator changed it last, so that a read
+/// sent before that change and answered after it is not kept.
 struct Snapshot {
-    pr: Arc<PullRequest>,
+    pr: Option<Arc<PullRequest>>,
     /// The newest change heard of anywhere when the read was sent: news of this PR after that
     /// makes the snapshot stale.
     heard: u64,
@@ -136,7 +137,7 @@ impl ChangeFeed {
         snapshots.insert(
             key,
             Snapshot {
-                pr: Arc::new(pr),
+                pr: Some(Arc::new(pr)),
                 heard,
                 read,
             },
@@ -147,8 +148,8 @@ impl ChangeFeed {
     fn fresh(&self, repo: &Repository, number: u64) -> Option<PullRequest> {
         let snapshots = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
         let snapshot = snapshots.get(&(repo_key(repo), number))?;
-        (self.freshness.heard(repo, number) <= snapshot.heard)
-            .then(|| PullRequest::clone(&snapshot.pr))
+        let pr = snapshot.pr.as_ref()?;
+        (self.freshness.heard(repo, number) <= snapshot.heard).then(|| PullRequest::clone(pr))
     }
 
     /// PRs kept as snapshots.
@@ -156,7 +157,9 @@ impl ChangeFeed {
         self.snapshots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .len()
+            .values()
+            .filter(|s| s.pr.is_some())
+            .count()
     }
 
     /// Reads what changed in `repo` since the last poll.
@@ -296,10 +299,20 @@ impl PullRequests for ChangeFeed {
     }
 
     fn changed(&self, repo: &Repository, number: u64) {
+        // The operator's own writes are not news to the ledger (their webhooks are its echoes), so
+        // a poll sent before the write must not be kept when it is answered after it.
+        let changed_at = self.reads.fetch_add(1, Ordering::SeqCst);
         self.snapshots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(repo_key(repo), number));
+            .insert(
+                (repo_key(repo), number),
+                Snapshot {
+                    pr: None,
+                    heard: 0,
+                    read: changed_at,
+                },
+            );
     }
 }
 
@@ -313,6 +326,44 @@ mod tests {
             json["updated_at"] = at.into();
         }
         serde_json::from_value(json).expect("a PR")
+    }
+
+    /// Hears nothing: only the operator's own writes change what the feed keeps.
+    struct HearsNothingNew;
+
+    impl Freshness for HearsNothingNew {
+        fn heard(&self, _: &Repository, _: u64) -> u64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_sent_before_the_operators_own_write_is_not_kept_after_it() {
+        let config = prtracker_github::GitHubConfig::for_local_tests("http://127.0.0.1:9");
+        let github =
+            Arc::new(prtracker_github::OctocrabGitHub::new(config).expect("a client, unused"));
+        let feed = ChangeFeed::new(
+            github,
+            Arc::new(HearsNothingNew),
+            Arc::new(|_| HashSet::new()),
+        );
+        let repo: Repository = "octo-org/shop".parse().expect("repository");
+
+        // A poll is sent; the operator writes the PR's labels; the poll's answer comes back.
+        let sent = feed.stamp();
+        feed.changed(&repo, 1);
+        feed.keep(&repo, pr(None), sent);
+        assert!(
+            feed.fresh(&repo, 1).is_none(),
+            "the read from before the write"
+        );
+        assert_eq!(feed.snapshots(), 0);
+
+        // A read sent after the write is kept.
+        let sent = feed.stamp();
+        feed.keep(&repo, pr(None), sent);
+        assert!(feed.fresh(&repo, 1).is_some());
+        assert_eq!(feed.snapshots(), 1);
     }
 
     #[test]
