@@ -18,8 +18,9 @@ use crate::ledger::ChangeLedger;
 /// the leader's watch reconciles a tracker whose generation or this annotation changed.
 pub const REFRESH_ANNOTATION: &str = "prtracker.io/webhook-delivery";
 
-/// The label change of the delivery a follower passed on last: `labeled NAME` or
-/// `unlabeled NAME`.
+/// The label change of the delivery a follower passed on last, after the delivery's id:
+/// `DELIVERY labeled NAME` or `DELIVERY unlabeled NAME`. The id ties it to its delivery: a
+/// follower of an older version passes a delivery on without clearing it.
 pub const LABEL_CHANGE_ANNOTATION: &str = "prtracker.io/webhook-label-change";
 
 /// Trackers whose last delivery is remembered; one forgotten reads its next as a plain change.
@@ -30,19 +31,21 @@ const CAPACITY: usize = 65_536;
 pub fn passed_on(delivery: &str, change: Option<&LabelWrite>) -> Value {
     json!({ "metadata": { "annotations": {
         REFRESH_ANNOTATION: delivery,
-        LABEL_CHANGE_ANNOTATION: change.map(describe),
+        LABEL_CHANGE_ANNOTATION: change.map(|change| describe(delivery, change)),
     } } })
 }
 
-fn describe(change: &LabelWrite) -> String {
+fn describe(delivery: &str, change: &LabelWrite) -> String {
     match change {
-        LabelWrite::Add(label) => format!("labeled {label}"),
-        LabelWrite::Remove(label) => format!("unlabeled {label}"),
+        LabelWrite::Add(label) => format!("{delivery} labeled {label}"),
+        LabelWrite::Remove(label) => format!("{delivery} unlabeled {label}"),
     }
 }
 
-fn described(text: &str) -> Option<LabelWrite> {
-    match text.split_once(' ')? {
+/// The label change described for `delivery`, if the annotation is that delivery's.
+fn described(text: &str, delivery: &str) -> Option<LabelWrite> {
+    let change = text.strip_prefix(delivery)?.strip_prefix(' ')?;
+    match change.split_once(' ')? {
         ("labeled", label) => Some(LabelWrite::Add(label.to_owned())),
         ("unlabeled", label) => Some(LabelWrite::Remove(label.to_owned())),
         _ => None,
@@ -53,14 +56,16 @@ fn described(text: &str) -> Option<LabelWrite> {
 pub struct HandOvers {
     /// Each tracker's delivery id as last seen, by uid.
     deliveries: Mutex<LruCache<String, Option<String>>>,
+    /// Each PR's delivery told last: one passed on to two trackers of a PR is one change.
+    told: Mutex<LruCache<String, String>>,
 }
 
 impl Default for HandOvers {
     fn default() -> Self {
+        let capacity = NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN);
         Self {
-            deliveries: Mutex::new(LruCache::new(
-                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-            )),
+            deliveries: Mutex::new(LruCache::new(capacity)),
+            told: Mutex::new(LruCache::new(capacity)),
         }
     }
 }
@@ -79,10 +84,21 @@ impl HandOvers {
                 .put(uid, delivery.clone())
                 .is_some_and(|before| before != delivery)
         });
-        let change = new_delivery
-            .then(|| tracker.annotations().get(LABEL_CHANGE_ANNOTATION))
-            .flatten()
-            .and_then(|text| described(text));
+        let Some(delivery) = delivery.filter(|_| new_delivery) else {
+            ledger.tell(repo, number);
+            return;
+        };
+        let pr = format!("{}#{number}", repo.to_string().to_ascii_lowercase());
+        let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
+        if told.put(pr, delivery.clone()).as_ref() == Some(&delivery) {
+            // Told already, through another tracker of the same PR.
+            return;
+        }
+        drop(told);
+        let change = tracker
+            .annotations()
+            .get(LABEL_CHANGE_ANNOTATION)
+            .and_then(|text| described(text, &delivery));
         match change {
             Some(change) => {
                 ledger.tell_label_change(repo, number, &change);
@@ -169,9 +185,37 @@ mod tests {
             Value::Null
         );
         assert_eq!(
-            described("labeled state/open"),
+            described("d-6 labeled state/open", "d-6"),
             Some(LabelWrite::Add("state/open".into()))
         );
-        assert_eq!(described("closed"), None);
+        assert_eq!(described("d-6 closed", "d-6"), None);
+        // Another delivery's: a follower of an older version passed d-7 on and left it.
+        assert_eq!(described("d-6 labeled state/open", "d-7"), None);
+        assert_eq!(
+            described(" unlabeled my label", ""),
+            Some(LabelWrite::Remove("my label".into()))
+        );
+    }
+
+    #[test]
+    fn a_delivery_passed_on_to_two_trackers_of_one_pr_is_told_once() {
+        let ledger = ChangeLedger::default();
+        let handovers = HandOvers::default();
+        let (repo, number) = ("octo-org/shop".parse().expect("repository"), 7);
+        let added = LabelWrite::Add("state/deployed".into());
+        let mut other = tracker(&passed_on("d-1", None));
+        other.metadata.uid = Some("uid-7-other".into());
+        handovers.tell(&ledger, &tracker(&passed_on("d-1", None)));
+        handovers.tell(&ledger, &other);
+
+        // The leader's own write comes back, passed on to both trackers: its echo, and no more.
+        ledger.expect_echo(&repo, number, &added);
+        let before = ledger.heard(&repo, number);
+        handovers.tell(&ledger, &tracker(&passed_on("d-2", Some(&added))));
+        let mut other = tracker(&passed_on("d-2", Some(&added)));
+        other.metadata.uid = Some("uid-7-other".into());
+        handovers.tell(&ledger, &other);
+        assert_eq!(ledger.heard(&repo, number), before);
+        assert_eq!(ledger.last_added(&repo, number), None);
     }
 }
