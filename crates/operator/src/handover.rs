@@ -26,6 +26,17 @@ pub const LABEL_CHANGE_ANNOTATION: &str = "prtracker.io/webhook-label-change";
 /// Trackers whose last delivery is remembered; one forgotten reads its next as a plain change.
 const CAPACITY: usize = 65_536;
 
+/// The label a `pull_request` delivery of `action` added or removed (`labeled`, `unlabeled`).
+/// Not a method of the event: the fuzz crate builds the payload parser without the sync layer.
+pub fn label_change(action: &str, label: Option<&str>) -> Option<LabelWrite> {
+    let label = label?.to_owned();
+    match action {
+        "labeled" => Some(LabelWrite::Add(label)),
+        "unlabeled" => Some(LabelWrite::Remove(label)),
+        _ => None,
+    }
+}
+
 /// The metadata patch that passes delivery `delivery` on; a delivery that is no label change
 /// clears the previous one's.
 pub fn passed_on(delivery: &str, change: Option<&LabelWrite>) -> Value {
@@ -189,6 +200,12 @@ mod tests {
             Some(LabelWrite::Add("state/open".into()))
         );
         assert_eq!(described("d-6 closed", "d-6"), None);
+        assert_eq!(
+            label_change("unlabeled", Some("state/open")),
+            Some(LabelWrite::Remove("state/open".into()))
+        );
+        assert_eq!(label_change("closed", Some("state/open")), None);
+        assert_eq!(label_change("labeled", None), None);
         // Another delivery's: a follower of an older version passed d-7 on and left it.
         assert_eq!(described("d-6 labeled state/open", "d-7"), None);
         assert_eq!(

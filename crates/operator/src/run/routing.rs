@@ -211,7 +211,10 @@ async fn pass_on(
 ) -> Result<(), kube::Error> {
     let namespace = tracker.namespace().unwrap_or_default();
     let api: Api<PullRequestTracker> = Api::namespaced(client.clone(), &namespace);
-    let patch = handover::passed_on(&event.delivery, event.label_change().as_ref());
+    let patch = handover::passed_on(
+        &event.delivery,
+        handover::label_change(&event.action, event.label.as_deref()).as_ref(),
+    );
     api.patch(
         &tracker.name_any(),
         &PatchParams::default(),

@@ -24,6 +24,7 @@ use super::{
     signature::SignatureCheck,
 };
 use crate::{
+    handover,
     ledger::ChangeLedger,
     metrics::{Metrics, WebhookResult},
 };
@@ -284,7 +285,7 @@ async fn pull_request(
         Err(answer) => return *answer,
     };
     if let Some(ledger) = &shared.ledger {
-        match event.label_change() {
+        match handover::label_change(&event.action, event.label.as_deref()) {
             Some(change) => {
                 ledger.tell_label_change(&event.repository, event.number, &change);
             }

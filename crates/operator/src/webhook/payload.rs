@@ -3,7 +3,6 @@
 
 use prtracker_api::Repository;
 use prtracker_domain::PrFacts;
-use prtracker_sync::LabelWrite;
 use serde::Deserialize;
 
 /// The `pull_request` actions that can change a tracker (facts, labels, title, head): the ones
@@ -90,16 +89,6 @@ pub struct PullRequestEvent {
 }
 
 impl PullRequestEvent {
-    /// The label added or removed, for `labeled` and `unlabeled`.
-    pub fn label_change(&self) -> Option<LabelWrite> {
-        let label = self.label.clone()?;
-        match self.action.as_str() {
-            "labeled" => Some(LabelWrite::Add(label)),
-            "unlabeled" => Some(LabelWrite::Remove(label)),
-            _ => None,
-        }
-    }
-
     /// The GitHub facts of the PR after the change.
     pub fn facts(&self) -> PrFacts {
         PrFacts::from_github(
