@@ -12,7 +12,7 @@ use prtracker_api::PullRequestTracker;
 use prtracker_sync::LabelWrite;
 use serde_json::{Value, json};
 
-use crate::ledger::ChangeLedger;
+use crate::ledger::{ChangeLedger, PrKey, key};
 
 /// A follower replica sets this annotation (to the delivery id) to pass a webhook on to the leader:
 /// the leader's watch reconciles a tracker whose generation or this annotation changed.
@@ -68,7 +68,7 @@ pub struct HandOvers {
     /// Each tracker's delivery id as last seen, by uid.
     deliveries: Mutex<LruCache<String, Option<String>>>,
     /// Each PR's delivery told last: one passed on to two trackers of a PR is one change.
-    told: Mutex<LruCache<String, String>>,
+    told: Mutex<LruCache<PrKey, String>>,
 }
 
 impl Default for HandOvers {
@@ -99,9 +99,8 @@ impl HandOvers {
             ledger.tell(repo, number);
             return;
         };
-        let pr = format!("{}#{number}", repo.to_string().to_ascii_lowercase());
         let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
-        if told.put(pr, delivery.clone()).as_ref() == Some(&delivery) {
+        if told.put(key(repo, number), delivery.clone()).as_ref() == Some(&delivery) {
             // Told already, through another tracker of the same PR.
             return;
         }
@@ -110,12 +109,7 @@ impl HandOvers {
             .annotations()
             .get(LABEL_CHANGE_ANNOTATION)
             .and_then(|text| described(text, &delivery));
-        match change {
-            Some(change) => {
-                ledger.tell_label_change(repo, number, &change);
-            }
-            None => ledger.tell(repo, number),
-        }
+        ledger.tell_delivery(repo, number, change.as_ref());
     }
 }
 

@@ -40,7 +40,7 @@ const ECHOES_PER_PR: usize = 8;
 const CAPACITY: usize = 65_536;
 
 /// A PR: owner and name in lower case, and number.
-type PrKey = (String, String, u64);
+pub(crate) type PrKey = (String, String, u64);
 
 /// Changes heard of, per PR.
 pub struct ChangeLedger {
@@ -54,23 +54,18 @@ pub struct ChangeLedger {
 
 impl Default for ChangeLedger {
     fn default() -> Self {
+        let capacity = NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN);
         Self {
             next: AtomicU64::new(1),
-            heard: Mutex::new(LruCache::new(
-                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-            )),
-            added: Mutex::new(LruCache::new(
-                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-            )),
-            echoes: Mutex::new(LruCache::new(
-                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-            )),
+            heard: Mutex::new(LruCache::new(capacity)),
+            added: Mutex::new(LruCache::new(capacity)),
+            echoes: Mutex::new(LruCache::new(capacity)),
         }
     }
 }
 
 /// GitHub's names are case-insensitive: one PR, one key.
-fn key(repo: &Repository, number: u64) -> PrKey {
+pub(crate) fn key(repo: &Repository, number: u64) -> PrKey {
     (
         repo.owner().to_ascii_lowercase(),
         repo.name().to_ascii_lowercase(),
@@ -87,9 +82,7 @@ impl ChangeLedger {
             .unwrap_or_else(|e| e.into_inner())
             .put(key(repo, number), stamp);
     }
-}
 
-impl ChangeLedger {
     /// Records that `label` was added to PR `number` of `repo` (a `labeled` webhook), and that
     /// the PR changed.
     pub fn tell_added(&self, repo: &Repository, number: u64, label: &str) {
@@ -99,19 +92,20 @@ impl ChangeLedger {
             .put(key(repo, number), (label.to_owned(), Instant::now()));
         self.tell(repo, number);
     }
-}
 
-impl ChangeLedger {
-    /// Hears a label added to or removed from PR `number` (a `labeled` or `unlabeled` webhook):
-    /// the operator's own write coming back changes nothing; anything else is a change, and an
-    /// addition someone's intent. Says whether it was a change.
-    pub fn tell_label_change(&self, repo: &Repository, number: u64, change: &LabelWrite) -> bool {
-        if self.own_echo(repo, number, change) {
-            return false;
-        }
+    /// Hears a delivery about PR `number`, with the label it added or removed, if any (a
+    /// `labeled` or `unlabeled` webhook): the operator's own write coming back changes nothing;
+    /// anything else is a change, and an addition someone's intent. Says whether it was a change.
+    pub fn tell_delivery(
+        &self,
+        repo: &Repository,
+        number: u64,
+        change: Option<&LabelWrite>,
+    ) -> bool {
         match change {
-            LabelWrite::Add(label) => self.tell_added(repo, number, label),
-            LabelWrite::Remove(_) => self.tell(repo, number),
+            Some(change) if self.own_echo(repo, number, change) => return false,
+            Some(LabelWrite::Add(label)) => self.tell_added(repo, number, label),
+            Some(LabelWrite::Remove(_)) | None => self.tell(repo, number),
         }
         true
     }
@@ -128,17 +122,7 @@ impl ChangeLedger {
             .position(|(write, _)| same_write(write, change));
         matching.map(|at| awaited.remove(at)).is_some()
     }
-}
 
-fn same_write(a: &LabelWrite, b: &LabelWrite) -> bool {
-    match (a, b) {
-        (LabelWrite::Add(a), LabelWrite::Add(b))
-        | (LabelWrite::Remove(a), LabelWrite::Remove(b)) => same_label(a, b),
-        _ => false,
-    }
-}
-
-impl ChangeLedger {
     /// Notes `write`, made at `at`, as awaited back.
     fn await_echo(&self, repo: &Repository, number: u64, write: &LabelWrite, at: Instant) {
         let mut echoes = self.echoes.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,6 +132,14 @@ impl ChangeLedger {
             awaited.remove(0);
         }
         awaited.push((write.clone(), at));
+    }
+}
+
+fn same_write(a: &LabelWrite, b: &LabelWrite) -> bool {
+    match (a, b) {
+        (LabelWrite::Add(a), LabelWrite::Add(b))
+        | (LabelWrite::Remove(a), LabelWrite::Remove(b)) => same_label(a, b),
+        _ => false,
     }
 }
 
@@ -218,17 +210,17 @@ mod tests {
         let read_at = ledger.heard(&shop, 7);
 
         // Both writes come back, spelt as GitHub may: nothing changed, and no one's intent.
-        assert!(!ledger.tell_label_change(&shop, 7, &add("State/Drifted")));
-        assert!(!ledger.tell_label_change(
+        assert!(!ledger.tell_delivery(&shop, 7, Some(&add("State/Drifted"))));
+        assert!(!ledger.tell_delivery(
             &"OCTO-ORG/shop".parse().expect("repo"),
             7,
-            &remove("state/deployed")
+            Some(&remove("state/deployed"))
         ));
         assert_eq!(ledger.heard(&shop, 7), read_at);
         assert_eq!(ledger.last_added(&shop, 7), None);
 
         // Each echo is taken once: the same change again is someone's.
-        assert!(ledger.tell_label_change(&shop, 7, &add("state/drifted")));
+        assert!(ledger.tell_delivery(&shop, 7, Some(&add("state/drifted"))));
         assert!(ledger.heard(&shop, 7) > read_at);
         assert_eq!(
             ledger
@@ -247,7 +239,7 @@ mod tests {
         ] {
             let before = ledger.heard(&shop, number);
             assert!(
-                ledger.tell_label_change(&shop, number, &change),
+                ledger.tell_delivery(&shop, number, Some(&change)),
                 "{change:?}"
             );
             assert!(ledger.heard(&shop, number) > before, "{change:?}");
@@ -262,7 +254,7 @@ mod tests {
         ledger.expect_echo(&shop, 7, &write);
         ledger.forget_echo(&shop, 7, &write);
         let read_at = ledger.heard(&shop, 7);
-        assert!(ledger.tell_label_change(&shop, 7, &write));
+        assert!(ledger.tell_delivery(&shop, 7, Some(&write)));
         assert!(ledger.heard(&shop, 7) > read_at);
     }
 
@@ -276,7 +268,7 @@ mod tests {
             .expect("an instant a minute ago");
         ledger.await_echo(&shop, 7, &write, long_ago);
         let read_at = ledger.heard(&shop, 7);
-        assert!(ledger.tell_label_change(&shop, 7, &write));
+        assert!(ledger.tell_delivery(&shop, 7, Some(&write)));
         assert!(ledger.heard(&shop, 7) > read_at);
     }
 

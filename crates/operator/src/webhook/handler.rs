@@ -285,12 +285,8 @@ async fn pull_request(
         Err(answer) => return *answer,
     };
     if let Some(ledger) = &shared.ledger {
-        match handover::label_change(&event.action, event.label.as_deref()) {
-            Some(change) => {
-                ledger.tell_label_change(&event.repository, event.number, &change);
-            }
-            None => ledger.tell(&event.repository, event.number),
-        }
+        let change = handover::label_change(&event.action, event.label.as_deref());
+        ledger.tell_delivery(&event.repository, event.number, change.as_ref());
     }
     let what = format!("{} #{} {}", event.repository, event.number, event.action);
     enqueue(shared, WebhookEvent::PullRequest(event), &delivery, &what).await
